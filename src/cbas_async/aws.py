@@ -1,0 +1,78 @@
+"""Opens the AWS clients (aiobotocore: S3, SQS, SNS, EC2; aiodynamo: DynamoDB) in one stack."""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiohttp
+import yarl
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from aiodynamo.client import Client as DynamoClient
+from aiodynamo.credentials import ChainCredentials, Credentials, Key, StaticCredentials
+from aiodynamo.http.aiohttp import AIOHTTP
+
+from cbas_async.settings import Settings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_ec2 import EC2Client
+    from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_sns import SNSClient
+    from types_aiobotocore_sqs import SQSClient
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """The open clients of one process; closed together when the stack unwinds."""
+
+    s3: S3Client
+    sqs: SQSClient
+    sns: SNSClient
+    ec2: EC2Client
+    dynamo: DynamoClient
+    http: aiohttp.ClientSession
+
+
+def _dynamo_credentials(settings: Settings) -> Credentials:
+    if settings.aws_access_key_id and settings.aws_secret_access_key:
+        return StaticCredentials(
+            Key(id=settings.aws_access_key_id, secret=settings.aws_secret_access_key)
+        )
+    return ChainCredentials.auto()
+
+
+@asynccontextmanager
+async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
+    """Open every client with the settings' region, endpoint override and credentials."""
+    session = get_session()
+    # SQS long polls wait 20 s: the read timeout must be above that
+    config = AioConfig(
+        read_timeout=30,
+        connect_timeout=5,
+        retries={"max_attempts": 5, "mode": "standard"},
+        max_pool_connections=50,
+    )
+    kwargs: dict[str, object] = {"region_name": settings.region, "config": config}
+    if settings.endpoint_url:
+        kwargs["endpoint_url"] = settings.endpoint_url
+    if settings.aws_access_key_id:
+        kwargs["aws_access_key_id"] = settings.aws_access_key_id
+        kwargs["aws_secret_access_key"] = settings.aws_secret_access_key
+    async with AsyncExitStack() as stack:
+        s3 = await stack.enter_async_context(session.create_client("s3", **kwargs))  # type: ignore[call-overload]
+        sqs = await stack.enter_async_context(session.create_client("sqs", **kwargs))  # type: ignore[call-overload]
+        sns = await stack.enter_async_context(session.create_client("sns", **kwargs))  # type: ignore[call-overload]
+        ec2 = await stack.enter_async_context(session.create_client("ec2", **kwargs))  # type: ignore[call-overload]
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        dynamo = DynamoClient(
+            AIOHTTP(http),
+            _dynamo_credentials(settings),
+            region=settings.region,
+            endpoint=yarl.URL(settings.endpoint_url) if settings.endpoint_url else None,
+            numeric_type=decimal.Decimal,
+        )
+        yield Clients(s3=s3, sqs=sqs, sns=sns, ec2=ec2, dynamo=dynamo, http=http)

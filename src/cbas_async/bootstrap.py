@@ -1,0 +1,145 @@
+"""Creates every AWS resource a deployment needs, idempotently; safe against real AWS."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import structlog
+from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound, TableNotFound
+from aiodynamo.expressions import F
+from aiodynamo.models import (
+    GlobalSecondaryIndex,
+    KeySchema,
+    KeySpec,
+    KeyType,
+    PayPerRequest,
+    Projection,
+    ProjectionType,
+)
+from botocore.exceptions import ClientError
+
+from cbas_async.aws import Clients
+from cbas_async.settings import Settings
+from cbas_async.store import STATE_INDEX
+
+log = structlog.get_logger(__name__)
+
+BUCKET_KEY = "bucket"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resources:
+    """Names and addresses of a deployment's resources, as bootstrap found or made them."""
+
+    jobs_table: str
+    events_table: str
+    misc_table: str
+    bucket: str
+    ping_queue_url: str
+    topic_arn: str
+
+
+async def _ensure_table(
+    clients: Clients, name: str, keys: KeySchema, gsis: list[GlobalSecondaryIndex] | None = None
+) -> None:
+    try:
+        await clients.dynamo.describe_table(name)
+        return
+    except TableNotFound:
+        pass
+    await clients.dynamo.create_table(name, PayPerRequest(), keys, gsis=gsis, wait_for_active=True)
+    log.info("table_created", table=name)
+
+
+async def ensure_tables(clients: Clients, settings: Settings) -> None:
+    state_index = GlobalSecondaryIndex(
+        name=STATE_INDEX,
+        schema=KeySchema(KeySpec("state", KeyType.string), KeySpec("updated_at", KeyType.string)),
+        projection=Projection(ProjectionType.all),
+        throughput=None,
+    )
+    job_key = KeySchema(KeySpec("job_id", KeyType.string))
+    await _ensure_table(clients, settings.jobs_table, job_key, [state_index])
+    event_key = KeySchema(KeySpec("job_id", KeyType.string), KeySpec("seq", KeyType.number))
+    await _ensure_table(clients, settings.events_table, event_key)
+    await _ensure_table(clients, settings.misc_table, KeySchema(KeySpec("key", KeyType.string)))
+
+
+async def ensure_bucket(clients: Clients, settings: Settings) -> str:
+    """The deployment's bucket: a unique name made once and recorded in `misc`."""
+    existing = await _misc_value(clients, settings, BUCKET_KEY)
+    name = existing or f"{settings.deployment}-{secrets.token_hex(6)}"
+    await _create_bucket(clients, settings, name)
+    if existing is None:
+        await _record_bucket(clients, settings, name)
+    return await _misc_value(clients, settings, BUCKET_KEY) or name
+
+
+async def _misc_value(clients: Clients, settings: Settings, key: str) -> str | None:
+    try:
+        item = await clients.dynamo.get_item(settings.misc_table, {"key": key})
+    except ItemNotFound:
+        return None
+    return str(item["value"]) if item else None
+
+
+async def _record_bucket(clients: Clients, settings: Settings, name: str) -> None:
+    try:
+        await clients.dynamo.put_item(
+            settings.misc_table,
+            {"key": BUCKET_KEY, "value": name},
+            condition=F("key").does_not_exist(),
+        )
+    except ConditionalCheckFailed:
+        # another bootstrap raced us and recorded its bucket first: ours is surplus
+        await clients.s3.delete_bucket(Bucket=name)
+
+
+async def _create_bucket(clients: Clients, settings: Settings, name: str) -> None:
+    kwargs: dict[str, object] = {"Bucket": name}
+    if settings.region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
+    try:
+        await clients.s3.create_bucket(**kwargs)  # type: ignore[arg-type]
+        log.info("bucket_created", bucket=name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
+
+
+async def bootstrap(clients: Clients, settings: Settings) -> Resources:
+    """Create what is missing, leave what exists; returns the resources' names."""
+    await ensure_tables(clients, settings)
+    bucket = await ensure_bucket(clients, settings)
+    # CreateQueue and CreateTopic are idempotent for identical attributes
+    queue = await clients.sqs.create_queue(
+        QueueName=settings.ping_queue,
+        Attributes={"MessageRetentionPeriod": "3600", "VisibilityTimeout": "30"},
+    )
+    topic = await clients.sns.create_topic(Name=settings.topic)
+    return Resources(
+        jobs_table=settings.jobs_table,
+        events_table=settings.events_table,
+        misc_table=settings.misc_table,
+        bucket=bucket,
+        ping_queue_url=queue["QueueUrl"],
+        topic_arn=topic["TopicArn"],
+    )
+
+
+async def resolve(clients: Clients, settings: Settings) -> Resources:
+    """The resources of a bootstrapped deployment (CreateTopic is an idempotent lookup)."""
+    bucket = await _misc_value(clients, settings, BUCKET_KEY)
+    if bucket is None:
+        raise LookupError(f"deployment {settings.deployment!r} is not bootstrapped")
+    queue = await clients.sqs.get_queue_url(QueueName=settings.ping_queue)
+    topic = await clients.sns.create_topic(Name=settings.topic)
+    return Resources(
+        jobs_table=settings.jobs_table,
+        events_table=settings.events_table,
+        misc_table=settings.misc_table,
+        bucket=bucket,
+        ping_queue_url=queue["QueueUrl"],
+        topic_arn=topic["TopicArn"],
+    )

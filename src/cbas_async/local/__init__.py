@@ -1,0 +1,1 @@
+"""The embedded local cloud: moto, an IMDS emulator, a hypervisor and a spot market."""

@@ -1,0 +1,165 @@
+"""One frozen `Settings` object, built from `CBAS_*` variables (and CLI flags via `replace`)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from cbas_async.errors import ConfigError
+
+_DEPLOYMENT = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be a number above 0")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number from 0 to 65535")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be a whole number of at least 1")
+    return value
+
+
+def _optional(text: str) -> str | None:
+    return text.strip() or None
+
+
+# field name -> (environment variable, parser)
+_SOURCES: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "region": ("CBAS_REGION", str),
+    "endpoint_url": ("CBAS_ENDPOINT_URL", _optional),
+    "deployment": ("CBAS_DEPLOYMENT", str),
+    "home": ("CBAS_HOME", Path),
+    "master_id": ("CBAS_MASTER_ID", str),
+    "http_host": ("CBAS_HTTP_HOST", str),
+    "http_port": ("CBAS_HTTP_PORT", _port),
+    "public_url": ("CBAS_PUBLIC_URL", _optional),
+    "heartbeat_interval_s": ("CBAS_HEARTBEAT_INTERVAL_S", _positive_float),
+    "lost_worker_timeout_s": ("CBAS_LOST_WORKER_TIMEOUT_S", _positive_float),
+    "lease_ttl_s": ("CBAS_LEASE_TTL_S", _positive_float),
+    "supervise_interval_s": ("CBAS_SUPERVISE_INTERVAL_S", _positive_float),
+    "shutdown_grace_s": ("CBAS_SHUTDOWN_GRACE_S", _positive_float),
+    "sns_verify": ("CBAS_SNS_VERIFY", _bool),
+    "max_body_bytes": ("CBAS_MAX_BODY_BYTES", _positive_int),
+    "imds_endpoint": ("CBAS_IMDS_ENDPOINT", str),
+    "notice_poll_s": ("CBAS_NOTICE_POLL_S", _positive_float),
+    "speed": ("CBAS_SPEED", _positive_float),
+    "worker_image_id": ("CBAS_WORKER_IMAGE_ID", str),
+    "api_token": ("CBAS_API_TOKEN", _optional),
+    "aws_access_key_id": ("AWS_ACCESS_KEY_ID", _optional),
+    "aws_secret_access_key": ("AWS_SECRET_ACCESS_KEY", _optional),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything configurable. Components take only the fields they need."""
+
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    deployment: str = "cbas"
+    home: Path = field(default_factory=lambda: Path.home() / ".cbas")
+    master_id: str = field(default_factory=lambda: "m-" + secrets.token_hex(4))
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    public_url: str | None = None
+    heartbeat_interval_s: float = 5.0
+    lost_worker_timeout_s: float = 30.0
+    lease_ttl_s: float = 30.0
+    supervise_interval_s: float = 2.0
+    shutdown_grace_s: float = 25.0
+    sns_verify: bool = True
+    max_body_bytes: int = 256 * 1024
+    imds_endpoint: str = "http://169.254.169.254"
+    notice_poll_s: float = 5.0
+    speed: float = 1.0
+    worker_image_id: str = "ami-12c6146b"
+    api_token: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _DEPLOYMENT.match(self.deployment):
+            raise ConfigError(
+                "CBAS_DEPLOYMENT", "must be 1-20 of a-z, 0-9 and '-', starting with a letter"
+            )
+        if self.lost_worker_timeout_s <= self.heartbeat_interval_s:
+            raise ConfigError(
+                "CBAS_LOST_WORKER_TIMEOUT_S", "must be longer than CBAS_HEARTBEAT_INTERVAL_S"
+            )
+        if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
+            raise ConfigError("AWS_SECRET_ACCESS_KEY", "set both AWS keys or neither")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build from a mapping such as `os.environ`; unknown `CBAS_*` names are ignored."""
+        values: dict[str, Any] = {}
+        for name, (variable, parse) in _SOURCES.items():
+            if variable not in environ:
+                continue
+            try:
+                values[name] = parse(environ[variable])
+            except ValueError as exc:
+                raise ConfigError(variable, f"{environ[variable]!r}: {exc}") from exc
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that rebuild these settings (for local.env and child processes)."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            out[_SOURCES[f.name][0]] = text
+        return out
+
+    # resource names: every AWS resource carries the deployment prefix
+    @property
+    def jobs_table(self) -> str:
+        return f"{self.deployment}-jobs"
+
+    @property
+    def events_table(self) -> str:
+        return f"{self.deployment}-job-events"
+
+    @property
+    def misc_table(self) -> str:
+        return f"{self.deployment}-misc"
+
+    @property
+    def ping_queue(self) -> str:
+        return f"{self.deployment}-ping"
+
+    @property
+    def topic(self) -> str:
+        return f"{self.deployment}-commands"
+
+    @property
+    def scaled_notice_s(self) -> float:
+        """The 2-minute spot notice, compressed by the local market's speed."""
+        return 120.0 / self.speed

@@ -1,0 +1,49 @@
+"""Bootstrap against the moto server: creates everything once, and twice changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cbas_async.aws import Clients
+from cbas_async.bootstrap import bootstrap, resolve
+from cbas_async.settings import Settings
+
+
+async def _snapshot(clients: Clients) -> dict[str, Any]:
+    tables = (await clients.dynamo.send_request(action="ListTables", payload={}))["TableNames"]
+    described = {}
+    for name in tables:
+        raw = await clients.dynamo.send_request(action="DescribeTable", payload={"TableName": name})
+        described[name] = raw["Table"]
+    buckets = sorted(b["Name"] for b in (await clients.s3.list_buckets())["Buckets"])
+    queues = (await clients.sqs.list_queues()).get("QueueUrls", [])
+    topics = sorted(t["TopicArn"] for t in (await clients.sns.list_topics())["Topics"])
+    misc = [i async for i in clients.dynamo.scan("test-misc")]
+    return {
+        "tables": described,
+        "buckets": buckets,
+        "queues": queues,
+        "topics": topics,
+        "misc": misc,
+    }
+
+
+async def test_bootstrap_twice_gives_identical_resources(
+    clients: Clients, settings: Settings
+) -> None:
+    first = await bootstrap(clients, settings)
+    before = await _snapshot(clients)
+    second = await bootstrap(clients, settings)
+    after = await _snapshot(clients)
+    assert first == second
+    assert before == after
+    assert sorted(before["tables"]) == ["test-job-events", "test-jobs", "test-misc"]
+    assert before["buckets"] == [first.bucket]
+    assert first.bucket.startswith("test-")
+    assert len(before["queues"]) == 1
+    assert before["topics"] == [first.topic_arn]
+
+
+async def test_resolve_finds_what_bootstrap_made(clients: Clients, settings: Settings) -> None:
+    made = await bootstrap(clients, settings)
+    assert await resolve(clients, settings) == made

@@ -1,0 +1,173 @@
+"""The job store against the moto server: conditional writes, fencing, history."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cbas_async.aws import Clients
+from cbas_async.bootstrap import bootstrap
+from cbas_async.errors import IllegalTransition, JobNotFound, StaleWrite
+from cbas_async.records import CheckpointPointer
+from cbas_async.settings import Settings
+from cbas_async.states import JobState, is_legal_path
+from cbas_async.store import JobStore
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+SPEC = {"name": "t", "command": ["true"], "max_attempts": 3}
+
+
+@pytest.fixture
+async def store(clients: Clients, settings: Settings) -> JobStore:
+    await bootstrap(clients, settings)
+    return JobStore(
+        dynamo=clients.dynamo,
+        jobs_table=settings.jobs_table,
+        events_table=settings.events_table,
+        misc_table=settings.misc_table,
+    )
+
+
+async def test_create_then_get(store: JobStore) -> None:
+    record = await store.create(SPEC, now=NOW, actor="test")
+    got = await store.get(record.job_id)
+    assert got == record
+    assert got.state is JobState.SUBMITTED
+    assert (got.version, got.attempt) == (0, 1)
+    assert got.spec == SPEC
+
+
+async def test_unknown_job_raises_not_found(store: JobStore) -> None:
+    with pytest.raises(JobNotFound) as info:
+        await store.get("j-nope")
+    assert info.value.job_id == "j-nope"
+
+
+async def test_transition_writes_state_version_and_event(store: JobStore) -> None:
+    record = await store.create(SPEC, now=NOW, actor="test")
+    moved = await store.transition(
+        record.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=NOW, actor="test"
+    )
+    assert (moved.state, moved.version) == (JobState.PENDING, 1)
+    events = await store.events(record.job_id)
+    assert [(e.seq, e.from_state, e.to_state) for e in events] == [
+        (0, None, JobState.SUBMITTED),
+        (1, JobState.SUBMITTED, JobState.PENDING),
+    ]
+
+
+async def test_illegal_transition_is_refused_before_writing(store: JobStore) -> None:
+    record = await store.create(SPEC, now=NOW, actor="test")
+    with pytest.raises(IllegalTransition):
+        await store.transition(
+            record.job_id, {JobState.SUBMITTED}, JobState.SUCCEEDED, 0, now=NOW, actor="t"
+        )
+    assert await store.get(record.job_id) == record
+    assert len(await store.events(record.job_id)) == 1
+
+
+async def test_unknown_job_transition_raises_not_found(store: JobStore) -> None:
+    with pytest.raises(JobNotFound):
+        await store.transition("j-x", {JobState.SUBMITTED}, JobState.PENDING, 0, now=NOW, actor="t")
+
+
+async def test_fifty_concurrent_transitions_exactly_one_wins(store: JobStore) -> None:
+    record = await store.create(SPEC, now=NOW, actor="test")
+
+    async def attempt(i: int) -> bool:
+        try:
+            await store.transition(
+                record.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=NOW, actor=f"w{i}"
+            )
+        except StaleWrite:
+            return False
+        return True
+
+    results = await asyncio.gather(*(attempt(i) for i in range(50)))
+    assert results.count(True) == 1
+    events = await store.events(record.job_id)
+    assert [e.to_state for e in events] == [JobState.SUBMITTED, JobState.PENDING]
+    assert (await store.get(record.job_id)).version == 1
+
+
+async def _to_running(store: JobStore, job_id: str) -> None:
+    path = [JobState.PENDING, JobState.LAUNCHING, JobState.RUNNING]
+    current = JobState.SUBMITTED
+    for version, target in enumerate(path):
+        await store.transition(job_id, {current}, target, version, now=NOW, actor="t", attempt=1)
+        current = target
+
+
+async def test_older_attempt_cannot_write(store: JobStore) -> None:
+    record = await store.create(SPEC, now=NOW, actor="test")
+    await _to_running(store, record.job_id)
+    await store.transition(
+        record.job_id, {JobState.RUNNING}, JobState.INTERRUPTED, 3, now=NOW, actor="m"
+    )
+    await store.transition(
+        record.job_id,
+        {JobState.INTERRUPTED},
+        JobState.PENDING,
+        4,
+        now=NOW,
+        actor="m",
+        new_attempt=2,
+    )
+    with pytest.raises(StaleWrite):
+        await store.transition(
+            record.job_id, {JobState.PENDING}, JobState.LAUNCHING, 5, now=NOW, actor="w", attempt=1
+        )
+    with pytest.raises(StaleWrite):
+        await store.update_fields(record.job_id, attempt=1, updates={"reason": "stale"})
+    got = await store.get(record.job_id)
+    assert (got.state, got.attempt, got.reason) == (JobState.PENDING, 2, None)
+
+
+def _pointer(attempt: int, seq: int) -> CheckpointPointer:
+    return CheckpointPointer(
+        attempt=attempt,
+        seq=seq,
+        key=f"jobs/x/checkpoints/{attempt}-{seq}/image.tar.zst",
+        sha256="0" * 64,
+        size_bytes=10,
+        method="app",
+        taken_at=(NOW + timedelta(seconds=seq)).isoformat(),
+    )
+
+
+async def test_checkpoint_pointer_keeps_previous_and_is_fenced(store: JobStore) -> None:
+    record = await store.create(SPEC, now=NOW, actor="test")
+    await store.record_checkpoint(record.job_id, _pointer(1, 1))
+    await store.record_checkpoint(record.job_id, _pointer(1, 2))
+    got = await store.get(record.job_id)
+    assert (got.checkpoint, got.checkpoint_prev) == (_pointer(1, 2), _pointer(1, 1))
+    with pytest.raises(StaleWrite):  # not newer
+        await store.record_checkpoint(record.job_id, _pointer(1, 2))
+    with pytest.raises(StaleWrite):  # attempt 2 is not the job's attempt
+        await store.record_checkpoint(record.job_id, _pointer(2, 1))
+    await store.drop_checkpoint(record.job_id, _pointer(1, 2))
+    got = await store.get(record.job_id)
+    assert (got.checkpoint, got.checkpoint_prev) == (_pointer(1, 1), None)
+
+
+async def test_list_by_state_paginates(store: JobStore) -> None:
+    ids = {(await store.create(SPEC, now=NOW, actor="t")).job_id for _ in range(7)}
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        page, token = await store.list_by_state(JobState.SUBMITTED, limit=3, page_token=token)
+        assert len(page) <= 3
+        seen += [r.job_id for r in page]
+        if token is None:
+            break
+    assert sorted(seen) == sorted(ids)
+    assert await store.list_by_state(JobState.RUNNING) == ([], None)
+
+
+async def test_history_is_a_legal_path(store: JobStore) -> None:
+    record = await store.create(SPEC, now=NOW, actor="test")
+    await _to_running(store, record.job_id)
+    events = await store.events(record.job_id)
+    assert is_legal_path([e.to_state for e in events])
