@@ -1,0 +1,83 @@
+"""Wire formats between master and worker: user data, pings (SQS), commands (SNS).
+
+Each decodes with validation and raises `InvalidMessage` on anything malformed, so a bad
+message is logged and dropped, never a crash.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cbas_async.errors import InvalidMessage
+
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def encode(self) -> str:
+        return self.model_dump_json()
+
+
+class UserData(_Message):
+    """What a worker finds in its instance's user data: its job and where everything is."""
+
+    version: Literal[1] = 1
+    job_id: str = Field(min_length=1, max_length=128)
+    attempt: int = Field(ge=1)
+    deployment: str
+    region: str
+    endpoint_url: str | None = None
+    bucket: str
+    ping_queue_url: str
+    topic_arn: str
+    jobs_table: str
+    events_table: str
+    misc_table: str
+    heartbeat_interval_s: float = Field(gt=0)
+    notice_poll_s: float = Field(gt=0)
+    checkpoint_interval_s: float = Field(gt=0)
+    sns_verify: bool = True
+    master_id: str
+
+
+class Ping(_Message):
+    """A worker's heartbeat: alive, which attempt, how far its checkpoints got."""
+
+    job_id: str = Field(min_length=1, max_length=128)
+    attempt: int = Field(ge=1)
+    instance_id: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=0)
+    checkpoint_seq: int = Field(ge=0, default=0)
+    sent_at: str
+    phase: Literal["starting", "running", "checkpointing", "finishing"] = "running"
+
+
+CommandKind = Literal["cancel", "checkpoint", "shutdown"]
+
+
+class Command(_Message):
+    """A master-to-worker order, published on the master's topic and filtered by instance."""
+
+    kind: CommandKind
+    job_id: str
+    attempt: int = Field(ge=1)
+    instance_id: str
+
+
+_M = TypeVar("_M", bound=_Message)
+
+
+def decode(model: type[_M], raw: str | bytes) -> _M:
+    """Parse and validate one message; `InvalidMessage` names the first problem."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise InvalidMessage(f"{model.__name__}: message of {len(raw)} bytes is too large")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "message"
+        raise InvalidMessage(f"{model.__name__}: {where}: {first['msg']}") from exc
