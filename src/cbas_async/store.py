@@ -110,6 +110,7 @@ class JobStore:
         now: datetime,
         actor: str,
         attempt: int | None = None,
+        owner: str | None = None,
         new_attempt: int | None = None,
         updates: Mapping[str, Any] | None = None,
         removes: Collection[str] = (),
@@ -117,7 +118,8 @@ class JobStore:
     ) -> JobRecord:
         """Move a job from one of `expected_states` at `expected_version` to `new_state`.
 
-        `attempt` fences: the write fails unless the stored attempt equals it. Raises
+        `attempt` fences: the write fails unless the stored attempt equals it; `owner` likewise
+        fences a master's write to the jobs it owns. Raises
         `IllegalTransition` before writing when the state machine forbids the move, and
         `StaleWrite` when the job is not as expected (another writer won).
         """
@@ -128,6 +130,8 @@ class JobStore:
         )
         if attempt is not None:
             condition = condition & F("attempt").equals(attempt)
+        if owner is not None:
+            condition = condition & F("owner").equals(owner)
         stamp = utc_iso(now)
         change = _update_expression(new_state, stamp, new_attempt, updates or {}, removes)
         seq = expected_version + 1

@@ -1,0 +1,301 @@
+"""SNS HTTP(S) message envelopes: parse, verify AWS signatures, drop duplicates, confirm.
+
+The signing certificates themselves live in `sns_certs`. An endpoint handles a POST as:
+`parse_envelope` -> `SnsVerifier.verify` -> `topic_owned` -> `DuplicateFilter.seen`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import OrderedDict
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Literal, TypeAlias, get_args
+
+import aiohttp
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from cbas_async.clock import Clock, parse_utc
+from cbas_async.errors import InvalidMessage, TransientError
+from cbas_async.sns_certs import CertificateCache, check_cert_url, check_subscribe_url
+
+MessageType: TypeAlias = Literal[
+    "Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"
+]
+
+# AWS's documented string-to-sign keys, in order; Subject only when present.
+_NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+_CONFIRMATION_KEYS = (
+    "Message",
+    "MessageId",
+    "SubscribeURL",
+    "Timestamp",
+    "Token",
+    "TopicArn",
+    "Type",
+)
+_TYPES: tuple[MessageType, ...] = get_args(MessageType)
+_HASHES: dict[str, type[hashes.SHA1 | hashes.SHA256]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+
+
+class MessageTooLarge(InvalidMessage):
+    """The body is longer than the endpoint accepts (HTTP 413)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnsEnvelope:
+    """One SNS message as delivered to an HTTP(S) endpoint.
+
+    `message_attributes` and `unsubscribe_url` are NOT covered by AWS's signature: never
+    base a security decision on them. `raw` is the JSON object as received.
+    """
+
+    type: MessageType
+    message_id: str
+    topic_arn: str
+    message: str
+    timestamp: datetime
+    signature_version: str
+    signature: bytes = field(repr=False)
+    signing_cert_url: str
+    subject: str | None = None
+    token: str | None = None
+    subscribe_url: str | None = None
+    unsubscribe_url: str | None = None
+    message_attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
+    raw: Mapping[str, object] = field(hash=False, repr=False, compare=False)
+
+
+def parse_envelope(body: bytes, *, max_bytes: int) -> SnsEnvelope:
+    """Parse a POSTed body; raises `MessageTooLarge`, or `InvalidMessage` saying why."""
+    if len(body) > max_bytes:
+        raise MessageTooLarge(f"body of {len(body)} bytes exceeds {max_bytes}")
+    raw = _load_object(body)
+    kind = _message_type(raw)
+    confirmation = kind != "Notification"
+    return SnsEnvelope(
+        type=kind,
+        message_id=_required(raw, "MessageId"),
+        topic_arn=_required(raw, "TopicArn"),
+        message=_required(raw, "Message", allow_empty=True),
+        timestamp=_timestamp(_required(raw, "Timestamp")),
+        signature_version=_signature_version(raw),
+        signature=_signature(_required(raw, "Signature")),
+        signing_cert_url=_required(raw, "SigningCertURL"),
+        subject=None if confirmation else _optional(raw, "Subject"),
+        token=_required(raw, "Token") if confirmation else None,
+        subscribe_url=_required(raw, "SubscribeURL") if confirmation else None,
+        unsubscribe_url=_optional(raw, "UnsubscribeURL"),
+        message_attributes=_attributes(raw.get("MessageAttributes")),
+        raw=MappingProxyType(raw),
+    )
+
+
+def _load_object(body: bytes) -> dict[str, object]:
+    try:
+        loaded: object = json.loads(body, object_pairs_hook=_no_duplicate_keys)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise InvalidMessage(f"body is not JSON: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise InvalidMessage("body is not a JSON object")
+    return loaded
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # Two parsers may pick different copies of a repeated key: refuse the ambiguity.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise InvalidMessage("body has a repeated JSON key")
+    return result
+
+
+def _message_type(raw: Mapping[str, object]) -> MessageType:
+    kind = raw.get("Type")
+    for known in _TYPES:
+        if kind == known:
+            return known
+    shown = kind[:50] if isinstance(kind, str) else type(kind).__name__
+    raise InvalidMessage(f"unknown Type {shown!r}")
+
+
+def _required(raw: Mapping[str, object], key: str, *, allow_empty: bool = False) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str):
+        raise InvalidMessage(f"{key} is missing or not a string")
+    if not value and not allow_empty:
+        raise InvalidMessage(f"{key} is empty")
+    return value
+
+
+def _optional(raw: Mapping[str, object], key: str) -> str | None:
+    return None if raw.get(key) is None else _required(raw, key, allow_empty=True)
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        return parse_utc(text).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidMessage(f"Timestamp {text[:50]!r} is not an ISO 8601 time") from exc
+
+
+def _signature_version(raw: Mapping[str, object]) -> str:
+    version = _required(raw, "SignatureVersion")
+    if version not in _HASHES:
+        raise InvalidMessage(f"unknown SignatureVersion {version[:20]!r}")
+    return version
+
+
+def _signature(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidMessage("Signature is not base64") from exc
+
+
+def _attributes(value: object) -> Mapping[str, str]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, dict):
+        raise InvalidMessage("MessageAttributes is not an object")
+    result: dict[str, str] = {}
+    for name, attribute in value.items():
+        text = attribute.get("Value") if isinstance(attribute, dict) else None
+        if not isinstance(text, str):
+            raise InvalidMessage(f"MessageAttributes[{name[:50]!r}] has no string Value")
+        result[name] = text
+    return MappingProxyType(result)
+
+
+def canonical_string(envelope: SnsEnvelope) -> bytes:
+    """AWS's string to sign, built from the fields as received (`raw`), byte for byte."""
+    keys = _NOTIFICATION_KEYS if envelope.type == "Notification" else _CONFIRMATION_KEYS
+    lines: list[str] = []
+    for key in keys:
+        value = envelope.raw.get(key)
+        if value is None and key == "Subject":
+            continue
+        if not isinstance(value, str):
+            raise InvalidMessage(f"{key} is missing or not a string")
+        lines += [key, value]
+    return "".join(f"{line}\n" for line in lines).encode()
+
+
+class SnsVerifier:
+    """Checks that an envelope was signed by AWS SNS and is recent; a no-op when disabled.
+
+    Disabled is for the local cloud only: moto's signatures do not verify.
+    """
+
+    def __init__(
+        self,
+        *,
+        certificates: CertificateCache,
+        region: str | None,
+        enabled: bool,
+        clock: Clock,
+        max_age_s: float = 3600.0,
+        max_skew_s: float = 300.0,
+    ) -> None:
+        self._certificates = certificates
+        self._region = region
+        self._enabled = enabled
+        self._clock = clock
+        self._max_age_s = max_age_s
+        self._max_skew_s = max_skew_s
+
+    async def verify(self, envelope: SnsEnvelope) -> None:
+        """Raise `InvalidMessage` if forged, tampered or stale.
+
+        `TransientError` if the certificate cannot be fetched right now.
+        """
+        if not self._enabled:
+            return
+        algorithm = _HASHES.get(envelope.signature_version)
+        if algorithm is None:
+            raise InvalidMessage(f"unknown SignatureVersion {envelope.signature_version[:20]!r}")
+        self._check_age(envelope)
+        check_cert_url(envelope.signing_cert_url, self._region)
+        key = await self._certificates.public_key(envelope.signing_cert_url)
+        try:
+            key.verify(
+                envelope.signature, canonical_string(envelope), padding.PKCS1v15(), algorithm()
+            )
+        except InvalidSignature as exc:
+            raise InvalidMessage(f"bad signature on message {envelope.message_id}") from exc
+
+    def _check_age(self, envelope: SnsEnvelope) -> None:
+        age_s = (self._clock.now() - envelope.timestamp).total_seconds()
+        if age_s > self._max_age_s:
+            raise InvalidMessage(f"message {envelope.message_id} is {age_s:.0f} s old")
+        if age_s < -self._max_skew_s:
+            raise InvalidMessage(f"message {envelope.message_id} is from the future")
+
+
+class DuplicateFilter:
+    """The last `capacity` MessageIds seen, to drop SNS's redeliveries.
+
+    Call it only on verified messages: a forged message must not be able to shadow a
+    genuine one. `forget` undoes `seen` when handling failed, so a redelivery gets through.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def seen(self, message_id: str) -> bool:
+        """True if `message_id` is a duplicate; otherwise record it and return False."""
+        if message_id in self._ids:
+            self._ids.move_to_end(message_id)
+            return True
+        self._ids[message_id] = None
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+        return False
+
+    def forget(self, message_id: str) -> None:
+        self._ids.pop(message_id, None)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+def topic_owned(envelope: SnsEnvelope, topic_arns: Collection[str]) -> bool:
+    return envelope.topic_arn in topic_arns
+
+
+async def confirm_subscription(
+    session: aiohttp.ClientSession,
+    envelope: SnsEnvelope,
+    *,
+    region: str | None = None,
+    check_url: bool = True,
+    timeout_s: float = 10.0,
+) -> None:
+    """GET the SubscribeURL of a verified SubscriptionConfirmation.
+
+    With `check_url` (verification on) the URL must be AWS's. Raises `InvalidMessage` if
+    the envelope or URL is wrong or AWS refuses, `TransientError` if worth retrying.
+    """
+    url = envelope.subscribe_url
+    if envelope.type != "SubscriptionConfirmation" or url is None:
+        raise InvalidMessage(f"{envelope.type} {envelope.message_id} is not a confirmation")
+    if check_url:
+        check_subscribe_url(url, region)
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    try:
+        async with session.get(url, allow_redirects=False, timeout=timeout) as response:
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise TransientError(f"confirming {envelope.topic_arn}: {exc!r}") from exc
+    if status >= 500:
+        raise TransientError(f"confirming {envelope.topic_arn}: HTTP {status}")
+    if status >= 300:
+        raise InvalidMessage(f"confirming {envelope.topic_arn}: HTTP {status}")
