@@ -38,6 +38,7 @@ class Resources:
     bucket: str
     ping_queue_url: str
     topic_arn: str
+    events_topic_arn: str
 
 
 async def _ensure_table(
@@ -117,29 +118,30 @@ async def bootstrap(clients: Clients, settings: Settings) -> Resources:
         QueueName=settings.ping_queue,
         Attributes={"MessageRetentionPeriod": "3600", "VisibilityTimeout": "30"},
     )
+    return await _resources(clients, settings, bucket, queue["QueueUrl"])
+
+
+async def _resources(
+    clients: Clients, settings: Settings, bucket: str, queue_url: str
+) -> Resources:
+    # CreateTopic returns the existing topic's ARN when it exists
     topic = await clients.sns.create_topic(Name=settings.topic)
+    events_topic = await clients.sns.create_topic(Name=settings.events_topic)
     return Resources(
         jobs_table=settings.jobs_table,
         events_table=settings.events_table,
         misc_table=settings.misc_table,
         bucket=bucket,
-        ping_queue_url=queue["QueueUrl"],
+        ping_queue_url=queue_url,
         topic_arn=topic["TopicArn"],
+        events_topic_arn=events_topic["TopicArn"],
     )
 
 
 async def resolve(clients: Clients, settings: Settings) -> Resources:
-    """The resources of a bootstrapped deployment (CreateTopic is an idempotent lookup)."""
+    """The resources of a bootstrapped deployment."""
     bucket = await _misc_value(clients, settings, BUCKET_KEY)
     if bucket is None:
         raise LookupError(f"deployment {settings.deployment!r} is not bootstrapped")
     queue = await clients.sqs.get_queue_url(QueueName=settings.ping_queue)
-    topic = await clients.sns.create_topic(Name=settings.topic)
-    return Resources(
-        jobs_table=settings.jobs_table,
-        events_table=settings.events_table,
-        misc_table=settings.misc_table,
-        bucket=bucket,
-        ping_queue_url=queue["QueueUrl"],
-        topic_arn=topic["TopicArn"],
-    )
+    return await _resources(clients, settings, bucket, queue["QueueUrl"])

@@ -12,7 +12,13 @@ def configure(*, level: int = logging.INFO, json: bool | None = None) -> None:
     """Configure structlog once per process. `json=None` picks JSON unless stderr is a TTY."""
     use_json = (not sys.stderr.isatty()) if json is None else json
     renderer: list[structlog.typing.Processor] = (
-        [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        [
+            # no local variables in tracebacks: they can hold credentials and user data
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
+            structlog.processors.JSONRenderer(),
+        ]
         if use_json
         else [structlog.dev.ConsoleRenderer()]
     )

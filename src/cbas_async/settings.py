@@ -160,6 +160,11 @@ class Settings:
         return f"{self.deployment}-commands"
 
     @property
+    def events_topic(self) -> str:
+        """Where EventBridge delivers EC2 spot interruption warnings for the masters."""
+        return f"{self.deployment}-spot-events"
+
+    @property
     def scaled_notice_s(self) -> float:
         """The 2-minute spot notice, compressed by the local market's speed."""
         return 120.0 / self.speed

@@ -1,0 +1,122 @@
+"""What the user commands do (submit, status, list, wait, cancel, logs, outputs), as
+coroutines over a `Session`; `cli.py` parses arguments and prints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from cbas_async.clock import Clock
+from cbas_async.errors import StaleWrite
+from cbas_async.jobs import load_spec_file, spec_to_dict
+from cbas_async.records import JobRecord
+from cbas_async.sandbox import LogChunk
+from cbas_async.session import Session
+from cbas_async.states import LIVE, JobState
+
+log = structlog.get_logger(__name__)
+
+ACTOR = "cli"
+
+
+async def submit(session: Session, spec_path: Path, *, clock: Clock) -> JobRecord:
+    """Validate, store SUBMITTED, upload inputs, then make the job PENDING.
+
+    The spec is validated (and its input files checked) before anything is written, so a
+    bad spec stores nothing. If an upload fails, the job is marked FAILED with the reason.
+    """
+    loaded = load_spec_file(spec_path)
+    record = await session.store.create(spec_to_dict(loaded.spec), now=clock.now(), actor=ACTOR)
+    try:
+        await session.sandbox.upload_inputs(
+            record.job_id, loaded.base_dir, list(loaded.spec.input_files)
+        )
+    except Exception as exc:
+        await session.store.transition(
+            record.job_id,
+            {JobState.SUBMITTED},
+            JobState.FAILED,
+            record.version,
+            now=clock.now(),
+            actor=ACTOR,
+            updates={"reason": f"input upload failed: {exc}"},
+        )
+        raise
+    return await session.store.transition(
+        record.job_id,
+        {JobState.SUBMITTED},
+        JobState.PENDING,
+        record.version,
+        now=clock.now(),
+        actor=ACTOR,
+    )
+
+
+async def list_jobs(session: Session, states: list[JobState]) -> list[JobRecord]:
+    jobs = await session.store.all_in_states(states)
+    return sorted(jobs, key=lambda j: j.created_at)
+
+
+async def cancel(session: Session, job_id: str, *, clock: Clock, tries: int = 5) -> JobRecord:
+    """Move a live job to CANCELLED; the master then stops its instance. Idempotent."""
+    for _ in range(tries):
+        job = await session.store.get(job_id)
+        if job.state.terminal:
+            return job
+        try:
+            return await session.store.transition(
+                job_id,
+                {job.state},
+                JobState.CANCELLED,
+                job.version,
+                now=clock.now(),
+                actor=ACTOR,
+                updates={"reason": "cancelled by user"},
+            )
+        except StaleWrite:
+            continue  # it moved meanwhile; look again
+    raise StaleWrite(job_id, "the job kept changing; try again")
+
+
+async def wait(
+    session: Session,
+    job_ids: list[str],
+    *,
+    timeout_s: float,
+    clock: Clock,
+    poll_s: float = 1.0,
+    on_change: Callable[[JobRecord], None] | None = None,
+) -> dict[str, JobRecord] | None:
+    """Poll until every job is terminal; None when `timeout_s` passes first."""
+    deadline = clock.monotonic() + timeout_s
+    seen: dict[str, JobState] = {}
+    while True:
+        jobs = {job_id: await session.store.get(job_id) for job_id in job_ids}
+        for job in jobs.values():
+            if on_change is not None and seen.get(job.job_id) is not job.state:
+                on_change(job)
+            seen[job.job_id] = job.state
+        if all(job.state.terminal for job in jobs.values()):
+            return jobs
+        if clock.monotonic() >= deadline:
+            return None
+        await clock.sleep(poll_s)
+
+
+async def read_logs(session: Session, job_id: str, after: set[str]) -> list[tuple[LogChunk, bytes]]:
+    """Log chunks not in `after` (keys), in order, with their bytes."""
+    await session.store.get(job_id)  # JobNotFound for an unknown id
+    chunks = [c for c in await session.sandbox.log_chunks(job_id) if c.key not in after]
+    return [(c, await session.sandbox.read(c.key)) for c in chunks]
+
+
+async def outputs(session: Session, job_id: str, dest: Path) -> list[Path]:
+    job = await session.store.get(job_id)
+    if job.state is not JobState.SUCCEEDED:
+        log.warning("outputs_of_unfinished_job", job_id=job_id, state=job.state.value)
+    return await session.sandbox.download_area(job_id, "output", dest)
+
+
+LIVE_STATES = sorted(LIVE)

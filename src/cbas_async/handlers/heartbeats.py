@@ -1,0 +1,58 @@
+"""Heartbeats: remember when each attempt was last heard from; LAUNCHING -> RUNNING on the
+first ping of an attempt."""
+
+from __future__ import annotations
+
+import structlog
+
+from cbas_async.clock import Clock
+from cbas_async.errors import JobNotFound, StaleWrite
+from cbas_async.events import Event, WorkerPinged
+from cbas_async.master.tracker import HeartbeatTracker
+from cbas_async.states import JobState
+from cbas_async.store import JobStore
+
+log = structlog.get_logger(__name__)
+
+
+class HeartbeatHandler:
+    """Idempotent: duplicate, late and reordered pings change nothing twice."""
+
+    def __init__(self, *, store: JobStore, tracker: HeartbeatTracker, clock: Clock, actor: str):
+        self._store = store
+        self._tracker = tracker
+        self._clock = clock
+        self._actor = actor
+        self._confirmed: set[tuple[str, int]] = set()
+
+    async def __call__(self, event: Event) -> None:
+        if not isinstance(event, WorkerPinged):
+            return
+        ping = event.ping
+        self._tracker.seen(ping.job_id, ping.attempt, self._clock.monotonic())
+        if (ping.job_id, ping.attempt) in self._confirmed:
+            return
+        try:
+            job = await self._store.get(ping.job_id)
+        except JobNotFound:
+            log.warning("ping_for_unknown_job", job_id=ping.job_id)
+            return
+        if job.attempt != ping.attempt or job.state is not JobState.LAUNCHING:
+            if job.attempt == ping.attempt and job.state is JobState.RUNNING:
+                self._confirmed.add((ping.job_id, ping.attempt))
+            return
+        try:
+            await self._store.transition(
+                job.job_id,
+                {JobState.LAUNCHING},
+                JobState.RUNNING,
+                job.version,
+                now=self._clock.now(),
+                actor=self._actor,
+                attempt=ping.attempt,
+                detail=f"first ping from {ping.instance_id}",
+            )
+            log.info("job_running", job_id=job.job_id, attempt=ping.attempt)
+        except StaleWrite:
+            pass  # the worker (or a duplicate ping) moved it first
+        self._confirmed.add((ping.job_id, ping.attempt))

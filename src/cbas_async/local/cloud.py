@@ -1,0 +1,166 @@
+"""`cbas local`: the whole system on one machine. This process holds the local "AWS"
+(moto), the IMDS emulator, the hypervisor and the interrupter; the master runs as a
+process of its own, so it can be killed and restarted while "AWS" keeps its state."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from cbas_async import localenv
+from cbas_async.aws import open_clients
+from cbas_async.bootstrap import Resources, bootstrap
+from cbas_async.clock import Clock, SystemClock
+from cbas_async.local.hypervisor import Hypervisor
+from cbas_async.local.imds_server import ImdsEmulator
+from cbas_async.local.interrupter import Interrupter
+from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
+from cbas_async.master.app import run_components
+from cbas_async.master.server import HttpServer
+from cbas_async.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+INTERRUPTER = web.AppKey("interrupter", Interrupter)
+
+
+async def interrupt_route(request: web.Request) -> web.Response:
+    job_id = request.match_info["job_id"]
+    instance_id = await request.app[INTERRUPTER].interrupt(job_id)
+    if instance_id is None:
+        return web.json_response({"error": f"no running instance for job {job_id}"}, status=404)
+    notice_s = request.app[INTERRUPTER].notice_s
+    return web.json_response({"job_id": job_id, "instance_id": instance_id, "notice_s": notice_s})
+
+
+def local_settings(settings: Settings, endpoint_url: str) -> Settings:
+    """The master's and workers' settings on the local cloud."""
+    return dataclasses.replace(
+        settings,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=LOCAL_KEY,
+        aws_secret_access_key=LOCAL_KEY,
+        sns_verify=False,  # moto's SNS signatures are not real ones
+    )
+
+
+@dataclass
+class LocalCloud:
+    """The running local cloud: its settings (pointing at moto) and parts."""
+
+    settings: Settings
+    resources: Resources
+    hypervisor: Hypervisor
+    interrupter: Interrupter
+    control_url: str
+    env: dict[str, str]
+
+
+@asynccontextmanager
+async def open_local_cloud(
+    settings: Settings, *, clock: Clock | None = None, moto_port: int = 0
+) -> AsyncIterator[LocalCloud]:
+    clock = clock or SystemClock()
+    moto = MotoServer(port=moto_port)
+    url = await asyncio.to_thread(moto.start)
+    try:
+        local = local_settings(settings, url)
+        async with AsyncExitStack() as stack:
+            clients = await stack.enter_async_context(open_clients(local))
+            resources = await bootstrap(clients, local)
+            imds = await stack.enter_async_context(ImdsEmulator(clock=clock))
+            env = _worker_env(local)
+            hypervisor = Hypervisor(
+                ec2=clients.ec2,
+                imds=imds,
+                deployment=local.deployment,
+                worker_env=env,
+                root=local.home / "instances",
+                clock=clock,
+            )
+            interrupter = Interrupter(
+                hypervisor=hypervisor,
+                imds=imds,
+                ec2=clients.ec2,
+                sns=clients.sns,
+                events_topic_arn=resources.events_topic_arn,
+                region=local.region,
+                notice_s=local.scaled_notice_s,
+                clock=clock,
+            )
+            control = web.Application()
+            control[INTERRUPTER] = interrupter
+            control.router.add_post("/interrupt/{job_id}", interrupt_route)
+            server = await stack.enter_async_context(
+                HttpServer(app=control, host="127.0.0.1", port=0)
+            )
+            env["CBAS_LOCAL_CONTROL_URL"] = server.url
+            localenv.write(local.home / localenv.FILE_NAME, env)
+            yield LocalCloud(local, resources, hypervisor, interrupter, server.url, env)
+    finally:
+        await asyncio.to_thread(moto.stop)
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    env = settings.to_env()
+    env.pop("CBAS_MASTER_ID", None)  # each master process picks its own
+    env.pop("CBAS_HTTP_PORT", None)
+    return env
+
+
+class MasterProcess:
+    """`cbas master` as a child process; SIGTERM on shutdown (it then exits gracefully)."""
+
+    name = "master-process"
+
+    def __init__(self, *, env: dict[str, str], port: int, log_path: Path) -> None:
+        self._env = {**env, "CBAS_HTTP_PORT": str(port)}
+        self._log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        with self._log_path.open("ab") as sink:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "cbas_async",
+                "master",
+                env=self._env,
+                stdout=sink,
+                stderr=sink,
+            )
+        log.info("master_process_started", pid=self.process.pid)
+        await stopping.wait()
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        await self.process.wait()
+
+
+async def run_local(settings: Settings, *, port: int, with_master: bool = True) -> int:
+    """`cbas local`: run in the foreground until Ctrl-C."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    async with open_local_cloud(settings) as cloud:
+        components: list = [cloud.hypervisor, cloud.interrupter]  # type: ignore[type-arg]
+        if with_master:
+            log_path = cloud.settings.home / "master.log"
+            components.append(MasterProcess(env=cloud.env, port=port, log_path=log_path))
+        print(
+            f"local cloud up: moto at {cloud.settings.endpoint_url}, "
+            f"master at http://127.0.0.1:{port}; settings in "
+            f"{cloud.settings.home / localenv.FILE_NAME}. Ctrl-C stops.",
+            flush=True,
+        )
+        await run_components(components, stopping, settings.shutdown_grace_s)
+    return 0

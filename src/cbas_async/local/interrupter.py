@@ -1,0 +1,97 @@
+"""Spot interruptions on the local cloud: a notice through the IMDS emulator and an
+EventBridge-shaped warning on the spot-events topic, then the kill when the notice ends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+from botocore.exceptions import ClientError
+
+from cbas_async.clock import Clock, utc_iso
+from cbas_async.local.hypervisor import Hypervisor
+from cbas_async.local.imds_server import ImdsEmulator
+from cbas_async.master.waiting import sleep_or_stop
+
+if TYPE_CHECKING:
+    from types_aiobotocore_ec2 import EC2Client
+    from types_aiobotocore_sns import SNSClient
+
+log = structlog.get_logger(__name__)
+
+
+def spot_warning(instance_id: str, region: str, at: str) -> dict[str, object]:
+    """The event EC2 sends through EventBridge two minutes before reclaiming an instance."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "EC2 Spot Instance Interruption Warning",
+        "source": "aws.ec2",
+        "account": "123456789012",
+        "time": at,
+        "region": region,
+        "resources": [f"arn:aws:ec2:{region}:123456789012:instance/{instance_id}"],
+        "detail": {"instance-id": instance_id, "instance-action": "terminate"},
+    }
+
+
+class Interrupter:
+    """Serves notices and carries out the terminations when their time comes."""
+
+    name = "interrupter"
+
+    def __init__(
+        self,
+        *,
+        hypervisor: Hypervisor,
+        imds: ImdsEmulator,
+        ec2: EC2Client,
+        sns: SNSClient,
+        events_topic_arn: str,
+        region: str,
+        notice_s: float,
+        clock: Clock,
+    ) -> None:
+        self._hypervisor = hypervisor
+        self._imds = imds
+        self._ec2 = ec2
+        self._sns = sns
+        self._topic = events_topic_arn
+        self._region = region
+        self.notice_s = notice_s
+        self._clock = clock
+        self._due: dict[str, float] = {}  # instance id -> monotonic kill time
+
+    async def interrupt(self, job_id: str) -> str | None:
+        """Warn the instance running `job_id`; returns its id, or None if none runs."""
+        local = self._hypervisor.find(job_id)
+        if local is None or local.instance_id in self._due:
+            return None if local is None else local.instance_id
+        at = self._clock.now() + timedelta(seconds=self.notice_s)
+        self._imds.interrupt(local.instance_id, at=at)
+        self._due[local.instance_id] = self._clock.monotonic() + self.notice_s
+        event = spot_warning(local.instance_id, self._region, utc_iso(self._clock.now()))
+        try:
+            await self._sns.publish(TopicArn=self._topic, Message=json.dumps(event))
+        except ClientError as exc:  # the IMDS notice still stands
+            log.warning("spot_warning_publish_failed", error=str(exc))
+        log.info("interruption_noticed", job_id=job_id, instance_id=local.instance_id)
+        return local.instance_id
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            await self.reclaim_due()
+            await sleep_or_stop(stopping, self._clock, 0.2)
+
+    async def reclaim_due(self) -> None:
+        now = self._clock.monotonic()
+        for instance_id, due in list(self._due.items()):
+            if due <= now:
+                del self._due[instance_id]
+                self._hypervisor.kill(instance_id)
+                await self._ec2.terminate_instances(InstanceIds=[instance_id])
+                log.info("instance_reclaimed", instance_id=instance_id)

@@ -1,0 +1,1 @@
+"""The master daemon: one asyncio loop that places, watches and restarts jobs."""

@@ -1,0 +1,222 @@
+"""The master's composition root: builds every component and runs them in one TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+from aiohttp import web
+
+from cbas_async.aws import Clients, open_clients
+from cbas_async.bootstrap import Resources, bootstrap
+from cbas_async.bus import Bus
+from cbas_async.clock import Clock, SystemClock
+from cbas_async.handlers.heartbeats import HeartbeatHandler
+from cbas_async.handlers.interruptions import InterruptionHandler
+from cbas_async.handlers.placement import first_allowed_type
+from cbas_async.handlers.recovery import LostWorkerDetector
+from cbas_async.handlers.scheduling import Scheduler
+from cbas_async.handlers.sweeper import Sweeper
+from cbas_async.master.health import Health, LoopLagMonitor
+from cbas_async.master.http import build_app
+from cbas_async.master.launcher import Launcher
+from cbas_async.master.lease import MasterLease
+from cbas_async.master.ping_poller import PingPoller
+from cbas_async.master.server import HttpServer, Subscription
+from cbas_async.master.supervisor import Supervisor
+from cbas_async.master.tracker import HeartbeatTracker
+from cbas_async.settings import Settings
+from cbas_async.sns import SnsVerifier
+from cbas_async.sns_certs import CertificateCache, http_fetcher
+from cbas_async.store import JobStore
+
+log = structlog.get_logger(__name__)
+
+
+class Component(Protocol):
+    name: str
+
+    async def run(self, stopping: asyncio.Event) -> None: ...
+
+
+@dataclass
+class Master:
+    """The open components of one master process."""
+
+    settings: Settings
+    clients: Clients
+    resources: Resources
+    store: JobStore
+    bus: Bus
+    health: Health
+    lease: MasterLease
+    server: HttpServer
+    components: list[Component]
+
+
+def make_store(clients: Clients, resources: Resources) -> JobStore:
+    return JobStore(
+        dynamo=clients.dynamo,
+        jobs_table=resources.jobs_table,
+        events_table=resources.events_table,
+        misc_table=resources.misc_table,
+    )
+
+
+@asynccontextmanager
+async def open_master(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Master]:
+    """Open clients, take the lease, bind HTTP, subscribe; undo it all on exit."""
+    clock = clock or SystemClock()
+    async with AsyncExitStack() as stack:
+        clients = await stack.enter_async_context(open_clients(settings))
+        resources = await bootstrap(clients, settings)
+        store = make_store(clients, resources)
+        lease = await stack.enter_async_context(
+            MasterLease(
+                store=store, master_id=settings.master_id, ttl_s=settings.lease_ttl_s, clock=clock
+            )
+        )
+        health = Health(clock=clock, lease_held=lambda: lease.held)
+        bus = Bus()
+        server = await stack.enter_async_context(
+            HttpServer(
+                app=_http_app(settings, clients, resources, health, bus, clock),
+                host=settings.http_host,
+                port=settings.http_port,
+            )
+        )
+        endpoint = (settings.public_url or server.url).rstrip("/") + "/sns"
+        await stack.enter_async_context(
+            Subscription(sns=clients.sns, topic_arn=resources.events_topic_arn, endpoint=endpoint)
+        )
+        components = _wire(settings, clients, resources, store, bus, health, lease, clock)
+        yield Master(settings, clients, resources, store, bus, health, lease, server, components)
+
+
+def _http_app(
+    settings: Settings,
+    clients: Clients,
+    resources: Resources,
+    health: Health,
+    bus: Bus,
+    clock: Clock,
+) -> web.Application:
+    verifier = SnsVerifier(
+        certificates=CertificateCache(fetch=http_fetcher(clients.http), clock=clock),
+        region=settings.region,
+        enabled=settings.sns_verify,
+        clock=clock,
+    )
+    return build_app(
+        health=health,
+        bus=bus,
+        verifier=verifier,
+        session=clients.http,
+        topics=frozenset({resources.events_topic_arn}),
+        max_body_bytes=settings.max_body_bytes,
+        region=settings.region,
+        verify=settings.sns_verify,
+    )
+
+
+def _wire(
+    settings: Settings,
+    clients: Clients,
+    resources: Resources,
+    store: JobStore,
+    bus: Bus,
+    health: Health,
+    lease: MasterLease,
+    clock: Clock,
+) -> list[Component]:
+    me = settings.master_id
+    tracker = HeartbeatTracker()
+    wake = asyncio.Event()
+    launcher = Launcher(
+        ec2=clients.ec2, image_id=settings.worker_image_id, deployment=settings.deployment
+    )
+    bus.subscribe(
+        "heartbeats", HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor=me)
+    )
+    bus.subscribe(
+        "interruptions", InterruptionHandler(store=store, launcher=launcher, clock=clock, wake=wake)
+    )
+    scheduler = Scheduler(
+        store=store,
+        launcher=launcher,
+        placer=first_allowed_type(settings.region),
+        tracker=tracker,
+        resources=resources,
+        settings=settings,
+        clock=clock,
+    )
+    detector = LostWorkerDetector(
+        store=store,
+        launcher=launcher,
+        tracker=tracker,
+        clock=clock,
+        timeout_s=settings.lost_worker_timeout_s,
+        actor=me,
+    )
+    sweeper = Sweeper(
+        store=store, launcher=launcher, sns=clients.sns, topic_arn=resources.topic_arn
+    )
+    supervisor = Supervisor(
+        store=store,
+        scheduler=scheduler,
+        detector=detector,
+        sweeper=sweeper,
+        health=health,
+        clock=clock,
+        master_id=me,
+        interval_s=settings.supervise_interval_s,
+        wake=wake,
+        lease_held=lambda: lease.held,
+    )
+    poller = PingPoller(
+        sqs=clients.sqs, queue_url=resources.ping_queue_url, bus=bus, clock=clock, health=health
+    )
+    return [lease, LoopLagMonitor(health=health), _BusComponent(bus), poller, supervisor]
+
+
+class _BusComponent:
+    name = "bus"
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self._bus.run(stopping)
+
+
+async def run_components(
+    components: list[Component], stopping: asyncio.Event, grace_s: float
+) -> None:
+    """Run every component until `stopping`; cancel those still busy after the grace period."""
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(c.run(stopping), name=c.name) for c in components]
+        await stopping.wait()
+        _, late = await asyncio.wait(tasks, timeout=grace_s)
+        for task in late:
+            log.warning("component_cancelled", component=task.get_name())
+            task.cancel()
+
+
+async def serve(settings: Settings, *, stopping: asyncio.Event | None = None) -> int:
+    """`cbas master`: run until SIGTERM/SIGINT (or `stopping`), then shut down gracefully."""
+    stopping = stopping or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    if not settings.sns_verify:
+        log.warning("sns_verification_off", reason="CBAS_SNS_VERIFY=false (local cloud)")
+    async with open_master(settings) as master:
+        log.info("master_started", master_id=settings.master_id, url=master.server.url)
+        await run_components(master.components, stopping, settings.shutdown_grace_s)
+    log.info("master_stopped", master_id=settings.master_id)
+    return 0

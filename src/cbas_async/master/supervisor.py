@@ -1,0 +1,132 @@
+"""The supervisor: on every tick, adopt orphaned jobs and move this master's jobs along."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import structlog
+
+from cbas_async.clock import Clock
+from cbas_async.handlers.recovery import LostWorkerDetector
+from cbas_async.handlers.scheduling import Scheduler
+from cbas_async.handlers.sweeper import Sweeper
+from cbas_async.master.health import Health
+from cbas_async.master.lease import owner_alive
+from cbas_async.master.waiting import sleep_or_stop
+from cbas_async.records import JobRecord
+from cbas_async.states import JobState
+from cbas_async.store import JobStore
+
+log = structlog.get_logger(__name__)
+
+WATCHED = (JobState.PENDING, JobState.LAUNCHING, JobState.RUNNING, JobState.INTERRUPTED)
+
+
+class Supervisor:
+    """Timers for pending placements, lost workers and clean-up, one job per task."""
+
+    name = "supervisor"
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        scheduler: Scheduler,
+        detector: LostWorkerDetector,
+        sweeper: Sweeper,
+        health: Health,
+        clock: Clock,
+        master_id: str,
+        interval_s: float,
+        wake: asyncio.Event,
+        lease_held: Callable[[], bool] = lambda: True,
+        concurrency: int = 16,
+        sweep_every: int = 5,
+    ) -> None:
+        self._store = store
+        self._scheduler = scheduler
+        self._detector = detector
+        self._sweeper = sweeper
+        self._health = health
+        self._clock = clock
+        self._me = master_id
+        self._interval_s = interval_s
+        self._wake = wake
+        self._slots = asyncio.Semaphore(concurrency)
+        self._sweep_every = sweep_every
+        self._lease_held = lease_held
+        self._ticks = 0
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await self.supervise_once(stopping)
+            except Exception:
+                log.exception("supervise_failed")
+            self._wake.clear()
+            await _wait_any(stopping, self._wake, self._clock, self._interval_s)
+
+    async def supervise_once(self, stopping: asyncio.Event | None = None) -> None:
+        """One pass over every live job; with `stopping` set, no new work is started."""
+        if not self._lease_held():
+            log.warning("lease_not_held_skipping")
+            return
+        jobs = await self._store.all_in_states(WATCHED)
+        self._health.mark("dynamodb")
+        mine = await self._adopt(jobs)
+        async with asyncio.TaskGroup() as group:
+            for job in mine:
+                if stopping is not None and stopping.is_set():
+                    break
+                group.create_task(self._step(job))
+        self._ticks += 1
+        if self._ticks % self._sweep_every == 0:
+            await self._sweeper.sweep_once()
+
+    async def _step(self, job: JobRecord) -> None:
+        async with self._slots:
+            try:
+                if job.state is JobState.PENDING:
+                    await self._scheduler.place(job)
+                elif job.state is JobState.INTERRUPTED:
+                    await self._scheduler.requeue(job)
+                else:
+                    await self._detector.check(job)
+            except Exception:
+                log.exception("job_step_failed", job_id=job.job_id, state=job.state.value)
+
+    async def _adopt(self, jobs: list[JobRecord]) -> list[JobRecord]:
+        """This master's jobs, after claiming those without a live owner."""
+        now_s = self._clock.now().timestamp()
+        alive: dict[str, bool] = {self._me: True}
+        mine = []
+        for job in jobs:
+            owner = job.owner
+            if owner is not None and owner not in alive:
+                alive[owner] = await owner_alive(self._store, owner, now_s)
+            if owner is not None and alive[owner]:
+                if owner == self._me:
+                    mine.append(job)
+                continue
+            if await self._store.set_owner(job.job_id, owner=self._me, expected_owner=owner):
+                log.info("job_adopted", job_id=job.job_id, previous_owner=owner)
+                mine.append(await self._store.get(job.job_id))
+        return mine
+
+
+async def _wait_any(
+    stopping: asyncio.Event, wake: asyncio.Event, clock: Clock, seconds: float
+) -> None:
+    """Sleep until the next tick, an early wake-up, or shutdown."""
+    combined = asyncio.Event()
+
+    async def relay(source: asyncio.Event) -> None:
+        await source.wait()
+        combined.set()
+
+    async with asyncio.TaskGroup() as group:
+        relays = [group.create_task(relay(stopping)), group.create_task(relay(wake))]
+        await sleep_or_stop(combined, clock, seconds)
+        for task in relays:
+            task.cancel()

@@ -1,0 +1,35 @@
+"""Last heartbeat per (job, attempt), in memory: a restarted master starts with a grace period."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class HeartbeatTracker:
+    """When each job's current attempt was last heard from (monotonic seconds)."""
+
+    _last: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def seen(self, job_id: str, attempt: int, at: float) -> None:
+        known = self._last.get(job_id)
+        if known is None or (attempt, at) > known:
+            self._last[job_id] = (attempt, at)
+
+    def watch(self, job_id: str, attempt: int, at: float) -> None:
+        """Start the clock for an attempt not heard from yet (launch, adoption)."""
+        known = self._last.get(job_id)
+        if known is None or known[0] < attempt:
+            self._last[job_id] = (attempt, at)
+
+    def silent_for(self, job_id: str, attempt: int, now: float) -> float:
+        known = self._last.get(job_id)
+        if known is None or known[0] != attempt:
+            return 0.0
+        return now - known[1]
+
+    def forget(self, job_id: str) -> None:
+        self._last.pop(job_id, None)
+
+    def __len__(self) -> int:
+        return len(self._last)

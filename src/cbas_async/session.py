@@ -1,0 +1,52 @@
+"""A short-lived connection to a deployment for the CLI: clients, resources, store, sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.parsers import ResponseParserError
+
+from cbas_async.aws import Clients, open_clients
+from cbas_async.bootstrap import Resources, resolve
+from cbas_async.errors import CloudUnreachable, ConfigError
+from cbas_async.sandbox import Sandbox
+from cbas_async.settings import Settings
+from cbas_async.store import JobStore
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What a command needs to talk to one deployment."""
+
+    settings: Settings
+    clients: Clients
+    resources: Resources
+    store: JobStore
+    sandbox: Sandbox
+
+
+@asynccontextmanager
+async def open_session(settings: Settings) -> AsyncIterator[Session]:
+    """Connect; `CloudUnreachable` names the endpoint when nothing answers there."""
+    endpoint = settings.endpoint_url or f"AWS ({settings.region})"
+    async with open_clients(settings) as clients:
+        try:
+            resources = await resolve(clients, settings)
+        except (aiohttp.ClientConnectionError, EndpointConnectionError, OSError) as exc:
+            raise CloudUnreachable(endpoint, str(exc) or type(exc).__name__) from exc
+        except LookupError as exc:
+            raise ConfigError("CBAS_DEPLOYMENT", f"{exc}; run `cbas bootstrap` first") from exc
+        except (ClientError, ResponseParserError) as exc:
+            raise CloudUnreachable(endpoint, str(exc)) from exc
+        store = JobStore(
+            dynamo=clients.dynamo,
+            jobs_table=resources.jobs_table,
+            events_table=resources.events_table,
+            misc_table=resources.misc_table,
+        )
+        sandbox = Sandbox(s3=clients.s3, bucket=resources.bucket)
+        yield Session(settings, clients, resources, store, sandbox)

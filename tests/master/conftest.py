@@ -1,0 +1,34 @@
+"""Fixtures for the master's parts, against the moto server."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from cbas_async.aws import Clients
+from cbas_async.bootstrap import Resources, bootstrap
+from cbas_async.master.app import make_store
+from cbas_async.master.launcher import Launcher
+from cbas_async.settings import Settings
+from cbas_async.store import JobStore
+
+
+@pytest.fixture
+async def resources(clients: Clients, settings: Settings) -> Resources:
+    return await bootstrap(clients, settings)
+
+
+@pytest.fixture
+def store(clients: Clients, resources: Resources) -> JobStore:
+    return make_store(clients, resources)
+
+
+@pytest.fixture
+def launcher(clients: Clients, settings: Settings) -> Launcher:
+    return Launcher(ec2=clients.ec2, image_id=settings.worker_image_id, deployment="test")
+
+
+@pytest.fixture
+def master_settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, master_id="m-test", lost_worker_timeout_s=30.0)

@@ -1,0 +1,179 @@
+"""Placement, lost-worker detection with a fake clock, and re-queueing, against moto EC2."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from cbas_async.bootstrap import Resources
+from cbas_async.events import WorkerPinged
+from cbas_async.handlers.heartbeats import HeartbeatHandler
+from cbas_async.handlers.placement import first_allowed_type
+from cbas_async.handlers.recovery import LostWorkerDetector
+from cbas_async.handlers.scheduling import Scheduler
+from cbas_async.master.launcher import Launcher, tag_value
+from cbas_async.master.tracker import HeartbeatTracker
+from cbas_async.messages import Ping, UserData
+from cbas_async.settings import Settings
+from cbas_async.states import JobState
+from cbas_async.store import JobStore
+from tests.fakes import FakeClock
+
+SPEC = {
+    "name": "t",
+    "command": ["true"],
+    "max_attempts": 2,
+    "resources": {"instance_types": ["c5.large", "m5.large"]},
+    "max_price_usd_per_hour": 0.05,
+}
+
+
+class Parts:
+    def __init__(
+        self, store: JobStore, launcher: Launcher, resources: Resources, settings: Settings
+    ):
+        self.clock = FakeClock(datetime(2026, 11, 27, tzinfo=UTC))
+        self.tracker = HeartbeatTracker()
+        self.store = store
+        self.launcher = launcher
+        self.scheduler = Scheduler(
+            store=store,
+            launcher=launcher,
+            placer=first_allowed_type("us-east-1"),
+            tracker=self.tracker,
+            resources=resources,
+            settings=settings,
+            clock=self.clock,
+        )
+        self.detector = LostWorkerDetector(
+            store=store,
+            launcher=launcher,
+            tracker=self.tracker,
+            clock=self.clock,
+            timeout_s=settings.lost_worker_timeout_s,
+            actor=settings.master_id,
+        )
+        self.heartbeats = HeartbeatHandler(
+            store=store, tracker=self.tracker, clock=self.clock, actor=settings.master_id
+        )
+
+    async def pending_job(self, owner: str = "m-test") -> str:
+        job = await self.store.create(SPEC, now=self.clock.now(), actor="t")
+        await self.store.transition(
+            job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=self.clock.now(), actor="t"
+        )
+        assert await self.store.set_owner(job.job_id, owner=owner, expected_owner=None)
+        return job.job_id
+
+    async def ping(self, job_id: str, attempt: int, seq: int = 0) -> None:
+        ping = Ping(job_id=job_id, attempt=attempt, instance_id="i-x", seq=seq, sent_at="now")
+        await self.heartbeats(WorkerPinged(ping=ping, received_at=self.clock.now()))
+
+
+@pytest.fixture
+def parts(
+    store: JobStore, launcher: Launcher, resources: Resources, master_settings: Settings
+) -> Parts:
+    return Parts(store, launcher, resources, master_settings)
+
+
+async def test_place_launches_a_tagged_spot_instance_with_user_data(parts: Parts) -> None:
+    job_id = await parts.pending_job()
+    await parts.scheduler.place(await parts.store.get(job_id))
+    job = await parts.store.get(job_id)
+    assert job.state is JobState.LAUNCHING
+    assert job.placement is not None
+    instance = await parts.launcher.describe(job.placement["instance_id"])
+    assert instance is not None
+    assert instance["InstanceType"] == "c5.large"
+    assert instance.get("InstanceLifecycle") == "spot"
+    assert tag_value(instance, "cbas:job_id") == job_id
+    assert tag_value(instance, "cbas:attempt") == "1"
+    assert tag_value(instance, "cbas:deployment") == "test"
+
+
+async def test_first_ping_moves_launching_to_running_once(parts: Parts) -> None:
+    job_id = await parts.pending_job()
+    await parts.scheduler.place(await parts.store.get(job_id))
+    for seq in range(3):  # duplicates change nothing twice
+        await parts.ping(job_id, attempt=1, seq=seq)
+    job = await parts.store.get(job_id)
+    assert job.state is JobState.RUNNING
+    assert [e.to_state for e in await parts.store.events(job_id)].count(JobState.RUNNING) == 1
+
+
+async def test_ping_of_an_old_attempt_changes_nothing(parts: Parts) -> None:
+    job_id = await parts.pending_job()
+    await parts.scheduler.place(await parts.store.get(job_id))
+    await parts.ping(job_id, attempt=7)
+    assert (await parts.store.get(job_id)).state is JobState.LAUNCHING
+
+
+async def test_silent_worker_is_lost_after_the_timeout_only(parts: Parts) -> None:
+    job_id = await parts.pending_job()
+    await parts.scheduler.place(await parts.store.get(job_id))
+    await parts.ping(job_id, attempt=1)
+    await parts.clock.advance(29)
+    assert not await parts.detector.check(await parts.store.get(job_id))
+    await parts.ping(job_id, attempt=1, seq=1)  # a heartbeat resets the clock
+    await parts.clock.advance(29)
+    assert not await parts.detector.check(await parts.store.get(job_id))
+    await parts.clock.advance(2)
+    job = await parts.store.get(job_id)
+    assert await parts.detector.check(job)
+    job = await parts.store.get(job_id)
+    assert job.state is JobState.INTERRUPTED
+    assert job.placement is not None
+    assert await parts.launcher.instance_state(job.placement["instance_id"]) in (
+        "shutting-down",
+        "terminated",
+    )
+
+
+async def test_requeue_bumps_attempt_then_fails_at_max_attempts(parts: Parts) -> None:
+    job_id = await parts.pending_job()
+    for attempt in (1, 2):
+        await parts.scheduler.place(await parts.store.get(job_id))
+        await parts.clock.advance(31)
+        assert await parts.detector.check(await parts.store.get(job_id))
+        await parts.scheduler.requeue(await parts.store.get(job_id))
+        job = await parts.store.get(job_id)
+        if attempt == 1:
+            assert (job.state, job.attempt) == (JobState.PENDING, 2)
+    job = await parts.store.get(job_id)
+    assert job.state is JobState.FAILED
+    assert job.reason is not None
+    assert "max_attempts" in job.reason
+
+
+async def test_another_masters_job_is_not_touched(parts: Parts) -> None:
+    job_id = await parts.pending_job(owner="m-other")
+    await parts.scheduler.place(await parts.store.get(job_id))
+    job = await parts.store.get(job_id)
+    assert job.state is JobState.PENDING
+    assert await parts.launcher.live_instances() == []
+
+
+def test_user_data_round_trips(parts: Parts) -> None:
+    assert (
+        UserData.model_validate_json(
+            UserData(
+                job_id="j",
+                attempt=1,
+                deployment="d",
+                region="r",
+                bucket="b",
+                ping_queue_url="q",
+                topic_arn="t",
+                jobs_table="j",
+                events_table="e",
+                misc_table="m",
+                heartbeat_interval_s=1,
+                notice_poll_s=1,
+                checkpoint_interval_s=1,
+                master_id="m",
+            ).encode()
+        ).job_id
+        == "j"
+    )
