@@ -60,6 +60,7 @@ _SOURCES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "public_url": ("CBAS_PUBLIC_URL", _optional),
     "heartbeat_interval_s": ("CBAS_HEARTBEAT_INTERVAL_S", _positive_float),
     "lost_worker_timeout_s": ("CBAS_LOST_WORKER_TIMEOUT_S", _positive_float),
+    "launch_timeout_s": ("CBAS_LAUNCH_TIMEOUT_S", _positive_float),
     "lease_ttl_s": ("CBAS_LEASE_TTL_S", _positive_float),
     "supervise_interval_s": ("CBAS_SUPERVISE_INTERVAL_S", _positive_float),
     "shutdown_grace_s": ("CBAS_SHUTDOWN_GRACE_S", _positive_float),
@@ -89,6 +90,7 @@ class Settings:
     public_url: str | None = None
     heartbeat_interval_s: float = 5.0
     lost_worker_timeout_s: float = 30.0
+    launch_timeout_s: float = 300.0  # boot to first ping; EC2 takes a minute or two
     lease_ttl_s: float = 30.0
     supervise_interval_s: float = 2.0
     shutdown_grace_s: float = 25.0

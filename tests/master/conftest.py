@@ -31,4 +31,6 @@ def launcher(clients: Clients, settings: Settings) -> Launcher:
 
 @pytest.fixture
 def master_settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, master_id="m-test", lost_worker_timeout_s=30.0)
+    return dataclasses.replace(
+        settings, master_id="m-test", lost_worker_timeout_s=30.0, launch_timeout_s=60.0
+    )

@@ -52,6 +52,7 @@ class Parts:
             tracker=self.tracker,
             clock=self.clock,
             timeout_s=settings.lost_worker_timeout_s,
+            launch_timeout_s=settings.launch_timeout_s,
             actor=settings.master_id,
         )
         self.heartbeats = HeartbeatHandler(
@@ -131,10 +132,21 @@ async def test_silent_worker_is_lost_after_the_timeout_only(parts: Parts) -> Non
     )
 
 
+async def test_booting_instance_gets_the_launch_timeout(parts: Parts) -> None:
+    job_id = await parts.pending_job()
+    await parts.scheduler.place(await parts.store.get(job_id))
+    await parts.clock.advance(59)  # past the lost-worker timeout, not the launch timeout
+    assert not await parts.detector.check(await parts.store.get(job_id))
+    await parts.clock.advance(2)
+    assert await parts.detector.check(await parts.store.get(job_id))
+    assert (await parts.store.get(job_id)).state is JobState.INTERRUPTED
+
+
 async def test_requeue_bumps_attempt_then_fails_at_max_attempts(parts: Parts) -> None:
     job_id = await parts.pending_job()
     for attempt in (1, 2):
         await parts.scheduler.place(await parts.store.get(job_id))
+        await parts.ping(job_id, attempt=attempt)
         await parts.clock.advance(31)
         assert await parts.detector.check(await parts.store.get(job_id))
         await parts.scheduler.requeue(await parts.store.get(job_id))

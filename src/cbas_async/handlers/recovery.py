@@ -27,6 +27,7 @@ class LostWorkerDetector:
         tracker: HeartbeatTracker,
         clock: Clock,
         timeout_s: float,
+        launch_timeout_s: float,
         actor: str,
     ) -> None:
         self._store = store
@@ -34,12 +35,17 @@ class LostWorkerDetector:
         self._tracker = tracker
         self._clock = clock
         self._timeout_s = timeout_s
+        self._launch_timeout_s = launch_timeout_s
         self._me = actor
 
     def is_lost(self, job: JobRecord) -> bool:
+        """Silent too long: the lost-worker timeout once it pinged, the (longer) launch
+        timeout while the instance is still booting."""
         now = self._clock.monotonic()
         self._tracker.watch(job.job_id, job.attempt, now)  # first sight starts the clock
-        return self._tracker.silent_for(job.job_id, job.attempt, now) >= self._timeout_s
+        booted = self._tracker.pinged(job.job_id, job.attempt)
+        limit = self._timeout_s if booted else self._launch_timeout_s
+        return self._tracker.silent_for(job.job_id, job.attempt, now) >= limit
 
     async def check(self, job: JobRecord) -> bool:
         """Move a lost attempt to INTERRUPTED; True when it did."""

@@ -79,7 +79,12 @@ class Sweeper:
                     log.info("dead_subscription_removed", instance_id=instance_id)
 
     async def _subscriber_instance(self, subscription_arn: str) -> str | None:
-        attributes = await self._sns.get_subscription_attributes(SubscriptionArn=subscription_arn)
+        try:
+            attributes = await self._sns.get_subscription_attributes(
+                SubscriptionArn=subscription_arn
+            )
+        except ClientError:
+            return None  # removed meanwhile (the worker unsubscribed on exit)
         policy = attributes.get("Attributes", {}).get("FilterPolicy")
         if not policy:
             return None

@@ -161,6 +161,7 @@ def _wire(
         tracker=tracker,
         clock=clock,
         timeout_s=settings.lost_worker_timeout_s,
+        launch_timeout_s=settings.launch_timeout_s,
         actor=me,
     )
     sweeper = Sweeper(

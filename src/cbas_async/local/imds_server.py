@@ -1,0 +1,155 @@
+"""The local cloud's IMDS emulator: IMDSv2 for many local instances on one loopback port.
+
+Each instance lives under its own path prefix, `http://127.0.0.1:PORT/<instance_id>/latest/…`,
+so a worker is pointed at it with `CBAS_IMDS_ENDPOINT=http://127.0.0.1:PORT/<instance_id>`.
+As on EC2 with IMDSv2 required: PUT `latest/api/token` with a TTL header returns a token,
+and every GET without a valid, unexpired token of that instance gets 401.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+
+from aiohttp import web
+
+from cbas_async.clock import Clock, SystemClock
+
+TOKEN_HEADER = "X-aws-ec2-metadata-token"
+TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
+MAX_TTL_S = 21600
+
+
+@dataclass(slots=True)
+class _Instance:
+    """One registered instance's metadata."""
+
+    user_data: str
+    zone: str
+    action: str | None = None  # the JSON body of spot/instance-action once interrupted
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """An IMDSv2 session token: whose, and until when."""
+
+    instance_id: str
+    expires_at: float  # on the clock's monotonic scale
+
+
+class ImdsEmulator:
+    """Serves instance metadata for local instances; an async context manager.
+
+    `register` an instance, point its worker at `endpoint(instance_id)`, and `interrupt` it
+    to serve AWS's spot interruption notice.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None):
+        self._host = host
+        self._port = port
+        self._clock = clock or SystemClock()
+        self._instances: dict[str, _Instance] = {}
+        self._tokens: dict[str, _Token] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        if self._runner is None:
+            raise RuntimeError("IMDS emulator not started")
+        return f"http://{self._host}:{self.port}"
+
+    def endpoint(self, instance_id: str) -> str:
+        """The IMDS endpoint of one instance (what `CBAS_IMDS_ENDPOINT` should be)."""
+        return f"{self.url}/{instance_id}"
+
+    def register(self, instance_id: str, user_data: str, zone: str) -> None:
+        self._instances[instance_id] = _Instance(user_data=user_data, zone=zone)
+
+    def interrupt(self, instance_id: str, *, at: datetime, action: str = "terminate") -> None:
+        """From now on `spot/instance-action` announces `action` at `at` (KeyError if unknown)."""
+        stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._instances[instance_id].action = json.dumps({"action": action, "time": stamp})
+
+    def remove(self, instance_id: str) -> None:
+        self._instances.pop(instance_id, None)
+        self._tokens = {k: t for k, t in self._tokens.items() if t.instance_id != instance_id}
+
+    @property
+    def instances(self) -> list[str]:
+        return sorted(self._instances)
+
+    async def __aenter__(self) -> ImdsEmulator:
+        app = web.Application()
+        app.router.add_put("/{instance_id}/latest/api/token", self._token)
+        app.router.add_get("/{instance_id}/latest/{path:.*}", self._metadata)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._host, self._port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _token(self, request: web.Request) -> web.Response:
+        instance_id = request.match_info["instance_id"]
+        if instance_id not in self._instances:
+            return web.Response(status=404)
+        try:
+            ttl_s = int(request.headers[TTL_HEADER])
+        except (KeyError, ValueError):
+            return web.Response(status=400, text="missing or invalid " + TTL_HEADER)
+        if not 1 <= ttl_s <= MAX_TTL_S:
+            return web.Response(status=400, text=f"{TTL_HEADER} must be 1 to {MAX_TTL_S}")
+        token = secrets.token_urlsafe(32)
+        self._tokens[token] = _Token(instance_id, self._clock.monotonic() + ttl_s)
+        return web.Response(text=token, headers={TTL_HEADER: str(ttl_s)})
+
+    async def _metadata(self, request: web.Request) -> web.Response:
+        instance_id = request.match_info["instance_id"]
+        instance = self._instances.get(instance_id)
+        if instance is None:
+            return web.Response(status=404)
+        if not self._token_valid(request.headers.get(TOKEN_HEADER), instance_id):
+            return web.Response(status=401)
+        value = self._value(instance_id, instance, request.match_info["path"])
+        if value is None:
+            return web.Response(status=404)
+        return web.Response(text=value)
+
+    def _token_valid(self, token: str | None, instance_id: str) -> bool:
+        found = self._tokens.get(token or "")
+        if found is None or found.instance_id != instance_id:
+            return False
+        if found.expires_at <= self._clock.monotonic():
+            del self._tokens[token or ""]
+            return False
+        return True
+
+    @staticmethod
+    def _value(instance_id: str, instance: _Instance, path: str) -> str | None:
+        values = {
+            "user-data": instance.user_data,
+            "meta-data/instance-id": instance_id,
+            "meta-data/placement/availability-zone": instance.zone,
+            "meta-data/placement/region": instance.zone.rstrip("abcdefghijklmnopqrstuvwxyz"),
+            "meta-data/spot/instance-action": instance.action,
+        }
+        return values.get(path.rstrip("/"))

@@ -1,0 +1,143 @@
+"""The run phase: the job runs while periodic checkpoints, the interruption watcher, commands
+and an ownership check go on beside it, until the first thing that ends the run."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import structlog
+
+from cbas_async.clock import Clock
+from cbas_async.errors import StaleWrite
+from cbas_async.messages import Command
+from cbas_async.worker.checkpoint.manager import CheckpointManager
+from cbas_async.worker.imds import InstanceAction
+from cbas_async.worker.jobwriter import JobWriter
+from cbas_async.worker.notice import NoticeWatcher
+from cbas_async.worker.runner import JobProcess
+from cbas_async.worker.timing import sleep_or_stop
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Exited:
+    """The job's process ended by itself."""
+
+    code: int
+
+
+@dataclass(frozen=True, slots=True)
+class Noticed:
+    """A spot interruption notice arrived."""
+
+    notice: InstanceAction
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownRequested:
+    """The master (or a signal to the worker) asked for checkpoint, INTERRUPTED, exit."""
+
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Abandoned:
+    """Not ours to run any more: cancelled, or a newer attempt owns the job."""
+
+    reason: str
+
+
+Outcome: TypeAlias = Exited | Noticed | ShutdownRequested | Abandoned
+
+
+class RunSession:
+    """Waits for the first outcome; every side task is cancelled once it arrives."""
+
+    def __init__(
+        self,
+        *,
+        job: JobProcess,
+        manager: CheckpointManager,
+        watcher: NoticeWatcher,
+        writer: JobWriter,
+        commands: asyncio.Queue[Command],
+        shutdown: asyncio.Event,
+        clock: Clock,
+        checkpoint_interval_s: float,
+        ownership_check_s: float,
+    ) -> None:
+        self._job = job
+        self._manager = manager
+        self._watcher = watcher
+        self._writer = writer
+        self._commands = commands
+        self._shutdown = shutdown
+        self._clock = clock
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self._ownership_check_s = ownership_check_s
+        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
+        self._stop = asyncio.Event()
+
+    async def run(self) -> Outcome:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [
+                tg.create_task(self._exit()),
+                tg.create_task(self._notice()),
+                tg.create_task(self._obey()),
+                tg.create_task(self._periodic()),
+                tg.create_task(self._ownership()),
+                tg.create_task(self._signal()),
+            ]
+            outcome = await self._outcomes.get()
+            self._stop.set()
+            for task in tasks:
+                task.cancel()
+        log.info("run_ended", outcome=type(outcome).__name__)
+        return outcome
+
+    async def _exit(self) -> None:
+        self._outcomes.put_nowait(Exited(await self._job.wait()))
+
+    async def _notice(self) -> None:
+        notice = await self._watcher.run(self._stop)
+        if notice is not None:
+            self._outcomes.put_nowait(Noticed(notice))
+
+    async def _signal(self) -> None:
+        await self._shutdown.wait()
+        self._outcomes.put_nowait(ShutdownRequested("signal"))
+
+    async def _obey(self) -> None:
+        while True:
+            command = await self._commands.get()
+            if command.kind == "cancel":
+                self._outcomes.put_nowait(Abandoned("cancel command"))
+                return
+            if command.kind == "shutdown":
+                self._outcomes.put_nowait(ShutdownRequested("shutdown command"))
+                return
+            try:
+                await self._manager.take(self._job)
+            except StaleWrite as exc:
+                self._outcomes.put_nowait(Abandoned(exc.reason))
+                return
+            except Exception as exc:
+                log.error("checkpoint_command_failed", error=repr(exc))
+
+    async def _periodic(self) -> None:
+        try:
+            await self._manager.run_periodic(
+                self._job, interval_s=self._checkpoint_interval_s, stop=self._stop
+            )
+        except StaleWrite as exc:
+            self._outcomes.put_nowait(Abandoned(exc.reason))
+
+    async def _ownership(self) -> None:
+        while not await sleep_or_stop(self._clock, self._ownership_check_s, self._stop):
+            reason = await self._writer.superseded_reason()
+            if reason is not None:
+                self._outcomes.put_nowait(Abandoned(reason))
+                return

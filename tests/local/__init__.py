@@ -1,0 +1,1 @@
+"""Tests of the local cloud: `src/cbas_async/local`."""

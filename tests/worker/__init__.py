@@ -1,0 +1,1 @@
+"""Tests of the worker: `src/cbas_async/worker`."""
