@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -277,7 +278,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Entry point of `cbas` and `python -m cbas_async`; returns the exit code."""
     args = _parser().parse_args(argv)
     env = localenv.effective(os.environ if environ is None else environ)
-    logs.configure()
+    # the demo prints its own progress; only warnings from the parts underneath
+    logs.configure(level=logging.WARNING if args.command == "demo" else logging.INFO)
     try:
         return _dispatch(args, env)
     except InvalidSpec as exc:

@@ -77,7 +77,7 @@ def _table(jobs: dict[str, JobRecord]) -> None:
     _say(f"\n{'job':8} {'id':28} {'state':10} {'attempts':>8} {'runtime_s':>9}  note")
     for name, job in jobs.items():
         runtime = (job.updated_at - job.created_at).total_seconds()
-        note = job.reason or ""
+        note = " | ".join((job.reason or "").splitlines())
         row = f"{name:8} {job.job_id:28} {job.state.value:10} {job.attempt:>8} {runtime:>9.1f}"
         _say(f"{row}  {note[:60]}")
 

@@ -5,6 +5,7 @@ aiobotocore has no transfer manager, so this is the small one the project needs.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
 PART_BYTES = 8 * 1024 * 1024  # S3's minimum part is 5 MiB (all parts but the last)
+UPLOAD_CONCURRENCY = 4
 READ_BYTES = 1024 * 1024
 
 
@@ -47,51 +49,82 @@ async def upload_stream(
     chunks: AsyncIterable[bytes],
     *,
     part_bytes: int = PART_BYTES,
+    concurrency: int = UPLOAD_CONCURRENCY,
     metadata: dict[str, str] | None = None,
 ) -> Uploaded:
-    """Upload a byte stream: one PutObject if it fits in a part, multipart otherwise.
+    """Upload a byte stream: one PutObject if it fits in a part, multipart otherwise, with
+    up to `concurrency` parts in flight (memory: about `concurrency` + 1 parts).
 
     A failed multipart upload is aborted, so no partial object or orphan parts remain.
     """
-    digest = hashlib.sha256()
-    size = 0
     parts = _parts(chunks, part_bytes)
     first = await anext(parts, b"")
     second = await anext(parts, None)
     if second is None:
-        digest.update(first)
         await s3.put_object(Bucket=bucket, Key=key, Body=first, Metadata=metadata or {})
-        return Uploaded(key, len(first), digest.hexdigest())
+        return Uploaded(key, len(first), hashlib.sha256(first).hexdigest())
     created = await s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata or {})
-    upload_id = created["UploadId"]
-    done: list[dict[str, object]] = []
+    upload = _Multipart(s3, bucket, key, created["UploadId"], concurrency)
     try:
-        number = 0
-
-        async def send(body: bytes) -> None:
-            nonlocal number, size
-            number += 1
-            digest.update(body)
-            size += len(body)
-            part = await s3.upload_part(
-                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
-            )
-            done.append({"ETag": part["ETag"], "PartNumber": number})
-
-        await send(first)
-        await send(second)
-        async for body in parts:
-            await send(body)
+        size, digest = await upload.send_all(_chain(first, second, parts))
         await s3.complete_multipart_upload(
             Bucket=bucket,
             Key=key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": done},  # type: ignore[typeddict-item]
+            UploadId=upload.upload_id,
+            MultipartUpload={"Parts": upload.done()},  # type: ignore[typeddict-item]
         )
     except BaseException:
-        await s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        await s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload.upload_id)
         raise
-    return Uploaded(key, size, digest.hexdigest())
+    return Uploaded(key, size, digest)
+
+
+async def _chain(first: bytes, second: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    yield second
+    async for part in rest:
+        yield part
+
+
+class _Multipart:
+    """The parts of one multipart upload, sent concurrently, hashed in order."""
+
+    def __init__(self, s3: S3Client, bucket: str, key: str, upload_id: str, concurrency: int):
+        self._s3 = s3
+        self._bucket = bucket
+        self._key = key
+        self.upload_id = upload_id
+        self._slots = asyncio.Semaphore(concurrency)
+        self._etags: dict[int, str] = {}
+
+    async def send_all(self, parts: AsyncIterator[bytes]) -> tuple[int, str]:
+        digest = hashlib.sha256()
+        size = 0
+        async with asyncio.TaskGroup() as group:
+            number = 0
+            async for body in parts:
+                number += 1
+                digest.update(body)
+                size += len(body)
+                await self._slots.acquire()  # bounds the parts held in memory
+                group.create_task(self._send(number, body))
+        return size, digest.hexdigest()
+
+    async def _send(self, number: int, body: bytes) -> None:
+        try:
+            part = await self._s3.upload_part(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=body,
+            )
+            self._etags[number] = part["ETag"]
+        finally:
+            self._slots.release()
+
+    def done(self) -> list[dict[str, object]]:
+        return [{"ETag": etag, "PartNumber": n} for n, etag in sorted(self._etags.items())]
 
 
 async def file_chunks(path: Path, chunk_bytes: int = READ_BYTES) -> AsyncIterator[bytes]:
