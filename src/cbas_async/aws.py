@@ -15,6 +15,7 @@ from aiobotocore.session import get_session
 from aiodynamo.client import Client as DynamoClient
 from aiodynamo.credentials import ChainCredentials, Credentials, Key, StaticCredentials
 from aiodynamo.http.aiohttp import AIOHTTP
+from aiodynamo.models import ExponentialBackoffRetry
 
 from cbas_async.settings import Settings
 
@@ -53,7 +54,7 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
     config = AioConfig(
         read_timeout=30,
         connect_timeout=5,
-        retries={"max_attempts": 5, "mode": "standard"},
+        retries={"max_attempts": 5 if settings.aws_retry_s >= 30 else 2, "mode": "standard"},
         max_pool_connections=50,
     )
     kwargs: dict[str, object] = {"region_name": settings.region, "config": config}
@@ -74,5 +75,6 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
             region=settings.region,
             endpoint=yarl.URL(settings.endpoint_url) if settings.endpoint_url else None,
             numeric_type=decimal.Decimal,
+            throttle_config=ExponentialBackoffRetry(time_limit_secs=settings.aws_retry_s),
         )
         yield Clients(s3=s3, sqs=sqs, sns=sns, ec2=ec2, dynamo=dynamo, http=http)

@@ -22,6 +22,7 @@ from cbas_async.errors import (
     JobNotFound,
     StaleWrite,
 )
+from cbas_async.jobs import load_spec_file
 from cbas_async.records import JobRecord
 from cbas_async.session import open_session
 from cbas_async.settings import Settings
@@ -103,8 +104,10 @@ async def _with_session(settings: Settings, body: Callable[[Any], Coroutine[Any,
 
 
 async def _submit(settings: Settings, args: argparse.Namespace) -> int:
+    loaded = load_spec_file(args.spec)  # a bad spec fails here, before any connection
+
     async def body(session: Any) -> int:
-        job = await commands.submit(session, args.spec, clock=SystemClock())
+        job = await commands.submit(session, loaded, clock=SystemClock())
         print(json.dumps({"job_id": job.job_id}) if args.json else job.job_id)
         return EXIT_OK
 
@@ -233,6 +236,9 @@ def _run(coroutine: Coroutine[Any, Any, int]) -> int:
 
 def _dispatch(args: argparse.Namespace, environ: dict[str, str]) -> int:
     settings = Settings.from_env(environ)
+    if args.command not in ("master", "worker", "local", "demo"):
+        # an interactive command should say "unreachable" in seconds, not retry for a minute
+        settings = dataclasses.replace(settings, aws_retry_s=min(settings.aws_retry_s, 8.0))
     command = args.command
     if command == "master":
         from cbas_async.master.app import serve

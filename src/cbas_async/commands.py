@@ -10,7 +10,7 @@ import structlog
 
 from cbas_async.clock import Clock
 from cbas_async.errors import StaleWrite
-from cbas_async.jobs import load_spec_file, spec_to_dict
+from cbas_async.jobs import LoadedSpec, load_spec_file, spec_to_dict
 from cbas_async.records import JobRecord
 from cbas_async.sandbox import LogChunk
 from cbas_async.session import Session
@@ -21,13 +21,13 @@ log = structlog.get_logger(__name__)
 ACTOR = "cli"
 
 
-async def submit(session: Session, spec_path: Path, *, clock: Clock) -> JobRecord:
+async def submit(session: Session, spec: Path | LoadedSpec, *, clock: Clock) -> JobRecord:
     """Validate, store SUBMITTED, upload inputs, then make the job PENDING.
 
     The spec is validated (and its input files checked) before anything is written, so a
     bad spec stores nothing. If an upload fails, the job is marked FAILED with the reason.
     """
-    loaded = load_spec_file(spec_path)
+    loaded = spec if isinstance(spec, LoadedSpec) else load_spec_file(spec)
     record = await session.store.create(spec_to_dict(loaded.spec), now=clock.now(), actor=ACTOR)
     try:
         await session.sandbox.upload_inputs(

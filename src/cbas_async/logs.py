@@ -36,3 +36,6 @@ def configure(*, level: int = logging.INFO, json: bool | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     for noisy in ("werkzeug", "botocore", "aiobotocore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # aiodynamo logs every failed credential source with a traceback; the final error is
+    # raised to the caller anyway
+    logging.getLogger("aiodynamo").setLevel(logging.CRITICAL)

@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
+from aiodynamo.errors import NoCredentialsFound
+from aiodynamo.models import RetryTimeout
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.parsers import ResponseParserError
 
@@ -36,8 +38,15 @@ async def open_session(settings: Settings) -> AsyncIterator[Session]:
     async with open_clients(settings) as clients:
         try:
             resources = await resolve(clients, settings)
-        except (aiohttp.ClientConnectionError, EndpointConnectionError, OSError) as exc:
+        except (
+            aiohttp.ClientConnectionError,
+            EndpointConnectionError,
+            OSError,
+            RetryTimeout,
+        ) as exc:
             raise CloudUnreachable(endpoint, str(exc) or type(exc).__name__) from exc
+        except NoCredentialsFound as exc:
+            raise ConfigError("AWS_ACCESS_KEY_ID", "no AWS credentials found") from exc
         except LookupError as exc:
             raise ConfigError("CBAS_DEPLOYMENT", f"{exc}; run `cbas bootstrap` first") from exc
         except (ClientError, ResponseParserError) as exc:

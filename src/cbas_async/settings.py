@@ -71,6 +71,7 @@ _SOURCES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "speed": ("CBAS_SPEED", _positive_float),
     "worker_image_id": ("CBAS_WORKER_IMAGE_ID", str),
     "api_token": ("CBAS_API_TOKEN", _optional),
+    "aws_retry_s": ("CBAS_AWS_RETRY_S", _positive_float),
     "aws_access_key_id": ("AWS_ACCESS_KEY_ID", _optional),
     "aws_secret_access_key": ("AWS_SECRET_ACCESS_KEY", _optional),
 }
@@ -101,6 +102,7 @@ class Settings:
     speed: float = 1.0
     worker_image_id: str = "ami-12c6146b"
     api_token: str | None = None
+    aws_retry_s: float = 60.0  # how long DynamoDB calls retry throttling and outages
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
 

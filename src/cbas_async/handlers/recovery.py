@@ -43,7 +43,7 @@ class LostWorkerDetector:
         timeout while the instance is still booting."""
         now = self._clock.monotonic()
         self._tracker.watch(job.job_id, job.attempt, now)  # first sight starts the clock
-        booted = self._tracker.pinged(job.job_id, job.attempt)
+        booted = job.state is JobState.RUNNING or self._tracker.pinged(job.job_id, job.attempt)
         limit = self._timeout_s if booted else self._launch_timeout_s
         return self._tracker.silent_for(job.job_id, job.attempt, now) >= limit
 
