@@ -49,7 +49,9 @@ async def test_a_hostile_key_in_s3_cannot_escape_on_download(
     clients: Clients, tmp_path: Path
 ) -> None:
     await clients.s3.create_bucket(Bucket="sandbox-two")
-    await clients.s3.put_object(Bucket="sandbox-two", Key="jobs/j-1/output/../../../escape", Body=b"x")
+    await clients.s3.put_object(
+        Bucket="sandbox-two", Key="jobs/j-1/output/../../../escape", Body=b"x"
+    )
     sandbox = Sandbox(s3=clients.s3, bucket="sandbox-two")
     with pytest.raises(InvalidSpec):
         await sandbox.download_area("j-1", "output", tmp_path / "dest")

@@ -280,6 +280,15 @@ _HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any
 }
 
 
+_EXIT_CODES: dict[type[Exception], int] = {
+    InvalidSpec: EXIT_USAGE,
+    ConfigError: EXIT_USAGE,
+    CloudUnreachable: EXIT_UNREACHABLE,
+    JobNotFound: EXIT_NOT_FOUND,
+    StaleWrite: EXIT_FAILED,
+}
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Entry point of `cbas` and `python -m cbas_async`; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -288,20 +297,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     logs.configure(level=logging.WARNING if args.command == "demo" else logging.INFO)
     try:
         return _dispatch(args, env)
-    except InvalidSpec as exc:
-        print(f"cbas: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ConfigError as exc:
-        print(f"cbas: configuration: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CloudUnreachable as exc:
-        print(f"cbas: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    except JobNotFound as exc:
-        print(f"cbas: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except StaleWrite as exc:
-        print(f"cbas: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except (InvalidSpec, ConfigError, CloudUnreachable, JobNotFound, StaleWrite) as exc:
+        prefix = "configuration: " if isinstance(exc, ConfigError) else ""
+        print(f"cbas: {prefix}{exc}", file=sys.stderr)
+        return _EXIT_CODES[type(exc)]
     except KeyboardInterrupt:
         return 130
