@@ -3,14 +3,17 @@ SNS subscriptions of workers that are gone are removed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from botocore.exceptions import ClientError
 
+from cbas_async.clock import Clock
 from cbas_async.errors import JobNotFound
 from cbas_async.master.launcher import Launcher, tag_value
+from cbas_async.master.lease import owner_alive
 from cbas_async.messages import Command, CommandKind
 from cbas_async.store import JobStore
 
@@ -19,20 +22,43 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+SUBSCRIPTION_PREFIX = "sub#"
+
+
+def subscription_key(master_id: str) -> str:
+    return SUBSCRIPTION_PREFIX + master_id
+
 
 class Sweeper:
     """Runs every few supervisor ticks; every step is safe to repeat."""
 
-    def __init__(self, *, store: JobStore, launcher: Launcher, sns: SNSClient, topic_arn: str):
+    def __init__(
+        self, *, store: JobStore, launcher: Launcher, sns: SNSClient, topic_arn: str, clock: Clock
+    ) -> None:
         self._store = store
         self._launcher = launcher
         self._sns = sns
         self._topic_arn = topic_arn
+        self._clock = clock
 
     async def sweep_once(self) -> None:
         live = await self._launcher.live_instances()
         await self._stop_finished(live)
         await self._drop_dead_subscriptions({i["InstanceId"] for i in live})
+        await self._drop_dead_masters_subscriptions()
+
+    async def _drop_dead_masters_subscriptions(self) -> None:
+        """A master killed with -9 leaves its /sns subscription behind: remove it once its
+        lease has expired (on moto a dead subscriber fails every publish to the topic)."""
+        now_s = self._clock.now().timestamp()
+        for item in await self._store.misc_scan_prefix(SUBSCRIPTION_PREFIX):
+            owner, arn = str(item.get("owner")), str(item.get("arn"))
+            if await owner_alive(self._store, owner, now_s):
+                continue
+            with contextlib.suppress(ClientError):
+                await self._sns.unsubscribe(SubscriptionArn=arn)
+            await self._store.misc_delete(str(item["key"]))
+            log.info("dead_master_subscription_removed", master_id=owner)
 
     async def _stop_finished(self, live: list[dict[str, Any]]) -> None:
         doomed: list[str] = []

@@ -21,7 +21,7 @@ from cbas_async.handlers.interruptions import InterruptionHandler
 from cbas_async.handlers.placement import first_allowed_type
 from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
-from cbas_async.handlers.sweeper import Sweeper
+from cbas_async.handlers.sweeper import Sweeper, subscription_key
 from cbas_async.master.health import Health, LoopLagMonitor
 from cbas_async.master.http import build_app
 from cbas_async.master.launcher import Launcher
@@ -91,9 +91,14 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             )
         )
         endpoint = (settings.public_url or server.url).rstrip("/") + "/sns"
-        await stack.enter_async_context(
+        subscription = await stack.enter_async_context(
             Subscription(sns=clients.sns, topic_arn=resources.events_topic_arn, endpoint=endpoint)
         )
+        if subscription.arn:  # so other masters can remove it if this one dies
+            await store.misc_put(
+                subscription_key(settings.master_id),
+                {"owner": settings.master_id, "arn": subscription.arn},
+            )
         components = _wire(settings, clients, resources, store, bus, health, lease, clock)
         yield Master(settings, clients, resources, store, bus, health, lease, server, components)
 
@@ -165,7 +170,7 @@ def _wire(
         actor=me,
     )
     sweeper = Sweeper(
-        store=store, launcher=launcher, sns=clients.sns, topic_arn=resources.topic_arn
+        store=store, launcher=launcher, sns=clients.sns, topic_arn=resources.topic_arn, clock=clock
     )
     supervisor = Supervisor(
         store=store,
