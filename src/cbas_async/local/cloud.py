@@ -139,10 +139,12 @@ class MasterProcess:
                 stderr=sink,
             )
         log.info("master_process_started", pid=self.process.pid)
-        await stopping.wait()
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        await self.process.wait()
+        try:
+            await stopping.wait()
+        finally:  # also when cancelled: never leave an orphan master behind
+            if self.process.returncode is None:
+                self.process.send_signal(signal.SIGTERM)
+            await asyncio.shield(self.process.wait())
 
 
 async def run_local(settings: Settings, *, port: int, with_master: bool = True) -> int:
