@@ -172,6 +172,37 @@ def policy_table(market: Market, jobs: int) -> str:
     return "\n".join(lines)
 
 
+def markdown(data: Path = DATA, jobs: int = 12, *, quick: bool = False) -> str:
+    """The whole section (what `make bench` puts in docs/BENCHMARKS.md)."""
+    if not data.is_dir():
+        return f"## Spot simulator and policies\n\nSkipped: no data at {data}.\n"
+    found = markets(data)
+    lines = [
+        "## Spot simulator and policies\n",
+        "### Simulator throughput (one core)\n",
+        "Trace-steps per second: 24 h jobs (48 h deadline) on the 2015 c3.xlarge trace,",
+        "5-minute steps, all jobs of a batch advanced together"
+        " (`python benchmarks/spot_bench.py --quick`).\n",
+        "| jobs | policy | trace-steps/s |",
+        "| --- | --- | --- |",
+    ]
+    for count in (1_000, 10_000):
+        for name, rate in throughput(found[0], count, THROUGHPUT_POLICIES):
+            lines.append(f"| {count:,} | {name} | {rate:,.0f} |")
+    if quick:
+        return "\n".join(lines) + "\n"
+    lines += [
+        "\n### Policies on every trace\n",
+        "Each cell: mean cost vs on-demand / vs the offline optimum / deadline misses, over",
+        f"{jobs} jobs spread over the trace; checkpoint {CHECKPOINT_S:g} s, restart "
+        f"{RESTART_S:g} s; online policies see the {LOOKBACK_H:g} h before each job. A policy",
+        "that misses deadlines can cost less than the optimum, which must meet them all.\n",
+    ]
+    for market in found:
+        lines += [f"#### {market.label}\n", policy_table(market, jobs), ""]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -181,25 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"spot_bench: no data at {args.data}", file=sys.stderr)
         return 2
-    found = markets(args.data)
-    print("## Spot simulator and policies\n")
-    print("### Simulator throughput (one core)\n")
-    print("Trace-steps per second: 24 h jobs (48 h deadline) on the 2015 c3.xlarge trace,")
-    print("5-minute steps, all jobs of a batch advanced together.\n")
-    print("| jobs | policy | trace-steps/s |\n| --- | --- | --- |")
-    for jobs in (1_000, 10_000):
-        for name, rate in throughput(found[0], jobs, THROUGHPUT_POLICIES):
-            print(f"| {jobs:,} | {name} | {rate:,.0f} |")
-    if args.quick:
-        return 0
-    print("\n### Policies on every trace\n")
-    print("Each cell: mean cost vs on-demand / vs the offline optimum / deadline misses, over")
-    print(f"{args.jobs} jobs spread over the trace; checkpoint {CHECKPOINT_S:g} s, restart")
-    print(f"{RESTART_S:g} s; online policies see the {LOOKBACK_H:g} h before each job.\n")
-    for market in found:
-        print(f"#### {market.label}\n")
-        print(policy_table(market, args.jobs))
-        print()
+    print(markdown(args.data, args.jobs, quick=args.quick), end="")
     return 0
 
 
