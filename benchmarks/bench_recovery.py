@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -60,8 +61,18 @@ async def _kill_once(session: Session, cloud: LocalCloud, tmp: Path) -> dict[str
     return {"submit_to_running_s": started - submitted, "kill_to_requeued_s": back - killed}
 
 
-async def _notice_once(session: Session, cloud: LocalCloud) -> dict[str, float]:
-    job = await commands.submit(session, EXAMPLES / "primes_app" / "spec.json", clock=SystemClock())
+def _long_primes(tmp: Path) -> Path:
+    """The primes example, long enough (about a minute) to be running when the notice lands."""
+    spec = json.loads((EXAMPLES / "primes_app" / "spec.json").read_text())
+    spec["command"] = ["python3", "primes.py", "20000000"]
+    shutil.copy(EXAMPLES / "primes_app" / "primes.py", tmp / "primes.py")
+    path = tmp / "long-primes.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+async def _notice_once(session: Session, cloud: LocalCloud, tmp: Path) -> dict[str, float]:
+    job = await commands.submit(session, _long_primes(tmp), clock=SystemClock())
 
     async def checkpointed() -> bool:
         record = await session.store.get(job.job_id)
@@ -73,6 +84,8 @@ async def _notice_once(session: Session, cloud: LocalCloud) -> dict[str, float]:
 
     async def interrupted() -> bool:
         record = await session.store.get(job.job_id)
+        if record.state.terminal:
+            raise RuntimeError(f"job ended {record.state.value} before the notice was seen")
         return record.attempt >= 2 or record.state is JobState.INTERRUPTED
 
     durable = await _until(interrupted)
@@ -112,7 +125,9 @@ async def run(
                 async with open_session(cloud.settings) as session:
                     results = {
                         "kills": [await _kill_once(session, cloud, tmp) for _ in range(kills)],
-                        "notices": [await _notice_once(session, cloud) for _ in range(notices)],
+                        "notices": [
+                            await _notice_once(session, cloud, tmp) for _ in range(notices)
+                        ],
                     }
             finally:
                 stopping.set()
