@@ -41,6 +41,18 @@ BAD_JDL = [
     ("unknown-attr", '[ Executable = "/bin/sh";\n  Frobnicate = 1; ]', "Frobnicate"),
     ("traversal", '[ Executable = "/bin/sh"; InputSandbox = {"../secret"}; ]', "InputSandbox[0]"),
     ("bad-env", '[ Executable = "/bin/sh"; Environment = {"NOEQUALS"}; ]', "Environment"),
+    ("missing-semicolon", '[ Executable = "/bin/sh"\n  Arguments = "x"; ]', "line 2"),
+    ("duplicate", '[ Executable = "/bin/sh"; executable = "/bin/ls"; ]', "line 1"),
+    ("list-executable", '[ Executable = {"a"}; ]', "Executable"),
+    ("bad-quote-args", '[ Executable = "/bin/sh"; Arguments = "-c \'oops"; ]', "Arguments"),
+    ("bad-retry", '[ Executable = "/bin/sh"; RetryCount = "three"; ]', "RetryCount"),
+    ("unclosed-comment", '[ Executable = "/bin/sh"; /* never closed ]', "line 1"),
+    (
+        "absolute-output",
+        '[ Executable = "/bin/sh"; OutputSandbox = {"/etc/x"}; ]',
+        "OutputSandbox[0]",
+    ),
+    ("cbas-env", '[ Executable = "/bin/sh"; Environment = {"CBAS_X=1"}; ]', "CBAS_X"),
 ]
 
 
