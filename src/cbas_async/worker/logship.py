@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-import aiofiles
 import structlog
 
 from cbas_async.clock import Clock
@@ -91,9 +90,16 @@ class LogShipper:
         return len(data)
 
     async def _read_new(self, stream: str) -> bytes:
-        try:
-            async with aiofiles.open(self._files[stream], "rb") as handle:
-                await handle.seek(self._offsets[stream])
-                return await handle.read(self._max_chunk_bytes)
-        except FileNotFoundError:
-            return b""
+        # the whole open-read-close runs in one thread call: a cancellation while it runs
+        # cannot leave the file open (with aiofiles it could, between open and close)
+        path, offset = self._files[stream], self._offsets[stream]
+        return await asyncio.to_thread(_read_from, path, offset, self._max_chunk_bytes)
+
+
+def _read_from(path: Path, offset: int, max_bytes: int) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read(max_bytes)
+    except FileNotFoundError:
+        return b""
