@@ -81,6 +81,7 @@ class JobRecord:
     cost_usd: float = 0.0
     ondemand_usd: float = 0.0
     work_redone_s: float = 0.0
+    cost_attempts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by attempt number
     exit_code: int | None = None
     reason: str | None = None
 
@@ -107,6 +108,7 @@ class JobRecord:
             cost_usd=float(data.get("cost_usd", 0.0)),
             ondemand_usd=float(data.get("ondemand_usd", 0.0)),
             work_redone_s=float(data.get("work_redone_s", 0.0)),
+            cost_attempts=dict(data.get("cost_attempts") or {}),
             exit_code=data.get("exit_code"),
             reason=data.get("reason"),
         )
@@ -126,6 +128,7 @@ class JobRecord:
                 "spot_usd": round(self.cost_usd, 6),
                 "ondemand_usd": round(self.ondemand_usd, 6),
                 "work_redone_s": round(self.work_redone_s, 3),
+                "attempts": self.cost_attempts,
             },
             "exit_code": self.exit_code,
             "reason": self.reason,

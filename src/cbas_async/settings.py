@@ -6,9 +6,11 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cbas_async.clock import parse_utc
 from cbas_async.errors import ConfigError
 
 _DEPLOYMENT = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -48,6 +50,14 @@ def _optional(text: str) -> str | None:
     return text.strip() or None
 
 
+def _optional_path(text: str) -> Path | None:
+    return Path(text.strip()) if text.strip() else None
+
+
+def _optional_time(text: str) -> datetime | None:
+    return parse_utc(text.strip()) if text.strip() else None
+
+
 # field name -> (environment variable, parser)
 _SOURCES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "region": ("CBAS_REGION", str),
@@ -72,6 +82,10 @@ _SOURCES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "worker_image_id": ("CBAS_WORKER_IMAGE_ID", str),
     "api_token": ("CBAS_API_TOKEN", _optional),
     "aws_retry_s": ("CBAS_AWS_RETRY_S", _positive_float),
+    "price_refresh_s": ("CBAS_PRICE_REFRESH_S", _positive_float),
+    "price_trace": ("CBAS_PRICE_TRACE", _optional_path),
+    "trace_epoch": ("CBAS_TRACE_EPOCH", _optional_time),
+    "ondemand_csv": ("CBAS_ONDEMAND_CSV", _optional_path),
     "aws_access_key_id": ("AWS_ACCESS_KEY_ID", _optional),
     "aws_secret_access_key": ("AWS_SECRET_ACCESS_KEY", _optional),
 }
@@ -103,6 +117,10 @@ class Settings:
     worker_image_id: str = "ami-12c6146b"
     api_token: str | None = None
     aws_retry_s: float = 60.0  # how long DynamoDB calls retry throttling and outages
+    price_refresh_s: float = 300.0  # how often the master refreshes spot prices
+    price_trace: Path | None = None  # a price CSV replayed instead of EC2's price history
+    trace_epoch: datetime | None = None  # the wall time the trace replay starts at (shared)
+    ondemand_csv: Path | None = None  # on-demand prices on top of the built-in table
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
 

@@ -13,6 +13,7 @@ import structlog
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import Clock
 from cbas_async.errors import PermanentError, StaleWrite, TransientError
+from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.placement import Placer
 from cbas_async.master.launcher import Launcher, Placement
 from cbas_async.master.tracker import HeartbeatTracker
@@ -40,6 +41,7 @@ class Scheduler:
         resources: Resources,
         settings: Settings,
         clock: Clock,
+        costing: JobCosting | None = None,
     ) -> None:
         self._store = store
         self._launcher = launcher
@@ -48,6 +50,7 @@ class Scheduler:
         self._resources = resources
         self._settings = settings
         self._clock = clock
+        self._costing = costing
         self._me = settings.master_id
 
     async def place(self, job: JobRecord) -> None:
@@ -117,10 +120,12 @@ class Scheduler:
         )
 
     async def requeue(self, job: JobRecord) -> None:
-        """INTERRUPTED -> PENDING with attempt + 1, or FAILED once attempts are used up."""
+        """INTERRUPTED -> PENDING with attempt + 1, or FAILED once attempts are used up.
+        The interrupted attempt's cost is written with the re-queue, in the same write."""
         if job.attempt >= job.max_attempts:
             await self._fail(job, f"interrupted {job.attempt} times; max_attempts reached")
             return
+        costs = await self._costing.cost_updates(job) if self._costing else None
         try:
             await self._store.transition(
                 job.job_id,
@@ -132,6 +137,7 @@ class Scheduler:
                 owner=self._me,
                 attempt=job.attempt,
                 new_attempt=job.attempt + 1,
+                updates=costs,
                 detail="re-queued from the last checkpoint",
             )
             log.info("job_requeued", job_id=job.job_id, attempt=job.attempt + 1)

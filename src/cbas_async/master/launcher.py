@@ -1,9 +1,9 @@
-"""Launches a job's attempt on a spot instance through EC2 RunInstances."""
+"""Launches a job's attempt on a spot (or on-demand) instance through EC2 RunInstances."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -19,13 +19,14 @@ _PERMANENT = {"InvalidParameterValue", "InvalidAMIID.NotFound", "Unsupported", "
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Placement:
-    """Where and at what cap an attempt runs."""
+    """Where, in which market and at what cap an attempt runs."""
 
     region: str
     zone: str | None
     instance_type: str
     max_price_usd_per_hour: float | None
     checkpoint_interval_s: float
+    market: Literal["spot", "on-demand"] = "spot"
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -36,6 +37,7 @@ class Placement:
                 str(self.max_price_usd_per_hour) if self.max_price_usd_per_hour else None
             ),
             "checkpoint_interval_s": str(self.checkpoint_interval_s),
+            "market": self.market,
         }
 
 
@@ -58,12 +60,6 @@ class Launcher:
 
     async def launch(self, placement: Placement, user_data: UserData) -> str:
         """Start the instance; returns its id. Raises TransientError or PermanentError."""
-        spot: dict[str, Any] = {
-            "SpotInstanceType": "one-time",
-            "InstanceInterruptionBehavior": "terminate",
-        }
-        if placement.max_price_usd_per_hour:
-            spot["MaxPrice"] = f"{placement.max_price_usd_per_hour:.6f}"
         request: dict[str, Any] = {
             "ImageId": self._image_id,
             "InstanceType": placement.instance_type,
@@ -71,7 +67,6 @@ class Launcher:
             "MaxCount": 1,
             "UserData": user_data.encode(),
             "ClientToken": f"{user_data.job_id}-{user_data.attempt}",
-            "InstanceMarketOptions": {"MarketType": "spot", "SpotOptions": spot},
             "TagSpecifications": [
                 {
                     "ResourceType": "instance",
@@ -79,6 +74,8 @@ class Launcher:
                 }
             ],
         }
+        if placement.market == "spot":
+            request["InstanceMarketOptions"] = _spot_options(placement)
         if placement.zone:
             request["Placement"] = {"AvailabilityZone": placement.zone}
         try:
@@ -126,6 +123,16 @@ class Launcher:
     async def terminate(self, instance_ids: list[str]) -> None:
         if instance_ids:
             await self._ec2.terminate_instances(InstanceIds=instance_ids)
+
+
+def _spot_options(placement: Placement) -> dict[str, Any]:
+    spot: dict[str, Any] = {
+        "SpotInstanceType": "one-time",
+        "InstanceInterruptionBehavior": "terminate",
+    }
+    if placement.max_price_usd_per_hour:
+        spot["MaxPrice"] = f"{placement.max_price_usd_per_hour:.6f}"
+    return {"MarketType": "spot", "SpotOptions": spot}
 
 
 def tag_value(instance: dict[str, Any], key: str) -> str | None:

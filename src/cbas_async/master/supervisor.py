@@ -8,6 +8,8 @@ from collections.abc import Callable
 import structlog
 
 from cbas_async.clock import Clock
+from cbas_async.errors import JobNotFound
+from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.sweeper import Sweeper
@@ -15,7 +17,7 @@ from cbas_async.master.health import Health
 from cbas_async.master.lease import owner_alive
 from cbas_async.master.waiting import sleep_or_stop
 from cbas_async.records import JobRecord
-from cbas_async.states import JobState
+from cbas_async.states import TERMINAL, JobState
 from cbas_async.store import JobStore
 
 log = structlog.get_logger(__name__)
@@ -43,6 +45,7 @@ class Supervisor:
         lease_held: Callable[[], bool] = lambda: True,
         concurrency: int = 16,
         sweep_every: int = 5,
+        costing: JobCosting | None = None,
     ) -> None:
         self._store = store
         self._scheduler = scheduler
@@ -57,6 +60,8 @@ class Supervisor:
         self._sweep_every = sweep_every
         self._lease_held = lease_held
         self._ticks = 0
+        self._costing = costing
+        self._seen: set[str] | None = None  # my live jobs at the last pass
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -80,6 +85,7 @@ class Supervisor:
                 if stopping is not None and stopping.is_set():
                     break
                 group.create_task(self._step(job))
+        await self._cost_finished(mine)
         self._ticks += 1
         if self._ticks % self._sweep_every == 0:
             await self._sweeper.sweep_once()
@@ -95,6 +101,30 @@ class Supervisor:
                     await self._detector.check(job)
             except Exception:
                 log.exception("job_step_failed", job_id=job.job_id, state=job.state.value)
+
+    async def _cost_finished(self, mine: list[JobRecord]) -> None:
+        """Price my jobs that left the live states since the last pass; on the first pass,
+        every terminal job not priced yet (it may have ended while no master ran)."""
+        if self._costing is None:
+            return
+        current = {job.job_id for job in mine}
+        if self._seen is None:
+            done = await self._store.all_in_states(TERMINAL)
+            finished = [job for job in done if str(job.attempt) not in job.cost_attempts]
+        else:
+            finished = [job for i in self._seen - current if (job := await self._get(i))]
+        self._seen = current
+        for job in finished:
+            try:
+                await self._costing.record_final(job)
+            except Exception:
+                log.exception("job_costing_failed", job_id=job.job_id)
+
+    async def _get(self, job_id: str) -> JobRecord | None:
+        try:
+            return await self._store.get(job_id)
+        except JobNotFound:
+            return None
 
     async def _adopt(self, jobs: list[JobRecord]) -> list[JobRecord]:
         """This master's jobs, after claiming those without a live owner."""

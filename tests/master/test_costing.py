@@ -1,0 +1,285 @@
+"""Cost per job: attempt spans from the history (pure), prices, and idempotent writes to the
+job item (against moto)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cbas_async.aws import Clients
+from cbas_async.bootstrap import Resources
+from cbas_async.clock import utc_iso
+from cbas_async.handlers.costing import (
+    AttemptSpan,
+    JobCosting,
+    attempt_spans,
+    price_span,
+    work_redone_s,
+)
+from cbas_async.handlers.placement import first_allowed_type
+from cbas_async.handlers.recovery import LostWorkerDetector
+from cbas_async.handlers.scheduling import Scheduler
+from cbas_async.handlers.sweeper import Sweeper
+from cbas_async.master.health import Health
+from cbas_async.master.launcher import Launcher, Placement
+from cbas_async.master.pricebook import PriceBook
+from cbas_async.master.supervisor import Supervisor
+from cbas_async.master.tracker import HeartbeatTracker
+from cbas_async.records import CheckpointPointer, JobEvent
+from cbas_async.settings import Settings
+from cbas_async.spot.history import PriceHistory
+from cbas_async.spot.market import BID_ERA, CURRENT_ERA
+from cbas_async.spot.prices import PricePoint
+from cbas_async.states import JobState
+from cbas_async.store import JobStore
+from tests.fakes import FakeClock
+
+T0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
+S = JobState
+PLACEMENT = Placement(
+    region="us-east-1",
+    zone="us-east-1a",
+    instance_type="c5.large",
+    max_price_usd_per_hour=0.085,
+    checkpoint_interval_s=300.0,
+)
+
+
+def _book(price: float = 0.036, model: Any = CURRENT_ERA) -> PriceBook:
+    point = PricePoint(
+        timestamp=T0 - timedelta(days=1),
+        region="us-east-1",
+        zone="us-east-1a",
+        instance_type="c5.large",
+        product="Linux/UNIX",
+        price_usd_per_hour=price,
+    )
+    history = PriceHistory.from_points([point])
+    return PriceBook(model=model, ondemand={"c5.large": 0.085}, history=history)
+
+
+def _event(seq: int, to: JobState, at_s: float, attempt: int) -> JobEvent:
+    at = T0 + timedelta(seconds=at_s)
+    return JobEvent(
+        job_id="j", seq=seq, from_state=None, to_state=to, at=at, attempt=attempt, actor="t"
+    )
+
+
+def _pointer(attempt: int, taken_s: float) -> CheckpointPointer:
+    taken = utc_iso(T0 + timedelta(seconds=taken_s))
+    return CheckpointPointer(
+        attempt=attempt, seq=1, key="k", sha256="s", size_bytes=1, method="app", taken_at=taken
+    )
+
+
+HISTORY = [
+    _event(0, S.SUBMITTED, -5, 1),
+    _event(1, S.PENDING, -4, 1),
+    _event(2, S.LAUNCHING, 0, 1),
+    _event(3, S.RUNNING, 10, 1),
+    _event(4, S.INTERRUPTED, 1000, 1),
+    _event(5, S.PENDING, 1001, 2),
+    _event(6, S.LAUNCHING, 1100, 2),
+    _event(7, S.RUNNING, 1120, 2),
+    _event(8, S.SUCCEEDED, 2000, 2),
+]
+
+
+def test_attempt_spans_from_the_history() -> None:
+    spans = attempt_spans(reversed(HISTORY))
+    assert [(s.attempt, s.outcome) for s in spans] == [(1, S.INTERRUPTED), (2, S.SUCCEEDED)]
+    assert spans[0].start == T0
+    assert spans[0].running_at == T0 + timedelta(seconds=10)
+    assert spans[1].end == T0 + timedelta(seconds=2000)
+
+
+def test_an_open_attempt_is_not_a_span() -> None:
+    assert attempt_spans(HISTORY[:4]) == []
+
+
+def test_work_redone_is_what_ran_after_the_last_checkpoint() -> None:
+    interrupted = attempt_spans(HISTORY)[0]
+    assert work_redone_s(interrupted, [_pointer(1, 600)]) == 400.0
+    assert work_redone_s(interrupted, []) == 990.0  # all of it, from RUNNING on
+    assert work_redone_s(interrupted, [_pointer(0, 900)]) == 990.0  # not this attempt's
+    assert work_redone_s(attempt_spans(HISTORY)[1], []) == 0.0
+
+
+def test_price_span_per_second_and_on_demand() -> None:
+    span = AttemptSpan(
+        attempt=1, start=T0, running_at=T0, end=T0 + timedelta(seconds=1800), outcome=S.SUCCEEDED
+    )
+    entry = price_span(span, placement=PLACEMENT.to_item(), book=_book(), pointers=[])
+    assert float(entry["cost_usd"]) == pytest.approx(0.018)
+    assert float(entry["ondemand_usd"]) == pytest.approx(0.0425)
+    assert entry["zone"] == "us-east-1a"
+    on_demand = {**PLACEMENT.to_item(), "market": "on-demand"}
+    entry = price_span(span, placement=on_demand, book=_book(), pointers=[])
+    assert float(entry["cost_usd"]) == pytest.approx(0.0425)
+
+
+def test_bid_era_partial_hour_is_free_when_interrupted() -> None:
+    span = AttemptSpan(
+        attempt=1,
+        start=T0,
+        running_at=T0,
+        end=T0 + timedelta(seconds=5400),
+        outcome=S.INTERRUPTED,
+    )
+    entry = price_span(span, placement=PLACEMENT.to_item(), book=_book(0.04, BID_ERA), pointers=[])
+    assert float(entry["cost_usd"]) == pytest.approx(0.04)  # one full hour, the half is free
+
+
+async def _run_attempt(store: JobStore, job_id: str, attempt: int, start_s: float, end: S) -> None:
+    """PENDING -> LAUNCHING -> RUNNING -> `end`, `start_s` seconds after T0, 1000 s long."""
+    for to, at_s in ((S.LAUNCHING, start_s), (S.RUNNING, start_s + 10), (end, start_s + 1000)):
+        job = await store.get(job_id)
+        updates = {"placement": PLACEMENT.to_item()} if to is S.LAUNCHING else None
+        await store.transition(
+            job_id,
+            {job.state},
+            to,
+            job.version,
+            now=T0 + timedelta(seconds=at_s),
+            actor="t",
+            attempt=attempt,
+            updates=updates,
+        )
+
+
+async def _pending_job(store: JobStore) -> str:
+    spec = {"name": "t", "command": ["true"], "max_attempts": 3}
+    job = await store.create(spec, now=T0 - timedelta(seconds=10), actor="t")
+    await store.transition(
+        job.job_id, {S.SUBMITTED}, S.PENDING, job.version, now=T0, actor="t", owner=None
+    )
+    return job.job_id
+
+
+async def test_a_succeeded_job_is_costed_once(store: JobStore) -> None:
+    costing = JobCosting(store=store, book=_book())
+    job_id = await _pending_job(store)
+    await _run_attempt(store, job_id, 1, 0, S.SUCCEEDED)
+    assert await costing.record_final(await store.get(job_id))
+    job = await store.get(job_id)
+    assert job.cost_usd == pytest.approx(0.01)  # 1000 s at 0.036 USD/h
+    assert job.ondemand_usd == pytest.approx(0.085 * 1000 / 3600)
+    assert job.work_redone_s == 0
+    assert list(job.cost_attempts) == ["1"]
+    assert not await costing.record_final(job)  # already priced: no second write
+    assert (await store.get(job_id)).cost_usd == job.cost_usd
+
+
+async def test_requeue_prices_the_interrupted_attempt_in_the_same_write(
+    store: JobStore, launcher: Launcher, resources: Resources, master_settings: Settings
+) -> None:
+    costing = JobCosting(store=store, book=_book())
+    scheduler = Scheduler(
+        store=store,
+        launcher=launcher,
+        placer=first_allowed_type("us-east-1"),
+        tracker=HeartbeatTracker(),
+        resources=resources,
+        settings=master_settings,
+        clock=FakeClock(T0 + timedelta(seconds=1001)),
+        costing=costing,
+    )
+    job_id = await _pending_job(store)
+    await store.set_owner(job_id, owner=master_settings.master_id, expected_owner=None)
+    await _run_attempt(store, job_id, 1, 0, S.INTERRUPTED)
+    await scheduler.requeue(await store.get(job_id))
+    job = await store.get(job_id)
+    assert (job.state, job.attempt) == (S.PENDING, 2)
+    assert job.cost_usd == pytest.approx(0.01)
+    assert job.work_redone_s == pytest.approx(990.0)  # no checkpoint: all of it
+    await _run_attempt(store, job_id, 2, 1100, S.SUCCEEDED)
+    assert await costing.record_final(await store.get(job_id))
+    job = await store.get(job_id)
+    assert sorted(job.cost_attempts) == ["1", "2"]
+    assert job.cost_usd == pytest.approx(0.02)
+    # on demand would have run the useful time only: 2000 s less the 990 s redone
+    assert job.ondemand_usd == pytest.approx(0.085 * 1010 / 3600)
+    assert job.work_redone_s == pytest.approx(990.0)
+    assert job.to_json()["cost"]["spot_usd"] == pytest.approx(0.02)
+
+
+async def test_supervisor_prices_jobs_once_they_end(
+    store: JobStore,
+    launcher: Launcher,
+    resources: Resources,
+    master_settings: Settings,
+    clients: Clients,
+) -> None:
+    clock = FakeClock(T0 + timedelta(seconds=3000))
+    tracker = HeartbeatTracker()
+    me = master_settings.master_id
+    costing = JobCosting(store=store, book=_book())
+    scheduler = Scheduler(
+        store=store,
+        launcher=launcher,
+        placer=first_allowed_type("us-east-1"),
+        tracker=tracker,
+        resources=resources,
+        settings=master_settings,
+        clock=clock,
+        costing=costing,
+    )
+    detector = LostWorkerDetector(
+        store=store,
+        launcher=launcher,
+        tracker=tracker,
+        clock=clock,
+        timeout_s=master_settings.lost_worker_timeout_s,
+        launch_timeout_s=master_settings.launch_timeout_s,
+        actor=me,
+    )
+    supervisor = Supervisor(
+        store=store,
+        scheduler=scheduler,
+        detector=detector,
+        sweeper=Sweeper(
+            store=store, launcher=launcher, sns=clients.sns, topic_arn="x", clock=clock
+        ),
+        health=Health(clock=clock),
+        clock=clock,
+        master_id=me,
+        interval_s=1.0,
+        wake=asyncio.Event(),
+        sweep_every=1000,
+        costing=costing,
+    )
+    ended = await _pending_job(store)  # ended while no master ran: the first pass prices it
+    await _run_attempt(store, ended, 1, 0, S.SUCCEEDED)
+    live = await _pending_job(store)
+    await store.set_owner(live, owner=me, expected_owner=None)
+    for to, at_s in ((S.LAUNCHING, 0), (S.RUNNING, 10)):
+        job = await store.get(live)
+        await store.transition(
+            live,
+            {job.state},
+            to,
+            job.version,
+            now=T0 + timedelta(seconds=at_s),
+            actor="t",
+            attempt=1,
+            updates={"placement": PLACEMENT.to_item()} if to is S.LAUNCHING else None,
+        )
+    tracker.seen(live, 1, clock.monotonic())
+    await supervisor.supervise_once()
+    assert (await store.get(ended)).cost_usd == pytest.approx(0.01)
+    assert (await store.get(live)).cost_attempts == {}
+    job = await store.get(live)
+    await store.transition(
+        live,
+        {S.RUNNING},
+        S.SUCCEEDED,
+        job.version,
+        now=T0 + timedelta(seconds=1810),
+        actor="worker",
+        attempt=1,
+    )
+    await supervisor.supervise_once()  # it left the live states: priced now
+    assert (await store.get(live)).cost_usd == pytest.approx(0.0181)  # 1810 s at 0.036 USD/h
