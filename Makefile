@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench chaos clean
+.PHONY: demo test lint bench chaos clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy --strict src
 
-test: lint
+# the web UI's browser test drives Debian's chromium (Playwright's own download is not used)
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
+		|| echo "chromium unavailable: the browser test will be skipped"
+
+test: lint chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)

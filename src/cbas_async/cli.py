@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--to", type=Path, required=True)
     p = sub.add_parser("interrupt", help="send a spot interruption notice (local cloud)")
     p.add_argument("job_id")
+    p = sub.add_parser("token", help="API tokens")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("--name", default="", help="a note to tell tokens apart")
     _add_simulate(sub)
     return parser
 
@@ -196,6 +199,16 @@ async def _outputs(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_session(settings, body)
 
 
+async def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from cbas_async.web.auth import TokenStore
+
+    async def body(session: Any) -> int:
+        print(await TokenStore(store=session.store, clock=SystemClock()).create(name=args.name))
+        return EXIT_OK
+
+    return await _with_session(settings, body)
+
+
 async def _interrupt(environ: Mapping[str, str], args: argparse.Namespace) -> int:
     import aiohttp
 
@@ -252,7 +265,17 @@ def _dispatch(args: argparse.Namespace, environ: dict[str, str]) -> int:
         from cbas_async.local.cloud import run_local
 
         settings = dataclasses.replace(settings, speed=args.speed)
-        return _run(run_local(settings, port=args.port, with_master=not args.no_master))
+        # off on the local cloud (moto's signatures are not real) unless forced on
+        verify = "CBAS_SNS_VERIFY" in environ and settings.sns_verify
+        return _run(
+            run_local(
+                settings,
+                port=args.port,
+                with_master=not args.no_master,
+                trace=args.trace,
+                sns_verify=verify,
+            )
+        )
     if command == "demo":
         from cbas_async.demo import run_demo
 
@@ -277,6 +300,7 @@ _HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any
     "cancel": _cancel,
     "logs": _logs,
     "outputs": _outputs,
+    "token": _token,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,11 +34,20 @@ def new_job_id(now: datetime) -> str:
 class JobStore:
     """Jobs, their history, and the `misc` key/value table."""
 
-    def __init__(self, *, dynamo: Client, jobs_table: str, events_table: str, misc_table: str):
+    def __init__(
+        self,
+        *,
+        dynamo: Client,
+        jobs_table: str,
+        events_table: str,
+        misc_table: str,
+        on_transition: Callable[[JobRecord], None] | None = None,
+    ):
         self._db = dynamo
         self._jobs = jobs_table
         self._events = events_table
         self._misc = misc_table
+        self._on_transition = on_transition  # metrics; called after each transition written
 
     async def create(self, spec: Mapping[str, Any], *, now: datetime, actor: str) -> JobRecord:
         """Store a new SUBMITTED job with a fresh id, and its first history entry."""
@@ -148,7 +157,10 @@ class JobStore:
             )
         except TransactionCanceled as exc:
             raise await self._stale(job_id, "state, version or attempt changed") from exc
-        return await self.get(job_id)
+        record = await self.get(job_id)
+        if self._on_transition is not None:
+            self._on_transition(record)
+        return record
 
     async def update_fields(
         self,

@@ -23,10 +23,18 @@ from cbas_async.clock import Clock, SystemClock
 from cbas_async.local.hypervisor import Hypervisor
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.interrupter import Interrupter
+from cbas_async.local.market import (
+    LocalMarket,
+    Targets,
+    instance_targets,
+    load_trace_market,
+    market_timeline,
+)
 from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
-from cbas_async.master.app import run_components
+from cbas_async.master.app import make_store, run_components
 from cbas_async.master.server import HttpServer
 from cbas_async.settings import Settings
+from cbas_async.web.auth import TokenStore
 
 log = structlog.get_logger(__name__)
 
@@ -42,14 +50,15 @@ async def interrupt_route(request: web.Request) -> web.Response:
     return web.json_response({"job_id": job_id, "instance_id": instance_id, "notice_s": notice_s})
 
 
-def local_settings(settings: Settings, endpoint_url: str) -> Settings:
-    """The master's and workers' settings on the local cloud."""
+def local_settings(settings: Settings, endpoint_url: str, *, sns_verify: bool = False) -> Settings:
+    """The master's and workers' settings on the local cloud. SNS verification is off
+    unless forced on: moto's SNS signatures are not real ones."""
     return dataclasses.replace(
         settings,
         endpoint_url=endpoint_url,
         aws_access_key_id=LOCAL_KEY,
         aws_secret_access_key=LOCAL_KEY,
-        sns_verify=False,  # moto's SNS signatures are not real ones
+        sns_verify=sns_verify,
     )
 
 
@@ -63,17 +72,24 @@ class LocalCloud:
     interrupter: Interrupter
     control_url: str
     env: dict[str, str]
+    market: LocalMarket | None = None
 
 
 @asynccontextmanager
 async def open_local_cloud(
-    settings: Settings, *, clock: Clock | None = None, moto_port: int = 0
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    moto_port: int = 0,
+    sns_verify: bool = False,
+    trace: Path | None = None,
 ) -> AsyncIterator[LocalCloud]:
+    """`trace`: replay it in a local spot market (a price CSV is also the master's prices)."""
     clock = clock or SystemClock()
     moto = MotoServer(port=moto_port)
     url = await asyncio.to_thread(moto.start)
     try:
-        local = local_settings(settings, url)
+        local = _with_trace(local_settings(settings, url, sns_verify=sns_verify), trace, clock)
         async with AsyncExitStack() as stack:
             clients = await stack.enter_async_context(open_clients(local))
             resources = await bootstrap(clients, local)
@@ -104,10 +120,43 @@ async def open_local_cloud(
                 HttpServer(app=control, host="127.0.0.1", port=0)
             )
             env["CBAS_LOCAL_CONTROL_URL"] = server.url
+            env["CBAS_API_TOKEN"] = await TokenStore(
+                store=make_store(clients, resources), clock=clock
+            ).create(name="cbas local")
             localenv.write(local.home / localenv.FILE_NAME, env)
-            yield LocalCloud(local, resources, hypervisor, interrupter, server.url, env)
+            market = None
+            if trace is not None:
+                targets = instance_targets(
+                    hypervisor=hypervisor, ec2=clients.ec2, store=make_store(clients, resources)
+                )
+                market = _market(local, trace, targets, interrupter, clock)
+            yield LocalCloud(local, resources, hypervisor, interrupter, server.url, env, market)
     finally:
         await asyncio.to_thread(moto.stop)
+
+
+def _with_trace(settings: Settings, trace: Path | None, clock: Clock) -> Settings:
+    """Fix the replay's epoch for every process; a price CSV also feeds the master."""
+    if trace is not None and trace.suffix == ".csv":
+        settings = dataclasses.replace(settings, price_trace=trace.resolve())
+    if settings.price_trace is None and trace is None:
+        return settings
+    return dataclasses.replace(settings, trace_epoch=settings.trace_epoch or clock.now())
+
+
+def _market(
+    settings: Settings,
+    trace: Path,
+    targets: Targets,
+    interrupter: Interrupter,
+    clock: Clock,
+) -> LocalMarket:
+    market = load_trace_market(trace)
+    epoch = settings.trace_epoch or clock.now()
+    timeline = market_timeline(market, epoch=epoch, speed=settings.speed)
+    return LocalMarket(
+        market=market, timeline=timeline, targets=targets, interrupter=interrupter, clock=clock
+    )
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
@@ -147,14 +196,23 @@ class MasterProcess:
             await asyncio.shield(self.process.wait())
 
 
-async def run_local(settings: Settings, *, port: int, with_master: bool = True) -> int:
-    """`cbas local`: run in the foreground until Ctrl-C."""
+async def run_local(
+    settings: Settings,
+    *,
+    port: int,
+    with_master: bool = True,
+    trace: Path | None = None,
+    sns_verify: bool = False,
+) -> int:
+    """`cbas local`: run in the foreground until Ctrl-C; `trace` drives a local market."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    async with open_local_cloud(settings) as cloud:
+    async with open_local_cloud(settings, trace=trace, sns_verify=sns_verify) as cloud:
         components: list = [cloud.hypervisor, cloud.interrupter]  # type: ignore[type-arg]
+        if cloud.market is not None:
+            components.append(cloud.market)
         if with_master:
             log_path = cloud.settings.home / "master.log"
             components.append(MasterProcess(env=cloud.env, port=port, log_path=log_path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -16,9 +16,10 @@ from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock, SystemClock
+from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.interruptions import InterruptionHandler
-from cbas_async.handlers.placement import first_allowed_type
+from cbas_async.handlers.placement import broker_placer
 from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.sweeper import Sweeper, subscription_key
@@ -27,13 +28,19 @@ from cbas_async.master.http import build_app
 from cbas_async.master.launcher import Launcher
 from cbas_async.master.lease import MasterLease
 from cbas_async.master.ping_poller import PingPoller
+from cbas_async.master.price_fetcher import SpotMarket, open_spot_market
 from cbas_async.master.server import HttpServer, Subscription
 from cbas_async.master.supervisor import Supervisor
 from cbas_async.master.tracker import HeartbeatTracker
+from cbas_async.metrics import Metrics
+from cbas_async.records import JobRecord
+from cbas_async.sandbox import Sandbox
+from cbas_async.session import Session
 from cbas_async.settings import Settings
 from cbas_async.sns import SnsVerifier
 from cbas_async.sns_certs import CertificateCache, http_fetcher
 from cbas_async.store import JobStore
+from cbas_async.web import WebParts, mount, parts_for_master
 
 log = structlog.get_logger(__name__)
 
@@ -59,12 +66,17 @@ class Master:
     components: list[Component]
 
 
-def make_store(clients: Clients, resources: Resources) -> JobStore:
+def make_store(
+    clients: Clients,
+    resources: Resources,
+    on_transition: Callable[[JobRecord], None] | None = None,
+) -> JobStore:
     return JobStore(
         dynamo=clients.dynamo,
         jobs_table=resources.jobs_table,
         events_table=resources.events_table,
         misc_table=resources.misc_table,
+        on_transition=on_transition,
     )
 
 
@@ -75,7 +87,8 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
     async with AsyncExitStack() as stack:
         clients = await stack.enter_async_context(open_clients(settings))
         resources = await bootstrap(clients, settings)
-        store = make_store(clients, resources)
+        metrics = Metrics()
+        store = make_store(clients, resources, on_transition=metrics.transitioned)
         lease = await stack.enter_async_context(
             MasterLease(
                 store=store, master_id=settings.master_id, ttl_s=settings.lease_ttl_s, clock=clock
@@ -83,9 +96,14 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         )
         health = Health(clock=clock, lease_held=lambda: lease.held)
         bus = Bus()
+        tracker = HeartbeatTracker()
+        cloud = Session(
+            settings, clients, resources, store, Sandbox(s3=clients.s3, bucket=resources.bucket)
+        )
+        web_parts = parts_for_master(cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics)
         server = await stack.enter_async_context(
             HttpServer(
-                app=_http_app(settings, clients, resources, health, bus, clock),
+                app=_http_app(settings, clients, resources, health, bus, clock, web_parts),
                 host=settings.http_host,
                 port=settings.http_port,
             )
@@ -99,7 +117,10 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
                 subscription_key(settings.master_id),
                 {"owner": settings.master_id, "arn": subscription.arn},
             )
-        components = _wire(settings, clients, resources, store, bus, health, lease, clock)
+        market = await open_spot_market(settings, ec2=clients.ec2, bus=bus, clock=clock)
+        components = _wire(
+            settings, clients, resources, store, bus, health, lease, clock, tracker, market
+        )
         yield Master(settings, clients, resources, store, bus, health, lease, server, components)
 
 
@@ -110,6 +131,7 @@ def _http_app(
     health: Health,
     bus: Bus,
     clock: Clock,
+    web_parts: WebParts,
 ) -> web.Application:
     verifier = SnsVerifier(
         certificates=CertificateCache(fetch=http_fetcher(clients.http), clock=clock),
@@ -117,7 +139,7 @@ def _http_app(
         enabled=settings.sns_verify,
         clock=clock,
     )
-    return build_app(
+    app = build_app(
         health=health,
         bus=bus,
         verifier=verifier,
@@ -127,6 +149,8 @@ def _http_app(
         region=settings.region,
         verify=settings.sns_verify,
     )
+    mount(app, web_parts)  # the API, auth, /metrics and the web UI
+    return app
 
 
 def _wire(
@@ -138,9 +162,11 @@ def _wire(
     health: Health,
     lease: MasterLease,
     clock: Clock,
+    tracker: HeartbeatTracker,
+    market: SpotMarket,
 ) -> list[Component]:
     me = settings.master_id
-    tracker = HeartbeatTracker()
+    costing = JobCosting(store=store, book=market.book)
     wake = asyncio.Event()
     launcher = Launcher(
         ec2=clients.ec2, image_id=settings.worker_image_id, deployment=settings.deployment
@@ -154,11 +180,12 @@ def _wire(
     scheduler = Scheduler(
         store=store,
         launcher=launcher,
-        placer=first_allowed_type(settings.region),
+        placer=broker_placer(book=market.book, clock=clock, region=settings.region),
         tracker=tracker,
         resources=resources,
         settings=settings,
         clock=clock,
+        costing=costing,
     )
     detector = LostWorkerDetector(
         store=store,
@@ -183,11 +210,19 @@ def _wire(
         interval_s=settings.supervise_interval_s,
         wake=wake,
         lease_held=lambda: lease.held,
+        costing=costing,
     )
     poller = PingPoller(
         sqs=clients.sqs, queue_url=resources.ping_queue_url, bus=bus, clock=clock, health=health
     )
-    return [lease, LoopLagMonitor(health=health), _BusComponent(bus), poller, supervisor]
+    return [
+        lease,
+        LoopLagMonitor(health=health),
+        _BusComponent(bus),
+        poller,
+        supervisor,
+        market.fetcher,
+    ]
 
 
 class _BusComponent:

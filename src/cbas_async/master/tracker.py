@@ -34,6 +34,10 @@ class HeartbeatTracker:
             return 0.0
         return now - known[1]
 
+    def last_seen(self, job_id: str) -> tuple[int, float] | None:
+        """(attempt, monotonic time) of the latest ping or watch start, if any."""
+        return self._last.get(job_id)
+
     def forget(self, job_id: str) -> None:
         self._last.pop(job_id, None)
         self._pinged = {key for key in self._pinged if key[0] != job_id}

@@ -1,0 +1,80 @@
+"""The master's web face: the `/api/v1` REST API, its auth, `/metrics`, and the web UI.
+
+`mount` adds all of it to the master's aiohttp app (built by `master/http.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from cbas_async.bus import Bus
+from cbas_async.clock import Clock
+from cbas_async.master.tracker import HeartbeatTracker
+from cbas_async.metrics import CONTENT_TYPE, Metrics
+from cbas_async.session import Session
+from cbas_async.web import api, cluster, files, openapi, ui
+from cbas_async.web.auth import TokenStore, auth_middleware
+from cbas_async.web.errors import error_middleware
+from cbas_async.web.keys import CLOCK, CLOSING, CLOUD, LIMITS, PRICES, TOKENS, TRACKER, ApiLimits
+from cbas_async.web.prices import SpotPrices
+
+METRICS = web.AppKey("metrics", Metrics)
+BUS = web.AppKey("web_bus", Bus)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebParts:
+    """What the web face needs from the master."""
+
+    cloud: Session
+    clock: Clock
+    bus: Bus
+    tracker: HeartbeatTracker
+    metrics: Metrics
+    limits: ApiLimits = field(default_factory=ApiLimits)
+
+
+def parts_for_master(
+    cloud: Session, *, clock: Clock, bus: Bus, tracker: HeartbeatTracker, metrics: Metrics
+) -> WebParts:
+    return WebParts(cloud=cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics)
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    metrics, cloud = request.app[METRICS], request.app[CLOUD]
+    await metrics.refresh(
+        store=cloud.store,
+        bus=request.app[BUS],
+        tracker=request.app[TRACKER],
+        clock=request.app[CLOCK],
+    )
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+async def closing(app: web.Application) -> None:
+    app[CLOSING].set()  # live streams end, so shutdown does not wait for them
+
+
+def mount(app: web.Application, parts: WebParts) -> None:
+    """Add the API, auth, `/metrics` and the UI to `app` (before it starts)."""
+    tokens = TokenStore(store=parts.cloud.store, clock=parts.clock)
+    app[CLOUD] = parts.cloud
+    app[CLOCK] = parts.clock
+    app[TOKENS] = tokens
+    app[TRACKER] = parts.tracker
+    app[LIMITS] = parts.limits
+    app[CLOSING] = asyncio.Event()
+    app[METRICS] = parts.metrics
+    app[BUS] = parts.bus
+    app[PRICES] = SpotPrices(
+        ec2=parts.cloud.clients.ec2, region=parts.cloud.settings.region, clock=parts.clock
+    )
+    app.middlewares.extend([error_middleware, auth_middleware(tokens)])
+    app.on_shutdown.append(closing)
+    parts.bus.subscribe("metrics", parts.metrics.on_event)
+    app.router.add_get("/metrics", metrics_endpoint)
+    for module in (api, files, cluster, openapi, ui):
+        module.add_routes(app)

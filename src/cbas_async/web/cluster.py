@@ -1,0 +1,84 @@
+"""The `/api/v1` routes about the fleet: spot prices (with the max prices in use) and
+workers (live jobs, their instances, and when each was last heard from)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from cbas_async.records import JobRecord
+from cbas_async.states import JobState
+from cbas_async.web.api import PREFIX, int_param
+from cbas_async.web.errors import ApiError
+from cbas_async.web.keys import CLOCK, CLOUD, PRICES, TRACKER
+
+_INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*", re.ASCII)
+WORKER_STATES = (JobState.LAUNCHING, JobState.RUNNING, JobState.INTERRUPTED)
+DEFAULT_TYPES = ("c5.large",)
+MAX_TYPES = 10
+
+
+def types_param(request: web.Request, in_use: list[str]) -> list[str]:
+    text = request.query.get("instance_type", "")
+    types = [t.strip() for t in text.split(",") if t.strip()] or in_use or list(DEFAULT_TYPES)
+    bad = [t for t in types if not _INSTANCE_TYPE.fullmatch(t)]
+    if bad or len(types) > MAX_TYPES:
+        problem = f"not an instance type: {bad[0]!r}" if bad else f"at most {MAX_TYPES} types"
+        raise ApiError(400, problem, field="instance_type")
+    return types
+
+
+def max_price(job: JobRecord) -> dict[str, Any] | None:
+    placement = job.placement or {}
+    if not placement.get("instance_type"):
+        return None
+    price = placement.get("max_price_usd_per_hour")
+    return {
+        "job_id": job.job_id,
+        "zone": placement.get("zone"),
+        "instance_type": placement["instance_type"],
+        "max_price_usd_per_hour": float(price) if price not in (None, "") else None,
+    }
+
+
+async def spot_prices(request: web.Request) -> web.Response:
+    live = await request.app[CLOUD].store.all_in_states(WORKER_STATES)
+    in_use = [m for m in (max_price(j) for j in live) if m is not None]
+    types = types_param(request, sorted({m["instance_type"] for m in in_use}))
+    hours = int_param(request, "hours", 24, 1, 24 * 30)
+    series = await request.app[PRICES].series(types, hours)
+    return web.json_response({"instance_types": types, "series": series, "max_prices": in_use})
+
+
+def worker_json(job: JobRecord, silent_s: float | None) -> dict[str, Any]:
+    placement = job.placement or {}
+    return {
+        "job_id": job.job_id,
+        "name": job.spec.get("name"),
+        "state": job.state.value,
+        "attempt": job.attempt,
+        "instance_id": placement.get("instance_id"),
+        "instance_type": placement.get("instance_type"),
+        "zone": placement.get("zone"),
+        "last_ping_s_ago": None if silent_s is None else round(silent_s, 3),
+    }
+
+
+async def workers(request: web.Request) -> web.Response:
+    """`last_ping_s_ago` is null until this master has heard from the current attempt."""
+    live = await request.app[CLOUD].store.all_in_states(WORKER_STATES)
+    tracker, now = request.app[TRACKER], request.app[CLOCK].monotonic()
+    body = []
+    for job in sorted(live, key=lambda j: j.created_at):
+        seen = tracker.last_seen(job.job_id)
+        fresh = seen is not None and seen[0] == job.attempt
+        fresh = fresh and tracker.pinged(job.job_id, job.attempt)
+        body.append(worker_json(job, now - seen[1] if seen is not None and fresh else None))
+    return web.json_response({"workers": body})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(f"{PREFIX}/spot/prices", spot_prices)
+    app.router.add_get(f"{PREFIX}/workers", workers)
