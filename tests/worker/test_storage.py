@@ -50,6 +50,8 @@ async def test_save_then_restore_round_trip(cloud: LocalCloud, tmp_path: Path) -
     assert (pointer.attempt, pointer.seq, pointer.method) == (1, 1, "app")
     assert pointer.key.endswith("/checkpoints/1-1/state.tar.zst")
     assert pointer.size_bytes > 12 * 1024 * 1024
+    assert pointer.extra["k"] == "v"
+    assert float(pointer.extra["duration_s"]) >= 0  # the measured cost, for the broker
     record = await cloud.store.get(job_id)
     assert record.checkpoint == pointer
     restored = await storage.restore(tmp_path / "out", tmp_path, _accept_all)

@@ -79,8 +79,11 @@ class CheckpointStorage:
         seq, key = self.seq, self.key(self.seq)
 
         async def send() -> CheckpointPointer:
+            started = self._clock.monotonic()
             async with aclosing(pack(directory)) as chunks:
                 sent = await upload_stream(self._sandbox.s3, self._sandbox.bucket, key, chunks)
+            # the measured cost of a checkpoint, which the broker's interval choice uses
+            took = {"duration_s": f"{self._clock.monotonic() - started:.3f}"}
             return CheckpointPointer(
                 attempt=self._attempt,
                 seq=seq,
@@ -89,7 +92,7 @@ class CheckpointStorage:
                 size_bytes=sent.size_bytes,
                 method=self._method,
                 taken_at=utc_iso(self._clock.now()),
-                extra=extra,
+                extra={**extra, **took},
             )
 
         return await retrying(send, clock=self._clock, what="checkpoint_upload", attempts=3)
