@@ -3,8 +3,9 @@ coroutines over a `Session`; `cli.py` parses arguments and prints."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
@@ -41,6 +42,7 @@ async def submit(session: Session, spec: Path | LoadedSpec, *, clock: Clock) -> 
             record.version,
             now=clock.now(),
             actor=ACTOR,
+            attempt=record.attempt,
             updates={"reason": f"input upload failed: {exc}"},
         )
         raise
@@ -51,6 +53,7 @@ async def submit(session: Session, spec: Path | LoadedSpec, *, clock: Clock) -> 
         record.version,
         now=clock.now(),
         actor=ACTOR,
+        attempt=record.attempt,
     )
 
 
@@ -73,6 +76,7 @@ async def cancel(session: Session, job_id: str, *, clock: Clock, tries: int = 5)
                 job.version,
                 now=clock.now(),
                 actor=ACTOR,
+                attempt=job.attempt,
                 updates={"reason": "cancelled by user"},
             )
         except StaleWrite:
@@ -90,10 +94,30 @@ async def wait(
     on_change: Callable[[JobRecord], None] | None = None,
 ) -> dict[str, JobRecord] | None:
     """Poll until every job is terminal; None when `timeout_s` passes first."""
+    return await wait_for(
+        session.store.get,
+        job_ids,
+        timeout_s=timeout_s,
+        clock=clock,
+        poll_s=poll_s,
+        on_change=on_change,
+    )
+
+
+async def wait_for(
+    get: Callable[[str], Awaitable[JobRecord]],
+    job_ids: list[str],
+    *,
+    timeout_s: float,
+    clock: Clock,
+    poll_s: float = 1.0,
+    on_change: Callable[[JobRecord], None] | None = None,
+) -> dict[str, JobRecord] | None:
+    """`wait` over any way of reading a job (`Jobs.get`)."""
     deadline = clock.monotonic() + timeout_s
     seen: dict[str, JobState] = {}
     while True:
-        jobs = {job_id: await session.store.get(job_id) for job_id in job_ids}
+        jobs = {job_id: await get(job_id) for job_id in job_ids}
         for job in jobs.values():
             if on_change is not None and seen.get(job.job_id) is not job.state:
                 on_change(job)
@@ -120,3 +144,41 @@ async def outputs(session: Session, job_id: str, dest: Path) -> list[Path]:
 
 
 LIVE_STATES = sorted(LIVE)
+
+
+class Jobs(Protocol):
+    """The user commands over one deployment: `SessionJobs` talks to AWS,
+    `apiclient.ApiClient` to the master's REST API."""
+
+    async def submit(self, loaded: LoadedSpec) -> JobRecord: ...
+    async def get(self, job_id: str) -> JobRecord: ...
+    async def list_jobs(self, states: list[JobState]) -> list[JobRecord]: ...
+    async def cancel(self, job_id: str) -> JobRecord: ...
+    async def read_logs(self, job_id: str, after: set[str]) -> list[tuple[LogChunk, bytes]]: ...
+    async def outputs(self, job_id: str, dest: Path) -> list[Path]: ...
+
+
+class SessionJobs:
+    """`Jobs` straight over DynamoDB and S3."""
+
+    def __init__(self, session: Session, *, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    async def submit(self, loaded: LoadedSpec) -> JobRecord:
+        return await submit(self._session, loaded, clock=self._clock)
+
+    async def get(self, job_id: str) -> JobRecord:
+        return await self._session.store.get(job_id)
+
+    async def list_jobs(self, states: list[JobState]) -> list[JobRecord]:
+        return await list_jobs(self._session, states)
+
+    async def cancel(self, job_id: str) -> JobRecord:
+        return await cancel(self._session, job_id, clock=self._clock)
+
+    async def read_logs(self, job_id: str, after: set[str]) -> list[tuple[LogChunk, bytes]]:
+        return await read_logs(self._session, job_id, after)
+
+    async def outputs(self, job_id: str, dest: Path) -> list[Path]:
+        return await outputs(self._session, job_id, dest)

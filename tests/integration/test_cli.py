@@ -16,13 +16,19 @@ from tests.integration.conftest import E2E, EXAMPLES, spec_file
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
+def aws_path(env: dict[str, str]) -> dict[str, str]:
+    """Without CBAS_API_URL the CLI goes straight to AWS (tests/web/test_cli_api.py covers the
+    API path)."""
+    return {k: v for k, v in env.items() if k != "CBAS_API_URL"}
+
+
 async def cbas(e2e: E2E, *args: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "cbas_async",
         *args,
-        env=e2e.cloud.env,
+        env=aws_path(e2e.cloud.env),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -54,6 +60,8 @@ async def test_submit_status_wait_logs_outputs_round_trip(e2e: E2E, tmp_path: Pa
     assert "said hello to world" in out
     code, out, _ = await cbas(e2e, "list", "--state", "succeeded")
     assert job_id in out
+    events = await e2e.session.store.events(job_id)
+    assert [e.attempt for e in events] == [1] * len(events)
 
 
 async def test_cancel_stops_the_instance(e2e: E2E, tmp_path: Path) -> None:

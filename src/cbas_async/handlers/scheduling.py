@@ -154,6 +154,7 @@ class Scheduler:
                 now=self._clock.now(),
                 actor=self._me,
                 owner=self._me,
+                attempt=job.attempt,
                 updates={"reason": reason},
                 detail=reason,
             )
