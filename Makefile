@@ -13,8 +13,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy --strict src
 
 # the web UI's browser test drives Debian's chromium (Playwright's own download is not used)
@@ -23,7 +23,7 @@ chromium:
 		|| echo "chromium unavailable: the browser test will be skipped"
 
 test: lint chromium
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10
 
 demo: $(STAMP)
 	$(BIN)/python -m cbas_async demo
