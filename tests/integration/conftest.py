@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +18,7 @@ import pytest
 from cbas_async import commands
 from cbas_async.clock import SystemClock
 from cbas_async.local.cloud import LocalCloud, open_local_cloud
+from cbas_async.master.app import Component
 from cbas_async.records import JobRecord
 from cbas_async.session import Session, open_session
 from cbas_async.settings import Settings
@@ -104,7 +107,7 @@ async def e2e(tmp_path: Path) -> AsyncIterator[E2E]:
     stopping = asyncio.Event()
     async with open_local_cloud(e2e_settings(tmp_path)) as cloud:
         masters = Masters(cloud.env, tmp_path)
-        parts = [cloud.hypervisor, cloud.interrupter]
+        parts: list[Component] = [cloud.hypervisor, cloud.interrupter]
         tasks = [asyncio.create_task(p.run(stopping)) for p in parts]
         try:
             async with open_session(cloud.settings) as session:
@@ -127,3 +130,14 @@ def spec_file(tmp: Path, name: str, command: list[str], **extra: object) -> Path
 
 def settings_of(e2e: E2E) -> Settings:
     return dataclasses.replace(e2e.cloud.settings)
+
+
+def long_primes(tmp: Path, limit: int = 8_000_000) -> Path:
+    """The primes example made long enough (about 20 s) to still be running when a test
+    interrupts or kills it after its first checkpoint."""
+    spec = json.loads((EXAMPLES / "primes_app" / "spec.json").read_text())
+    spec["command"] = ["python3", "primes.py", str(limit)]
+    shutil.copy(EXAMPLES / "primes_app" / "primes.py", tmp / "primes.py")
+    path = tmp / "long-primes.json"
+    path.write_text(json.dumps(spec))
+    return path

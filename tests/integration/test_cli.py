@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cbas_async.states import JobState
-from tests.integration.conftest import E2E, EXAMPLES, spec_file
+from tests.integration.conftest import E2E, EXAMPLES, long_primes, spec_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -83,9 +83,9 @@ async def test_cancel_stops_the_instance(e2e: E2E, tmp_path: Path) -> None:
     assert code == 1  # CANCELLED
 
 
-async def test_interrupt_then_resume(e2e: E2E) -> None:
+async def test_interrupt_then_resume(e2e: E2E, tmp_path: Path) -> None:
     await e2e.masters.start()
-    job_id = await e2e.submit(EXAMPLES / "primes_app" / "spec.json")
+    job_id = await e2e.submit(long_primes(tmp_path))
 
     async def checkpointed() -> bool:
         job = await e2e.session.store.get(job_id)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from cbas_async.states import JobState
-from tests.integration.conftest import E2E, EXAMPLES, spec_file
+from tests.integration.conftest import E2E, long_primes, spec_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-PRIMES_BELOW_3M = 216816
+PRIMES_BELOW_6M = 412849
 
 
 async def test_twenty_jobs_succeed_with_outputs_in_s3(e2e: E2E, tmp_path: Path) -> None:
@@ -32,9 +32,9 @@ async def test_twenty_jobs_succeed_with_outputs_in_s3(e2e: E2E, tmp_path: Path) 
         assert (await e2e.session.sandbox.read(key)).decode().strip() == str(n * n)
 
 
-async def test_killed_worker_is_rescheduled_and_succeeds(e2e: E2E) -> None:
+async def test_killed_worker_is_rescheduled_and_succeeds(e2e: E2E, tmp_path: Path) -> None:
     await e2e.masters.start()
-    job_id = await e2e.submit(EXAMPLES / "primes_app" / "spec.json")
+    job_id = await e2e.submit(long_primes(tmp_path, limit=6_000_000))
 
     async def running_with_checkpoint() -> bool:
         job = await e2e.session.store.get(job_id)
@@ -51,7 +51,7 @@ async def test_killed_worker_is_rescheduled_and_succeeds(e2e: E2E) -> None:
     history = [e.detail or "" for e in await e2e.session.store.events(job_id)]
     assert any("lost worker" in d for d in history)
     result = await e2e.session.sandbox.read(e2e.session.sandbox.key(job_id, "output", "result.txt"))
-    assert str(PRIMES_BELOW_3M) in result.decode()
+    assert str(PRIMES_BELOW_6M) in result.decode()
 
 
 async def test_master_killed_and_replaced_loses_nothing(e2e: E2E, tmp_path: Path) -> None:
