@@ -70,6 +70,7 @@ async def _state(clients: Clients, resources: Resources) -> tuple[int, int, int]
 
 async def _submit(settings: Settings, spec: Path) -> tuple[int, str]:
     env = {**settings.to_env(), "CBAS_HOME": str(spec.parent)}
+    env.pop("CBAS_API_URL", None)  # the direct-AWS path; tests/web/test_cli_api.py: the API
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

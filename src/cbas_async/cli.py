@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from cbas_async import commands, localenv, logs
+from cbas_async.apiclient import open_api
 from cbas_async.clock import SystemClock
 from cbas_async.errors import (
+    ApiFailed,
     CloudUnreachable,
     ConfigError,
     InvalidSpec,
@@ -106,30 +108,41 @@ async def _with_session(settings: Settings, body: Callable[[Any], Coroutine[Any,
         return await body(session)
 
 
+async def _with_jobs(
+    settings: Settings, body: Callable[[commands.Jobs], Coroutine[Any, Any, int]]
+) -> int:
+    """Through the master's REST API when CBAS_API_URL is set, else straight to AWS."""
+    if settings.api_url is not None:
+        async with open_api(settings) as client:
+            return await body(client)
+    async with open_session(settings) as session:
+        return await body(commands.SessionJobs(session, clock=SystemClock()))
+
+
 async def _submit(settings: Settings, args: argparse.Namespace) -> int:
     loaded = load_spec_file(args.spec)  # a bad spec fails here, before any connection
 
-    async def body(session: Any) -> int:
-        job = await commands.submit(session, loaded, clock=SystemClock())
+    async def body(jobs: commands.Jobs) -> int:
+        job = await jobs.submit(loaded)
         print(json.dumps({"job_id": job.job_id}) if args.json else job.job_id)
         return EXIT_OK
 
-    return await _with_session(settings, body)
+    return await _with_jobs(settings, body)
 
 
 async def _status(settings: Settings, args: argparse.Namespace) -> int:
-    async def body(session: Any) -> int:
-        _print_job(await session.store.get(args.job_id), args.json)
+    async def body(jobs: commands.Jobs) -> int:
+        _print_job(await jobs.get(args.job_id), args.json)
         return EXIT_OK
 
-    return await _with_session(settings, body)
+    return await _with_jobs(settings, body)
 
 
 async def _list(settings: Settings, args: argparse.Namespace) -> int:
     states = [JobState(args.state)] if args.state else list(JobState)
 
-    async def body(session: Any) -> int:
-        jobs = await commands.list_jobs(session, states)
+    async def body(source: commands.Jobs) -> int:
+        jobs = await source.list_jobs(states)
         if args.json:
             print(json.dumps([j.to_json() for j in jobs], indent=2, sort_keys=True))
             return EXIT_OK
@@ -138,13 +151,13 @@ async def _list(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{j.job_id:34} {str(j.spec.get('name'))[:16]:16} {j.state.value:12} {j.attempt}")
         return EXIT_OK
 
-    return await _with_session(settings, body)
+    return await _with_jobs(settings, body)
 
 
 async def _wait(settings: Settings, args: argparse.Namespace) -> int:
-    async def body(session: Any) -> int:
-        done = await commands.wait(
-            session,
+    async def body(jobs: commands.Jobs) -> int:
+        done = await commands.wait_for(
+            jobs.get,
             args.job_ids,
             timeout_s=args.timeout,
             clock=SystemClock(),
@@ -155,48 +168,48 @@ async def _wait(settings: Settings, args: argparse.Namespace) -> int:
         ok = all(j.state is JobState.SUCCEEDED for j in done.values())
         return EXIT_OK if ok else EXIT_FAILED
 
-    return await _with_session(settings, body)
+    return await _with_jobs(settings, body)
 
 
 async def _cancel(settings: Settings, args: argparse.Namespace) -> int:
-    async def body(session: Any) -> int:
-        job = await commands.cancel(session, args.job_id, clock=SystemClock())
+    async def body(jobs: commands.Jobs) -> int:
+        job = await jobs.cancel(args.job_id)
         print(f"{job.job_id} {job.state.value}")
         return EXIT_OK
 
-    return await _with_session(settings, body)
+    return await _with_jobs(settings, body)
 
 
 async def _logs(settings: Settings, args: argparse.Namespace) -> int:
     clock = SystemClock()
 
-    async def body(session: Any) -> int:
+    async def body(jobs: commands.Jobs) -> int:
         shown: set[str] = set()
         heading: tuple[int, str] | None = None
         while True:
-            for chunk, data in await commands.read_logs(session, args.job_id, shown):
+            for chunk, data in await jobs.read_logs(args.job_id, shown):
                 if heading != (chunk.attempt, chunk.stream):
                     heading = (chunk.attempt, chunk.stream)
                     print(f"==> attempt {chunk.attempt} {chunk.stream} <==", flush=True)
                 sys.stdout.write(data.decode(errors="replace"))
                 shown.add(chunk.key)
             sys.stdout.flush()
-            if not args.follow or (await session.store.get(args.job_id)).state.terminal:
+            if not args.follow or (await jobs.get(args.job_id)).state.terminal:
                 return EXIT_OK
             await clock.sleep(1.0)
 
-    return await _with_session(settings, body)
+    return await _with_jobs(settings, body)
 
 
 async def _outputs(settings: Settings, args: argparse.Namespace) -> int:
     args.to.mkdir(parents=True, exist_ok=True)
 
-    async def body(session: Any) -> int:
-        for path in await commands.outputs(session, args.job_id, args.to):
+    async def body(jobs: commands.Jobs) -> int:
+        for path in await jobs.outputs(args.job_id, args.to):
             print(path)
         return EXIT_OK
 
-    return await _with_session(settings, body)
+    return await _with_jobs(settings, body)
 
 
 async def _token(settings: Settings, args: argparse.Namespace) -> int:
@@ -310,6 +323,7 @@ _EXIT_CODES: dict[type[Exception], int] = {
     CloudUnreachable: EXIT_UNREACHABLE,
     JobNotFound: EXIT_NOT_FOUND,
     StaleWrite: EXIT_FAILED,
+    ApiFailed: EXIT_FAILED,
 }
 
 
@@ -321,7 +335,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     logs.configure(level=logging.WARNING if args.command == "demo" else logging.INFO)
     try:
         return _dispatch(args, env)
-    except (InvalidSpec, ConfigError, CloudUnreachable, JobNotFound, StaleWrite) as exc:
+    except (InvalidSpec, ConfigError, CloudUnreachable, JobNotFound, StaleWrite, ApiFailed) as exc:
         prefix = "configuration: " if isinstance(exc, ConfigError) else ""
         print(f"cbas: {prefix}{exc}", file=sys.stderr)
         return _EXIT_CODES[type(exc)]

@@ -70,3 +70,13 @@ class CloudUnreachable(CbasError):
     def __init__(self, endpoint: str, detail: str) -> None:
         super().__init__(f"cannot reach {endpoint}: {detail}")
         self.endpoint = endpoint
+
+
+class ApiFailed(CbasError):
+    """The REST API refused a request for a reason no other error names; `status` is HTTP's."""
+
+    def __init__(self, url: str, status: int, message: str) -> None:
+        super().__init__(f"{url} answered {status}: {message}")
+        self.url = url
+        self.status = status
+        self.message = message

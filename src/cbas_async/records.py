@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -109,6 +110,29 @@ class JobRecord:
             ondemand_usd=float(data.get("ondemand_usd", 0.0)),
             work_redone_s=float(data.get("work_redone_s", 0.0)),
             cost_attempts=dict(data.get("cost_attempts") or {}),
+            exit_code=data.get("exit_code"),
+            reason=data.get("reason"),
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobRecord:
+        """The inverse of `to_json`, for records read from the REST API."""
+        ckpt, cost = data.get("checkpoint"), data.get("cost") or {}
+        return cls(
+            job_id=str(data["job_id"]),
+            state=JobState(data["state"]),
+            version=int(data["version"]),
+            attempt=int(data["attempt"]),
+            spec=dict(data["spec"]),
+            created_at=parse_utc(data["created_at"]),
+            updated_at=parse_utc(data["updated_at"]),
+            owner=data.get("owner"),
+            placement=data.get("placement"),
+            checkpoint=CheckpointPointer.from_item(ckpt) if ckpt else None,
+            cost_usd=float(cost.get("spot_usd", 0.0)),
+            ondemand_usd=float(cost.get("ondemand_usd", 0.0)),
+            work_redone_s=float(cost.get("work_redone_s", 0.0)),
+            cost_attempts=dict(cost.get("attempts") or {}),
             exit_code=data.get("exit_code"),
             reason=data.get("reason"),
         )

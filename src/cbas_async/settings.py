@@ -81,6 +81,7 @@ _SOURCES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "speed": ("CBAS_SPEED", _positive_float),
     "worker_image_id": ("CBAS_WORKER_IMAGE_ID", str),
     "api_token": ("CBAS_API_TOKEN", _optional),
+    "api_url": ("CBAS_API_URL", _optional),
     "aws_retry_s": ("CBAS_AWS_RETRY_S", _positive_float),
     "price_refresh_s": ("CBAS_PRICE_REFRESH_S", _positive_float),
     "price_trace": ("CBAS_PRICE_TRACE", _optional_path),
@@ -116,6 +117,7 @@ class Settings:
     speed: float = 1.0
     worker_image_id: str = "ami-12c6146b"
     api_token: str | None = None
+    api_url: str | None = None  # set: the user commands go through this master's REST API
     aws_retry_s: float = 60.0  # how long DynamoDB calls retry throttling and outages
     price_refresh_s: float = 300.0  # how often the master refreshes spot prices
     price_trace: Path | None = None  # a price CSV replayed instead of EC2's price history
@@ -135,6 +137,8 @@ class Settings:
             )
         if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
             raise ConfigError("AWS_SECRET_ACCESS_KEY", "set both AWS keys or neither")
+        if self.api_url is not None and not self.api_url.startswith(("http://", "https://")):
+            raise ConfigError("CBAS_API_URL", f"{self.api_url!r}: must start with http(s)://")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

@@ -63,20 +63,11 @@ async def test_local_env_second_shell_forced_verification_and_ctrl_c(tmp_path: P
         written = localenv.read(env_file)
         assert written["CBAS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
         assert written["CBAS_SNS_VERIFY"] == "true"
+        assert written["CBAS_API_URL"] == f"http://127.0.0.1:{port}"
+        await _master_up(f"http://127.0.0.1:{port}")
         second_shell = {"CBAS_HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")}
-        listing = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "cbas_async",
-            "list",
-            "--json",
-            env=second_shell,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await listing.communicate()
-        assert listing.returncode == 0, err.decode()
-        assert json.loads(out) == []
+        assert await _list(second_shell) == []  # through the master's API
+        assert await _list({**second_shell, "CBAS_API_URL": ""}) == []  # straight to moto
         await _forged_messages_are_refused(port)
     finally:
         local.send_signal(signal.SIGINT)
@@ -84,8 +75,23 @@ async def test_local_env_second_shell_forced_verification_and_ctrl_c(tmp_path: P
     assert code == 0
 
 
-async def _forged_messages_are_refused(port: int) -> None:
-    url = f"http://127.0.0.1:{port}"
+async def _list(env: dict[str, str]) -> object:
+    listing = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cbas_async",
+        "list",
+        "--json",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await listing.communicate()
+    assert listing.returncode == 0, err.decode()
+    return json.loads(out)
+
+
+async def _master_up(url: str) -> None:
     async with aiohttp.ClientSession() as http:
 
         async def master_up() -> bool:
@@ -96,6 +102,11 @@ async def _forged_messages_are_refused(port: int) -> None:
                 return False
 
         await until(master_up, 60)
+
+
+async def _forged_messages_are_refused(port: int) -> None:
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as http:
         # forged: signed with the forger's own certificate, served from the forger's host (a
         # message naming AWS's host would need the certificate fetched; offline that is a
         # 503 so that a genuine SNS retries)

@@ -83,8 +83,10 @@ async def open_local_cloud(
     moto_port: int = 0,
     sns_verify: bool = False,
     trace: Path | None = None,
+    api_url: str | None = None,
 ) -> AsyncIterator[LocalCloud]:
-    """`trace`: replay it in a local spot market (a price CSV is also the master's prices)."""
+    """`trace`: replay it in a local spot market (a price CSV is also the master's prices).
+    `api_url`: the master's address, written to local.env so the CLI goes through its API."""
     clock = clock or SystemClock()
     moto = MotoServer(port=moto_port)
     url = await asyncio.to_thread(moto.start)
@@ -123,6 +125,8 @@ async def open_local_cloud(
             env["CBAS_API_TOKEN"] = await TokenStore(
                 store=make_store(clients, resources), clock=clock
             ).create(name="cbas local")
+            if api_url is not None:
+                env["CBAS_API_URL"] = api_url
             localenv.write(local.home / localenv.FILE_NAME, env)
             market = None
             if trace is not None:
@@ -209,7 +213,10 @@ async def run_local(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    async with open_local_cloud(settings, trace=trace, sns_verify=sns_verify) as cloud:
+    api_url = f"http://127.0.0.1:{port}" if with_master else None
+    async with open_local_cloud(
+        settings, trace=trace, sns_verify=sns_verify, api_url=api_url
+    ) as cloud:
         components: list = [cloud.hypervisor, cloud.interrupter]  # type: ignore[type-arg]
         if cloud.market is not None:
             components.append(cloud.market)
