@@ -40,6 +40,11 @@ class Metrics:
         self.checkpoint_bytes = Gauge(
             "cbas_checkpoint_bytes", "Total size of the latest checkpoints of live jobs", registry=r
         )
+        self.checkpoint_seconds = Gauge(
+            "cbas_checkpoint_duration_seconds",
+            "Longest time the latest checkpoint of a live job took to become durable",
+            registry=r,
+        )
         self.spend = Gauge("cbas_spend_usd", "Recorded cost of all jobs", ["kind"], registry=r)
         self._refresh_every_s = refresh_every_s
         self._refreshed_at: float | None = None
@@ -71,8 +76,18 @@ class Metrics:
         self.heartbeat_lag.set(max(lags, default=0.0))
         live = [j for j in jobs if not j.state.terminal and j.checkpoint is not None]
         self.checkpoint_bytes.set(sum(j.checkpoint.size_bytes for j in live if j.checkpoint))
+        took = [_duration_s(j.checkpoint.extra) for j in live if j.checkpoint]
+        self.checkpoint_seconds.set(max(took, default=0.0))
         self.spend.labels("spot").set(sum(j.cost_usd for j in jobs))
         self.spend.labels("ondemand_equivalent").set(sum(j.ondemand_usd for j in jobs))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _duration_s(extra: dict[str, str]) -> float:
+    """The measured checkpoint time the worker records in the pointer (0 when absent)."""
+    try:
+        return float(extra.get("duration_s", 0.0))
+    except ValueError:
+        return 0.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cbas_async.clock import SystemClock
 from cbas_async.events import InterruptionWarned
+from cbas_async.records import CheckpointPointer
 from cbas_async.states import JobState
 from tests.web.conftest import Api
 from tests.web.helpers import advance, spec
@@ -49,7 +50,18 @@ async def test_prices_cover_the_types_in_use_with_their_max_prices(api: Api) -> 
 
 
 async def test_metrics_count_jobs_transitions_and_warnings(api: Api) -> None:
-    await running_job(api)
+    job_id = await running_job(api)
+    pointer = CheckpointPointer(
+        attempt=1,
+        seq=1,
+        key="k",
+        sha256="0" * 64,
+        size_bytes=4096,
+        method="app",
+        taken_at="2026-11-27T00:00:00Z",
+        extra={"duration_s": "2.500"},
+    )
+    await api.store.record_checkpoint(job_id, pointer)
     await api.bus.publish(
         InterruptionWarned(instance_id="i-0123", action="terminate", at=SystemClock().now())
     )
@@ -61,6 +73,8 @@ async def test_metrics_count_jobs_transitions_and_warnings(api: Api) -> None:
     assert 'cbas_job_transitions_total{to_state="RUNNING"} 1.0' in lines
     assert 'cbas_bus_queue_depth{subscriber="metrics"} 1.0' in lines  # no consumer running
     assert 'cbas_spend_usd{kind="spot"} 0.0' in lines
+    assert "cbas_checkpoint_bytes 4096.0" in lines
+    assert "cbas_checkpoint_duration_seconds 2.5" in lines
     await api.metrics.on_event(
         InterruptionWarned(instance_id="i-0123", action="terminate", at=SystemClock().now())
     )
