@@ -13,8 +13,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks chaos
+	$(BIN)/ruff format --check src tests benchmarks chaos
 	$(BIN)/mypy --strict src
 
 # the web UI's browser test drives Debian's chromium (Playwright's own download is not used)
@@ -30,6 +30,14 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# seeded chaos run on the local cloud; `make chaos SEED=123` reproduces a run
+ifndef SEED
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+chaos: $(STAMP)
+	@echo "chaos seed: $(SEED)"
+	$(BIN)/python -m chaos --jobs 200 --worker-kills 50 --master-kills 10 --interruptions 30 --seed $(SEED)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info

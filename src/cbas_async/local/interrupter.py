@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from cbas_async.clock import Clock, utc_iso
 from cbas_async.local.hypervisor import Hypervisor
@@ -77,7 +78,9 @@ class Interrupter:
         event = spot_warning(local.instance_id, self._region, utc_iso(self._clock.now()))
         try:
             await self._sns.publish(TopicArn=self._topic, Message=json.dumps(event))
-        except ClientError as exc:  # the IMDS notice still stands
+        except (ClientError, ResponseParserError) as exc:  # the IMDS notice still stands
+            # moto answers a publish with an HTML 500 when it cannot deliver to a subscriber
+            # (a master killed with -9 leaves its HTTP subscription behind)
             log.warning("spot_warning_publish_failed", error=str(exc))
         log.info("interruption_noticed", job_id=job_id, instance_id=local.instance_id)
         return local.instance_id

@@ -3,12 +3,52 @@
 from __future__ import annotations
 
 import logging
+import threading
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 LOCAL_KEY = "testing"  # moto accepts any keys; these name the local cloud's
+
+
+class SerializedDynamo:
+    """WSGI middleware: one DynamoDB request at a time.
+
+    moto's DynamoDB is not thread-safe: a transaction that fails a condition restores a
+    deep copy of every table it touched, undoing writes that other request threads made
+    meanwhile (a lost update the chaos run found: a job's SUBMITTED -> PENDING vanished).
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
+            return self._app(environ, start_response)
+        with self._lock:
+            return self._app(environ, start_response)
+
+
+class _LocalMotoServer(ThreadedMotoServer):
+    """moto's threaded server with DynamoDB requests serialized."""
+
+    def _server_entry(self) -> None:
+        app = SerializedDynamo(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 @dataclass
@@ -16,7 +56,7 @@ class MotoServer:
     """A moto server thread bound to loopback only."""
 
     port: int = 0
-    _server: ThreadedMotoServer | None = None
+    _server: _LocalMotoServer | None = None
 
     @property
     def url(self) -> str:
@@ -27,7 +67,7 @@ class MotoServer:
     def start(self) -> str:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # moto binds 0.0.0.0 unless told otherwise: never expose the local cloud
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = _LocalMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         return self.url
 

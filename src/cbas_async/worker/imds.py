@@ -102,6 +102,8 @@ class ImdsClient:
         status, text = await self._request("PUT", "api/token", {TTL_HEADER: str(TOKEN_TTL_S)})
         if status != 200 or not text:
             raise _error("api/token", status)
+        if not (text.isascii() and text.isprintable()):  # it goes into a header as is
+            raise InvalidMessage(f"IMDS api/token: malformed token {text[:40]!r}")
         return text
 
     async def _request(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
@@ -113,6 +115,8 @@ class ImdsClient:
                 return response.status, await response.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"IMDS {method} {path}: {exc!r}") from exc
+        except UnicodeDecodeError as exc:
+            raise InvalidMessage(f"IMDS {method} {path}: answer is not text: {exc}") from exc
 
 
 def parse_instance_action(text: str) -> InstanceAction:
@@ -120,7 +124,7 @@ def parse_instance_action(text: str) -> InstanceAction:
     try:
         data = json.loads(text)
         return InstanceAction(action=str(data["action"]), time=parse_utc(str(data["time"])))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InvalidMessage(f"IMDS instance-action is malformed: {text[:200]!r}") from exc
 
 

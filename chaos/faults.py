@@ -1,0 +1,141 @@
+"""The faults the chaos run injects, each drawn from the run's seeded `random.Random`:
+kill -9 of workers and masters, spot notices, and pings duplicated and reordered.
+
+Not here: making S3 and DynamoDB calls fail for a while. Doing that honestly needs a
+fault-injecting proxy in front of moto's HTTP endpoint (workers and masters are other
+processes); it is left undone rather than faked (see docs/RELIABILITY.md).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from cbas_async.local.hypervisor import Hypervisor
+from cbas_async.local.interrupter import Interrupter
+from chaos.masters import Masters
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs import SQSClient
+
+log = structlog.get_logger(__name__)
+
+BUDGETED = ("worker_kill", "interruption", "master_kill")
+
+
+@dataclass
+class FaultSchedule:
+    """When (as a fraction of jobs finished) each budgeted fault falls due."""
+
+    due_at: dict[str, list[float]]
+    fired: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def draw(cls, rng: random.Random, budgets: dict[str, int]) -> FaultSchedule:
+        return cls(
+            {k: sorted(rng.uniform(0.0, 0.85) for _ in range(n)) for k, n in budgets.items()}
+        )
+
+    def due(self, progress: float) -> list[str]:
+        """Kinds with a fault due at `progress` (at most one of each per call)."""
+        return [
+            kind
+            for kind, times in self.due_at.items()
+            if self.fired[kind] < len(times) and times[self.fired[kind]] <= progress
+        ]
+
+
+class FaultInjector:
+    """Carries out faults against the local cloud; counts what it did."""
+
+    def __init__(
+        self,
+        *,
+        rng: random.Random,
+        hypervisor: Hypervisor,
+        interrupter: Interrupter,
+        masters: Masters,
+        sqs: SQSClient,
+        queue_url: str,
+        second_master_p: float = 0.3,
+    ) -> None:
+        self._rng = rng
+        self._hypervisor = hypervisor
+        self._interrupter = interrupter
+        self._masters = masters
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._second_master_p = second_master_p
+        self._recent: deque[str] = deque(maxlen=50)
+        self._noticed: set[str] = set()  # instances already under a spot notice
+        self.done: Counter[str] = Counter()
+
+    async def inject(self, kind: str) -> bool:
+        """Try one fault of `kind`; False when it has no target yet."""
+        match kind:
+            case "worker_kill":
+                return self.kill_worker()
+            case "interruption":
+                return await self.interrupt()
+            case "master_kill":
+                return await self.kill_master()
+            case _:
+                raise ValueError(kind)
+
+    def _victim(self) -> str | None:
+        live = sorted(
+            i for i, w in self._hypervisor.instances.items() if w.process.returncode is None
+        )
+        return self._rng.choice(live) if live else None
+
+    def kill_worker(self) -> bool:
+        victim = self._victim()
+        if victim is None:
+            return False
+        self._hypervisor.kill(victim)
+        self.done["worker_kill"] += 1
+        log.info("chaos_worker_killed", instance_id=victim)
+        return True
+
+    async def interrupt(self) -> bool:
+        victim = self._victim()
+        if victim is None:
+            return False
+        job_id = self._hypervisor.instances[victim].job_id
+        noticed = await self._interrupter.interrupt(job_id)  # the job's newest instance
+        if noticed is None:
+            return False
+        self._noticed.add(noticed)
+        self.done["interruption"] += 1
+        return True
+
+    async def kill_master(self) -> bool:
+        """kill -9 one live master, start another; sometimes two run side by side."""
+        live = self._masters.live
+        if live:
+            await self._masters.kill(self._rng.choice(live))
+            self.done["master_kill"] += 1
+        wanted = 2 if self._rng.random() < self._second_master_p else 1
+        for _ in range(max(0, wanted - len(self._masters.live))):
+            await self._masters.start()
+            self.done["master_start"] += 1
+        self.done["two_masters_at_once"] += len(self._masters.live) > 1
+        return True
+
+    async def echo_pings(self) -> None:
+        """Peek at the ping queue (visibility 0: the master still gets every ping), and
+        sometimes re-send a shuffled sample of recent pings: duplicates, out of order."""
+        peeked = await self._sqs.receive_message(
+            QueueUrl=self._queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+        )
+        self._recent.extend(m["Body"] for m in peeked.get("Messages", []) if "Body" in m)
+        if not self._recent or self._rng.random() > 0.2:
+            return
+        sample = self._rng.sample(list(self._recent), min(len(self._recent), 5))
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(sample)]
+        await self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)  # type: ignore[arg-type]
+        self.done["pings_replayed"] += len(sample)

@@ -1,0 +1,170 @@
+"""One chaos run: the local cloud, masters, the workload and its faults, then the
+invariants. `run_chaos` is what `python -m chaos` and the test call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cbas_async.clock import SystemClock
+from cbas_async.local.cloud import open_local_cloud
+from cbas_async.records import JobRecord
+from cbas_async.session import Session, open_session
+from cbas_async.settings import Settings
+from chaos import invariants
+from chaos.driver import Driver
+from chaos.faults import BUDGETED, FaultInjector, FaultSchedule
+from chaos.masters import Masters
+from chaos.observer import Observations, Observer
+from chaos.workload import JobPlan, plan_workload, write_specs
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChaosOptions:
+    jobs: int
+    worker_kills: int
+    master_kills: int
+    interruptions: int
+    seed: int
+    home: Path
+    concurrency: int = 10
+    timeout_s: float | None = None  # default: scales with the number of jobs
+
+    @property
+    def budgets(self) -> dict[str, int]:
+        counts = (self.worker_kills, self.interruptions, self.master_kills)
+        return dict(zip(BUDGETED, counts, strict=True))
+
+    @property
+    def command(self) -> str:
+        return (
+            f"python -m chaos --jobs {self.jobs} --worker-kills {self.worker_kills} "
+            f"--master-kills {self.master_kills} --interruptions {self.interruptions} "
+            f"--seed {self.seed}"
+        )
+
+
+@dataclass
+class ChaosReport:
+    options: ChaosOptions
+    verdicts: list[invariants.Verdict]
+    faults: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(v.holds for v in self.verdicts)
+
+    def render(self) -> str:
+        planned = self.options.budgets
+        rows = [
+            (k, str(planned.get(k, "-")), str(self.faults[k]))
+            for k in sorted({*planned, *self.faults})
+        ]
+        lines = [
+            f"chaos: {self.options.command}  ({self.elapsed_s:.0f} s)",
+            "workload: " + ", ".join(f"{n} {k}" for k, n in sorted(self.kinds.items())),
+            "",
+            invariants.table(rows, ("fault", "planned", "injected")),
+            "",
+            invariants.verdict_table(self.verdicts),
+        ]
+        for verdict in self.verdicts:
+            lines += [f"  {verdict.name}: {v}" for v in verdict.violations[:20]]
+        return "\n".join(lines)
+
+
+def chaos_settings(home: Path) -> Settings:
+    """Short timeouts so kills are noticed in seconds (as in the end-to-end tests)."""
+    return Settings(
+        deployment="chaos",
+        home=home,
+        heartbeat_interval_s=0.5,
+        lost_worker_timeout_s=6.0,
+        launch_timeout_s=30.0,  # a worker killed while booting is re-queued after this
+        lease_ttl_s=4.0,
+        supervise_interval_s=0.3,
+        shutdown_grace_s=5.0,
+        speed=24.0,  # a 5 s spot notice
+    )
+
+
+async def run_chaos(options: ChaosOptions) -> ChaosReport:
+    clock = SystemClock()
+    started = clock.monotonic()
+    rng = random.Random(options.seed)
+    plans = plan_workload(rng, options.jobs)
+    specs = write_specs(plans, options.home / "specs")
+    schedule = FaultSchedule.draw(rng, options.budgets)
+    timeout_s = options.timeout_s or 120.0 + 4.0 * options.jobs
+    async with (
+        open_local_cloud(chaos_settings(options.home), clock=clock) as cloud,
+        open_session(cloud.settings) as session,
+    ):
+        # moto's tracebacks when it delivers SNS to a master killed with -9 are expected
+        logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+        masters = Masters(cloud.env, options.home)
+        injector = FaultInjector(
+            rng=rng,
+            hypervisor=cloud.hypervisor,
+            interrupter=cloud.interrupter,
+            masters=masters,
+            sqs=session.clients.sqs,
+            queue_url=session.resources.ping_queue_url,
+        )
+        observer = Observer(hypervisor=cloud.hypervisor, store=session.store, clock=clock)
+        driver = Driver(
+            session=session,
+            plans=plans,
+            specs=specs,
+            schedule=schedule,
+            injector=injector,
+            clock=clock,
+            concurrency=options.concurrency,
+            master_gap_s=2 * cloud.settings.lease_ttl_s,
+        )
+        stopping = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            for part in (cloud.hypervisor, cloud.interrupter, observer):
+                tg.create_task(part.run(stopping))
+            try:
+                await masters.start()
+                await driver.run(timeout_s)
+            finally:
+                await masters.stop_all()
+                stopping.set()
+        allowance_s = cloud.settings.lease_ttl_s + cloud.settings.scaled_notice_s
+        verdicts = await check(session, driver.submitted, observer.seen, allowance_s)
+    kinds = Counter(plan.kind for plan in plans)
+    return ChaosReport(options, verdicts, injector.done, kinds, clock.monotonic() - started)
+
+
+async def check(
+    session: Session, plans: dict[str, JobPlan], seen: Observations, allowance_s: float
+) -> list[invariants.Verdict]:
+    jobs = {job_id: await session.store.get(job_id) for job_id in plans}
+    events = {job_id: await session.store.events(job_id) for job_id in plans}
+    outputs = {job_id: await _output(session, job, plans[job_id]) for job_id, job in jobs.items()}
+    return [
+        invariants.terminal_once(jobs, events),
+        invariants.expected_outcomes(jobs, plans),
+        invariants.outputs_correct(jobs, plans, outputs),
+        invariants.single_instance(seen, allowance_s),
+        invariants.legal_histories(jobs, events),
+        invariants.fenced_pointers(jobs, seen),
+    ]
+
+
+async def _output(session: Session, job: JobRecord, plan: JobPlan) -> str | None:
+    if plan.output is None or job.state.value != "SUCCEEDED":
+        return None
+    key = session.sandbox.key(job.job_id, "output", plan.output[0])
+    try:
+        return (await session.sandbox.read(key)).decode()
+    except Exception:  # a missing output is a violation, reported by the check
+        return None
