@@ -117,7 +117,8 @@ async def test_driver_plumbing_with_stand_in_tools(cloud: LocalCloud, tmp_path: 
     assert record.state is JobState.INTERRUPTED
     assert record.checkpoint is not None
     assert record.checkpoint.method == "dmtcp"
-    assert record.checkpoint.extra == {"dmtcp_version": "9.9.9"}
+    assert record.checkpoint.extra["dmtcp_version"] == "9.9.9"
+    assert set(record.checkpoint.extra) == {"dmtcp_version", "duration_s"}
     await cloud.requeue(job_id)
     assert await cloud.run_worker(cloud.boot(job_id, 2), env=env) == 0
     assert (await cloud.store.get(job_id)).state is JobState.SUCCEEDED
