@@ -15,7 +15,7 @@ from cbas_async.jobs import LoadedSpec, load_spec_file, spec_to_dict
 from cbas_async.records import JobRecord
 from cbas_async.sandbox import LogChunk
 from cbas_async.session import Session
-from cbas_async.states import LIVE, JobState
+from cbas_async.states import JobState
 
 log = structlog.get_logger(__name__)
 
@@ -35,25 +35,25 @@ async def submit(session: Session, spec: Path | LoadedSpec, *, clock: Clock) -> 
             record.job_id, loaded.base_dir, list(loaded.spec.input_files)
         )
     except Exception as exc:
-        await session.store.transition(
-            record.job_id,
-            {JobState.SUBMITTED},
-            JobState.FAILED,
-            record.version,
-            now=clock.now(),
-            actor=ACTOR,
-            attempt=record.attempt,
-            updates={"reason": f"input upload failed: {exc}"},
+        await _leave_submitted(
+            session, record, JobState.FAILED, clock, f"input upload failed: {exc}"
         )
         raise
+    return await _leave_submitted(session, record, JobState.PENDING, clock)
+
+
+async def _leave_submitted(
+    session: Session, record: JobRecord, target: JobState, clock: Clock, reason: str | None = None
+) -> JobRecord:
     return await session.store.transition(
         record.job_id,
         {JobState.SUBMITTED},
-        JobState.PENDING,
+        target,
         record.version,
         now=clock.now(),
         actor=ACTOR,
         attempt=record.attempt,
+        updates={"reason": reason} if reason else None,
     )
 
 
@@ -141,9 +141,6 @@ async def outputs(session: Session, job_id: str, dest: Path) -> list[Path]:
     if job.state is not JobState.SUCCEEDED:
         log.warning("outputs_of_unfinished_job", job_id=job_id, state=job.state.value)
     return await session.sandbox.download_area(job_id, "output", dest)
-
-
-LIVE_STATES = sorted(LIVE)
 
 
 class Jobs(Protocol):
