@@ -28,6 +28,7 @@ def moto() -> Iterator[MotoServer]:
 @pytest.fixture
 def moto_url(moto: MotoServer) -> Iterator[str]:
     yield moto.url
+    moto.faults.clear()
     moto.reset()
 
 

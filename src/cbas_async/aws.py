@@ -50,11 +50,13 @@ def _dynamo_credentials(settings: Settings) -> Credentials:
 async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
     """Open every client with the settings' region, endpoint override and credentials."""
     session = get_session()
-    # SQS long polls wait 20 s: the read timeout must be above that
+    # SQS long polls wait 20 s: the read timeout must be above that. Daemons ride out an
+    # outage of several seconds: 8 attempts back off up to ~50 s in all (standard mode:
+    # random up to 1, 2, 4, … s, at most 20 s each); interactive commands give up sooner.
     config = AioConfig(
         read_timeout=30,
         connect_timeout=5,
-        retries={"max_attempts": 5 if settings.aws_retry_s >= 30 else 2, "mode": "standard"},
+        retries={"max_attempts": 8 if settings.aws_retry_s >= 30 else 3, "mode": "standard"},
         max_pool_connections=50,
     )
     kwargs: dict[str, object] = {"region_name": settings.region, "config": config}

@@ -20,6 +20,7 @@ from cbas_async import localenv
 from cbas_async.aws import open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.clock import Clock, SystemClock
+from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.interrupter import Interrupter
@@ -72,6 +73,7 @@ class LocalCloud:
     interrupter: Interrupter
     control_url: str
     env: dict[str, str]
+    faults: FaultGate
     market: LocalMarket | None = None
 
 
@@ -84,11 +86,13 @@ async def open_local_cloud(
     sns_verify: bool = False,
     trace: Path | None = None,
     api_url: str | None = None,
+    fault_exempt_keys: frozenset[str] = frozenset(),
 ) -> AsyncIterator[LocalCloud]:
     """`trace`: replay it in a local spot market (a price CSV is also the master's prices).
-    `api_url`: the master's address, written to local.env so the CLI goes through its API."""
+    `api_url`: the master's address, written to local.env so the CLI goes through its API.
+    `fault_exempt_keys`: access keys whose calls `LocalCloud.faults` never fails."""
     clock = clock or SystemClock()
-    moto = MotoServer(port=moto_port)
+    moto = MotoServer(port=moto_port, exempt_keys=fault_exempt_keys)
     url = await asyncio.to_thread(moto.start)
     try:
         local = _with_trace(local_settings(settings, url, sns_verify=sns_verify), trace, clock)
@@ -134,7 +138,16 @@ async def open_local_cloud(
                     hypervisor=hypervisor, ec2=clients.ec2, store=make_store(clients, resources)
                 )
                 market = _market(local, trace, targets, interrupter, clock)
-            yield LocalCloud(local, resources, hypervisor, interrupter, server.url, env, market)
+            yield LocalCloud(
+                local,
+                resources,
+                hypervisor,
+                interrupter,
+                server.url,
+                env,
+                faults=moto.faults,
+                market=market,
+            )
     finally:
         await asyncio.to_thread(moto.stop)
 

@@ -17,6 +17,8 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from cbas_async.local.faults import FaultGate
+
 LOCAL_KEY = "testing"  # moto accepts any keys; these name the local cloud's
 
 
@@ -40,12 +42,18 @@ class SerializedDynamo:
 
 
 class _LocalMotoServer(ThreadedMotoServer):
-    """moto's threaded server with DynamoDB requests serialized."""
+    """moto's threaded server with DynamoDB requests serialized, behind a fault gate."""
+
+    def __init__(self, *, gate_keys: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate: FaultGate | None = None
+        self._gate_keys = gate_keys
 
     def _server_entry(self) -> None:
-        app = SerializedDynamo(DomainDispatcherApplication(create_backend_app))
+        moto = SerializedDynamo(DomainDispatcherApplication(create_backend_app))
+        self.gate = FaultGate(moto, exempt_keys=self._gate_keys)
         self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            self._ip_address, self._port, self.gate, True, request_handler=MotoRequestHandler
         )
         self._server_ready_event.set()
         self._server.serve_forever()
@@ -56,7 +64,15 @@ class MotoServer:
     """A moto server thread bound to loopback only."""
 
     port: int = 0
+    exempt_keys: frozenset[str] = frozenset()  # never failed by `faults`
     _server: _LocalMotoServer | None = None
+
+    @property
+    def faults(self) -> FaultGate:
+        """Makes S3 or DynamoDB calls fail for a while (see `local.faults`)."""
+        gate = self._server.gate if self._server is not None else None
+        assert gate is not None, "moto server not started"
+        return gate
 
     @property
     def url(self) -> str:
@@ -67,7 +83,9 @@ class MotoServer:
     def start(self) -> str:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # moto binds 0.0.0.0 unless told otherwise: never expose the local cloud
-        self._server = _LocalMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = _LocalMotoServer(
+            ip_address="127.0.0.1", port=self.port, verbose=False, gate_keys=self.exempt_keys
+        )
         self._server.start()
         return self.url
 
