@@ -1,4 +1,5 @@
-"""`python -m chaos --jobs N --worker-kills K --master-kills M --interruptions I --seed S`"""
+"""`python -m chaos --jobs N --worker-kills K --master-kills M --interruptions I
+--storage-outages O --seed S`"""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def parse(argv: list[str]) -> ChaosOptions:
     parser.add_argument("--worker-kills", type=int, default=50)
     parser.add_argument("--master-kills", type=int, default=10)
     parser.add_argument("--interruptions", type=int, default=30)
+    parser.add_argument("--storage-outages", type=int, default=12, help="S3/DynamoDB outages")
     parser.add_argument("--seed", default="", help="default: random (printed)")
     parser.add_argument("--concurrency", type=int, default=10, help="jobs live at once")
     parser.add_argument("--timeout", type=float, default=None, help="seconds for the run")
@@ -34,6 +36,7 @@ def parse(argv: list[str]) -> ChaosOptions:
         worker_kills=args.worker_kills,
         master_kills=args.master_kills,
         interruptions=args.interruptions,
+        storage_outages=args.storage_outages,
         seed=seed,
         home=home,
         concurrency=args.concurrency,

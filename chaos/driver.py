@@ -106,10 +106,11 @@ class Driver:
             log.info("chaos_fault", kind=kind, fired=fired)
             if fired and kind == "master_kill":
                 self._last_master_kill = self._clock.monotonic()
-        try:
-            await self._injector.echo_pings()
-        except Exception as exc:
-            log.warning("chaos_ping_echo_failed", error=repr(exc)[:200])
+        for replay in (self._injector.echo_pings, self._injector.replay_warnings):
+            try:
+                await replay()
+            except Exception as exc:  # moto may fail to deliver to a killed master
+                log.warning("chaos_replay_failed", replay=replay.__name__, error=repr(exc)[:200])
 
     def _master_gap_passed(self) -> bool:
         return self._clock.monotonic() - self._last_master_kill >= self._master_gap_s

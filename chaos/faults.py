@@ -1,30 +1,33 @@
 """The faults the chaos run injects, each drawn from the run's seeded `random.Random`:
-kill -9 of workers and masters, spot notices, and pings duplicated and reordered.
-
-Not here: making S3 and DynamoDB calls fail for a while. Doing that honestly needs a
-fault-injecting proxy in front of moto's HTTP endpoint (workers and masters are other
-processes); it is left undone rather than faked (see docs/RELIABILITY.md).
-"""
+kill -9 of workers and masters, spot notices, S3 and DynamoDB outages (the local cloud's
+fault gate answers a share of their calls with 5xx or throttling errors for a while),
+pings duplicated and reordered, and spot warnings re-published late and twice."""
 
 from __future__ import annotations
 
+import json
 import random
+import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
 
+from cbas_async.clock import Clock, utc_iso
+from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
-from cbas_async.local.interrupter import Interrupter
+from cbas_async.local.interrupter import Interrupter, spot_warning
 from chaos.masters import Masters
 
 if TYPE_CHECKING:
+    from types_aiobotocore_sns import SNSClient
     from types_aiobotocore_sqs import SQSClient
 
 log = structlog.get_logger(__name__)
 
-BUDGETED = ("worker_kill", "interruption", "master_kill")
+BUDGETED = ("worker_kill", "interruption", "master_kill", "storage_outage")
+OUTAGE_SERVICES = (("s3",), ("dynamodb",), ("s3", "dynamodb"))
 
 
 @dataclass
@@ -59,16 +62,26 @@ class FaultInjector:
         hypervisor: Hypervisor,
         interrupter: Interrupter,
         masters: Masters,
+        gate: FaultGate,
         sqs: SQSClient,
         queue_url: str,
+        sns: SNSClient,
+        events_topic_arn: str,
+        region: str,
+        clock: Clock,
         second_master_p: float = 0.3,
     ) -> None:
         self._rng = rng
         self._hypervisor = hypervisor
         self._interrupter = interrupter
         self._masters = masters
+        self._gate = gate
         self._sqs = sqs
         self._queue_url = queue_url
+        self._sns = sns
+        self._events_topic_arn = events_topic_arn
+        self._region = region
+        self._clock = clock
         self._second_master_p = second_master_p
         self._recent: deque[str] = deque(maxlen=50)
         self._noticed: set[str] = set()  # instances already under a spot notice
@@ -83,6 +96,8 @@ class FaultInjector:
                 return await self.interrupt()
             case "master_kill":
                 return await self.kill_master()
+            case "storage_outage":
+                return self.storage_outage()
             case _:
                 raise ValueError(kind)
 
@@ -125,6 +140,33 @@ class FaultInjector:
             self.done["master_start"] += 1
         self.done["two_masters_at_once"] += len(self._masters.live) > 1
         return True
+
+    def storage_outage(self) -> bool:
+        """S3, DynamoDB or both fail half or all of their calls for 1 to 4 seconds."""
+        services = self._rng.choice(OUTAGE_SERVICES)
+        seconds = round(self._rng.uniform(1.0, 4.0), 1)
+        probability = self._rng.choice((0.5, 1.0))
+        for service in services:
+            self._gate.fail(service, seconds=seconds, probability=probability)
+        self.done["storage_outage"] += 1
+        log.info("chaos_storage_outage", services=services, s=seconds, p=probability)
+        return True
+
+    def storage_errors(self) -> Counter[str]:
+        """Errors the gate answered, by service."""
+        return Counter({f"{k}_errors_injected": n for k, n in self._gate.failed.items()})
+
+    async def replay_warnings(self) -> None:
+        """Sometimes re-publish the spot warning of an instance noticed earlier (late, out of
+        order, often for an attempt long gone), twice, each with a new event id."""
+        if not self._noticed or self._rng.random() > 0.1:
+            return
+        instance_id = self._rng.choice(sorted(self._noticed))
+        for _ in range(2):
+            event = spot_warning(instance_id, self._region, utc_iso(self._clock.now()))
+            event["id"] = str(uuid.UUID(int=self._rng.getrandbits(128)))
+            await self._sns.publish(TopicArn=self._events_topic_arn, Message=json.dumps(event))
+        self.done["warnings_replayed"] += 2
 
     async def echo_pings(self) -> None:
         """Peek at the ping queue (visibility 0: the master still gets every ping), and

@@ -4,6 +4,7 @@ invariants. `run_chaos` is what `python -m chaos` and the test call."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections import Counter
@@ -22,6 +23,8 @@ from chaos.masters import Masters
 from chaos.observer import Observations, Observer
 from chaos.workload import JobPlan, plan_workload, write_specs
 
+OBSERVER_KEY = "chaos-observer"
+
 
 @dataclass(frozen=True, kw_only=True)
 class ChaosOptions:
@@ -31,12 +34,13 @@ class ChaosOptions:
     interruptions: int
     seed: int
     home: Path
+    storage_outages: int = 12
     concurrency: int = 10
     timeout_s: float | None = None  # default: scales with the number of jobs
 
     @property
     def budgets(self) -> dict[str, int]:
-        counts = (self.worker_kills, self.interruptions, self.master_kills)
+        counts = (self.worker_kills, self.interruptions, self.master_kills, self.storage_outages)
         return dict(zip(BUDGETED, counts, strict=True))
 
     @property
@@ -44,7 +48,7 @@ class ChaosOptions:
         return (
             f"python -m chaos --jobs {self.jobs} --worker-kills {self.worker_kills} "
             f"--master-kills {self.master_kills} --interruptions {self.interruptions} "
-            f"--seed {self.seed}"
+            f"--storage-outages {self.storage_outages} --seed {self.seed}"
         )
 
 
@@ -94,6 +98,13 @@ def chaos_settings(home: Path) -> Settings:
     )
 
 
+def observer_settings(settings: Settings) -> Settings:
+    """The harness's own session: signed with a key the fault gate lets through."""
+    return dataclasses.replace(
+        settings, aws_access_key_id=OBSERVER_KEY, aws_secret_access_key=OBSERVER_KEY
+    )
+
+
 async def run_chaos(options: ChaosOptions) -> ChaosReport:
     clock = SystemClock()
     started = clock.monotonic()
@@ -102,9 +113,12 @@ async def run_chaos(options: ChaosOptions) -> ChaosReport:
     specs = write_specs(plans, options.home / "specs")
     schedule = FaultSchedule.draw(rng, options.budgets)
     timeout_s = options.timeout_s or 120.0 + 4.0 * options.jobs
+    exempt = frozenset({OBSERVER_KEY})  # the harness's own calls never fail
     async with (
-        open_local_cloud(chaos_settings(options.home), clock=clock) as cloud,
-        open_session(cloud.settings) as session,
+        open_local_cloud(
+            chaos_settings(options.home), clock=clock, fault_exempt_keys=exempt
+        ) as cloud,
+        open_session(observer_settings(cloud.settings)) as session,
     ):
         # moto's tracebacks when it delivers SNS to a master killed with -9 are expected
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
@@ -114,8 +128,13 @@ async def run_chaos(options: ChaosOptions) -> ChaosReport:
             hypervisor=cloud.hypervisor,
             interrupter=cloud.interrupter,
             masters=masters,
+            gate=cloud.faults,
             sqs=session.clients.sqs,
             queue_url=session.resources.ping_queue_url,
+            sns=session.clients.sns,
+            events_topic_arn=session.resources.events_topic_arn,
+            region=cloud.settings.region,
+            clock=clock,
         )
         observer = Observer(hypervisor=cloud.hypervisor, store=session.store, clock=clock)
         driver = Driver(
@@ -141,7 +160,8 @@ async def run_chaos(options: ChaosOptions) -> ChaosReport:
         allowance_s = cloud.settings.lease_ttl_s + cloud.settings.scaled_notice_s
         verdicts = await check(session, driver.submitted, observer.seen, allowance_s)
     kinds = Counter(plan.kind for plan in plans)
-    return ChaosReport(options, verdicts, injector.done, kinds, clock.monotonic() - started)
+    faults = injector.done + injector.storage_errors()
+    return ChaosReport(options, verdicts, faults, kinds, clock.monotonic() - started)
 
 
 async def check(

@@ -13,9 +13,18 @@ from typing import Any
 from cbas_async.states import JobState
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-KINDS = ("primes", "hello", "sleeper", "fails", "cancel")
-WEIGHTS = (35, 20, 20, 10, 15)
 RETRIES = 10  # chaos may hit one job several times; it must still get through
+
+
+def kinds_and_weights(*, dmtcp: bool) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The workload's job kinds; DMTCP-checkpointed primes only where DMTCP is installed."""
+    kinds, weights = ("primes", "hello", "sleeper", "fails", "cancel"), (35, 20, 20, 10, 15)
+    if dmtcp:
+        return (*kinds, "dmtcp"), (*weights, 10)
+    return kinds, weights
+
+
+KINDS, WEIGHTS = kinds_and_weights(dmtcp=shutil.which("dmtcp_launch") is not None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +50,7 @@ def write_specs(plans: list[JobPlan], folder: Path) -> dict[str, Path]:
     """Write each spec (and the primes program) into `folder`; paths by job name."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(EXAMPLES / "primes_app" / "primes.py", folder / "primes.py")
+    shutil.copy(EXAMPLES / "primes_dmtcp" / "count.py", folder / "count.py")
     paths = {}
     for plan in plans:
         path = folder / f"{plan.name}.json"
@@ -54,6 +64,8 @@ def _plan(kind: str, n: int, rng: random.Random) -> JobPlan:
     match kind:
         case "primes":
             return _primes(name, rng.choice((200_000, 300_000, 400_000)))
+        case "dmtcp":
+            return _dmtcp(name, rng.choice((300_000, 600_000)))
         case "hello":
             spec = _spec(name, ["sh", "-c", f'echo "hello, {name}" > hello.txt'], ["hello.txt"])
             return JobPlan(
@@ -106,6 +118,24 @@ def _primes(name: str, limit: int) -> JobPlan:
     return JobPlan(
         name=name,
         kind="primes",
+        spec=spec,
+        expected_state=JobState.SUCCEEDED,
+        output=("result.txt", text),
+    )
+
+
+def _dmtcp(name: str, limit: int) -> JobPlan:
+    """A program that knows nothing of checkpoints, checkpointed by DMTCP."""
+    spec = {
+        **_spec(name, ["python3", "count.py", str(limit)], ["result.txt"]),
+        "input_files": ["count.py"],
+        "env": {"CHUNK": "20000", "PAUSE_S": "0.1"},
+        "checkpoint": {"method": "dmtcp", "interval_s": 2},
+    }
+    text = f"primes below {limit}: {count_primes_below(limit)}\n"
+    return JobPlan(
+        name=name,
+        kind="dmtcp",
         spec=spec,
         expected_state=JobState.SUCCEEDED,
         output=("result.txt", text),

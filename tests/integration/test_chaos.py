@@ -1,5 +1,6 @@
-"""A short seeded chaos run inside `make test`: worker kills, notices, a master kill and
-replayed pings on the local cloud, and every invariant must hold."""
+"""A short seeded chaos run inside `make test`: worker kills, notices, a master kill, S3
+and DynamoDB outages, replayed pings and spot warnings on the local cloud, and every
+invariant must hold."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ async def test_short_chaos_run_keeps_every_invariant(tmp_path: Path) -> None:
         worker_kills=3,
         master_kills=1,
         interruptions=3,
+        storage_outages=3,
         seed=SEED,
         home=tmp_path,
         concurrency=12,
@@ -32,3 +34,5 @@ async def test_short_chaos_run_keeps_every_invariant(tmp_path: Path) -> None:
     for kind, planned in options.budgets.items():
         assert report.faults[kind] == planned, report.render()
     assert {"primes", "hello", "sleeper", "fails", "cancel"} <= set(report.kinds)
+    injected = report.faults["s3_errors_injected"] + report.faults["dynamodb_errors_injected"]
+    assert injected > 0, report.render()
