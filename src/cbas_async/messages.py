@@ -40,6 +40,9 @@ class UserData(_Message):
     heartbeat_interval_s: float = Field(gt=0)
     notice_poll_s: float = Field(gt=0)
     checkpoint_interval_s: float = Field(gt=0)
+    # hourly billing: checkpoints finish just before the end of every N-th instance-hour
+    checkpoint_every_hours: int | None = Field(default=None, ge=1, le=24 * 7)
+    billing_hour_s: float = Field(default=3600.0, gt=0)  # shrunk by the local cloud's speed
     sns_verify: bool = True
     master_id: str
 

@@ -12,9 +12,9 @@ from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.placement import first_allowed_type
 from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
-from cbas_async.master.launcher import Launcher, tag_value
+from cbas_async.master.launcher import Launcher, Placement, tag_value
 from cbas_async.master.tracker import HeartbeatTracker
-from cbas_async.messages import Ping, UserData
+from cbas_async.messages import Ping, UserData, decode
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
@@ -34,6 +34,7 @@ class Parts:
         self, store: JobStore, launcher: Launcher, resources: Resources, settings: Settings
     ):
         self.clock = FakeClock(datetime(2026, 11, 27, tzinfo=UTC))
+        self.speed = settings.speed
         self.tracker = HeartbeatTracker()
         self.store = store
         self.launcher = launcher
@@ -189,3 +190,24 @@ def test_user_data_round_trips(parts: Parts) -> None:
         ).job_id
         == "j"
     )
+
+
+@pytest.mark.parametrize(
+    ("aligned", "interval_s", "every_hours"),
+    [(True, 7200.0, 2), (True, 1800.0, 1), (False, 7200.0, None)],
+)
+async def test_user_data_carries_hour_aligned_checkpoints(
+    parts: Parts, aligned: bool, interval_s: float, every_hours: int | None
+) -> None:
+    job = await parts.store.get(await parts.pending_job())
+    placement = Placement(
+        region="us-east-1",
+        zone="us-east-1a",
+        instance_type="c5.large",
+        max_price_usd_per_hour=None,
+        checkpoint_interval_s=interval_s,
+        checkpoint_at_hour_end=aligned,
+    )
+    data = decode(UserData, parts.scheduler.user_data(job, placement).encode())
+    assert data.checkpoint_every_hours == every_hours
+    assert data.billing_hour_s == pytest.approx(3600.0 / parts.speed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from cbas_async.clock import SystemClock
@@ -110,3 +111,27 @@ async def test_a_shutdown_signal_checkpoints_and_interrupts(cloud: LocalCloud) -
     assert events[-1].detail == "signal"
     assert "stopping on SIGTERM" in await cloud.log_text(job_id, "stdout", 1)
     assert SystemClock().now() > record.created_at
+
+
+@pytest.mark.parametrize(("every_hours", "least"), [(1, 1), (None, 0)])
+async def test_hour_aligned_checkpoints_are_taken_before_each_hour_ends(
+    cloud: LocalCloud, every_hours: int | None, least: int
+) -> None:
+    """A 0.5 s "hour": the worker checkpoints before each one ends; with the same (hour
+    long) interval but no alignment it takes none while the job runs."""
+    spec = primes.spec(limit=1_000_000, pause_s=0.05)  # about 2 s
+    job_id = await cloud.submit(spec, {"primes.py": primes.PROGRAM})
+    instance_id = cloud.boot(
+        job_id,
+        1,
+        checkpoint_interval_s=3600,
+        checkpoint_every_hours=every_hours,
+        billing_hour_s=0.5,
+    )
+    with capture_logs() as logs:
+        assert await cloud.run_worker(instance_id) == 0
+    saved = [e for e in logs if e["event"] == "checkpoint_saved"]
+    assert len(saved) >= least
+    if least == 0:
+        assert saved == []
+    assert (await cloud.store.get(job_id)).state is JobState.SUCCEEDED

@@ -115,6 +115,12 @@ class Scheduler:
             heartbeat_interval_s=s.heartbeat_interval_s,
             notice_poll_s=s.notice_poll_s / s.speed,
             checkpoint_interval_s=placement.checkpoint_interval_s,
+            checkpoint_every_hours=(
+                max(1, round(placement.checkpoint_interval_s / 3600.0))
+                if placement.checkpoint_at_hour_end
+                else None
+            ),
+            billing_hour_s=3600.0 / s.speed,
             sns_verify=s.sns_verify,
             master_id=s.master_id,
         )

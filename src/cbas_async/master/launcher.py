@@ -27,6 +27,7 @@ class Placement:
     max_price_usd_per_hour: float | None
     checkpoint_interval_s: float
     market: Literal["spot", "on-demand"] = "spot"
+    checkpoint_at_hour_end: bool = False  # hourly billing: interval counts whole hours
 
     def to_item(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,7 @@ from cbas_async.settings import Settings
 from cbas_async.sns import SnsVerifier
 from cbas_async.sns_certs import CertificateCache, http_fetcher
 from cbas_async.worker.checkpoint.manager import CheckpointManager
+from cbas_async.worker.checkpoint.schedule import CheckpointSchedule
 from cbas_async.worker.heartbeat import Heartbeat, Progress
 from cbas_async.worker.http import CommandEndpoint
 from cbas_async.worker.imds import Identity, ImdsClient
@@ -53,6 +54,7 @@ class Services:
         self.pending_wait_s = options.pending_wait_s
         self.log_interval_s = options.log_interval_s
         self.default_notice_s = settings.scaled_notice_s
+        self.started_s = clock.monotonic()  # the instance-hours count from here
 
     def heartbeat(self, progress: Progress) -> Heartbeat:
         data = self._identity.user_data
@@ -99,6 +101,12 @@ class Services:
             commands=self._commands,
             shutdown=self._shutdown,
             clock=self.clock,
-            checkpoint_interval_s=data.checkpoint_interval_s,
+            schedule=CheckpointSchedule(
+                interval_s=data.checkpoint_interval_s,
+                every_hours=data.checkpoint_every_hours,
+                hour_s=data.billing_hour_s,
+                margin_s=120.0 * data.billing_hour_s / 3600.0,
+            ),
+            started_s=self.started_s,
             ownership_check_s=data.heartbeat_interval_s,
         )

@@ -13,6 +13,7 @@ from cbas_async.clock import Clock
 from cbas_async.errors import StaleWrite
 from cbas_async.messages import Command
 from cbas_async.worker.checkpoint.manager import CheckpointManager
+from cbas_async.worker.checkpoint.schedule import CheckpointSchedule
 from cbas_async.worker.imds import InstanceAction
 from cbas_async.worker.jobwriter import JobWriter
 from cbas_async.worker.notice import NoticeWatcher
@@ -66,7 +67,8 @@ class RunSession:
         commands: asyncio.Queue[Command],
         shutdown: asyncio.Event,
         clock: Clock,
-        checkpoint_interval_s: float,
+        schedule: CheckpointSchedule,
+        started_s: float,
         ownership_check_s: float,
     ) -> None:
         self._job = job
@@ -76,7 +78,8 @@ class RunSession:
         self._commands = commands
         self._shutdown = shutdown
         self._clock = clock
-        self._checkpoint_interval_s = checkpoint_interval_s
+        self._schedule = schedule
+        self._started_s = started_s
         self._ownership_check_s = ownership_check_s
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._stop = asyncio.Event()
@@ -130,7 +133,7 @@ class RunSession:
     async def _periodic(self) -> None:
         try:
             await self._manager.run_periodic(
-                self._job, interval_s=self._checkpoint_interval_s, stop=self._stop
+                self._job, schedule=self._schedule, started_s=self._started_s, stop=self._stop
             )
         except StaleWrite as exc:
             self._outcomes.put_nowait(Abandoned(exc.reason))

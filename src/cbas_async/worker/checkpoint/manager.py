@@ -12,6 +12,7 @@ from cbas_async.errors import StaleWrite
 from cbas_async.records import CheckpointPointer
 from cbas_async.worker.checkpoint.archive import Fingerprint, fingerprint
 from cbas_async.worker.checkpoint.base import Checkpointer, JobHandle
+from cbas_async.worker.checkpoint.schedule import CheckpointSchedule
 from cbas_async.worker.checkpoint.storage import CheckpointStorage
 from cbas_async.worker.heartbeat import Progress
 from cbas_async.worker.timing import StepTimer, sleep_or_stop
@@ -40,6 +41,7 @@ class CheckpointManager:
         self._lock = asyncio.Lock()
         self._saved: Fingerprint | None = None
         self.last_save_s = 0.0
+        self.last_duration_s = 0.0  # the last periodic checkpoint, capture to record
 
     def remember(self, saved: Fingerprint | None) -> None:
         """The state restored at start is already stored: no need to upload it again."""
@@ -49,9 +51,12 @@ class CheckpointManager:
         """A checkpoint of the running job now; None if there was nothing new to save."""
         async with self._lock:
             timer = StepTimer(self._clock, "checkpoint_step")
+            started = self._clock.monotonic()
             async with timer.step("capture"):
                 directory = await self._checkpointer.snapshot(job)
-            return await self._save(directory, timer)
+            pointer = await self._save(directory, timer)
+            self.last_duration_s = self._clock.monotonic() - started
+            return pointer
 
     async def take_final(
         self, job: JobHandle, *, budget_s: float, timer: StepTimer
@@ -62,10 +67,24 @@ class CheckpointManager:
                 directory = await self._checkpointer.final_snapshot(job, budget_s)
             return await self._save(directory, timer)
 
-    async def run_periodic(self, job: JobHandle, *, interval_s: float, stop: asyncio.Event) -> None:
-        """Checkpoint every `interval_s` until `stop`; a failed checkpoint is logged and
-        the next one tried, except `StaleWrite`, which propagates."""
-        while not await sleep_or_stop(self._clock, interval_s, stop):
+    async def run_periodic(
+        self,
+        job: JobHandle,
+        *,
+        schedule: CheckpointSchedule,
+        started_s: float,
+        stop: asyncio.Event,
+    ) -> None:
+        """Checkpoint on `schedule` (hours counted from `started_s`, monotonic) until
+        `stop`; a failed checkpoint is logged and the next one tried, except `StaleWrite`,
+        which propagates."""
+        while True:
+            delay = schedule.next_delay(
+                elapsed_s=self._clock.monotonic() - started_s,
+                expected_duration_s=self.last_duration_s,
+            )
+            if await sleep_or_stop(self._clock, delay, stop):
+                return
             try:
                 await self.take(job)
             except StaleWrite:
