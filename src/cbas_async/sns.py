@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from collections import OrderedDict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -46,6 +46,10 @@ _HASHES: dict[str, type[hashes.SHA1 | hashes.SHA256]] = {"1": hashes.SHA1, "2": 
 
 class MessageTooLarge(InvalidMessage):
     """The body is longer than the endpoint accepts (HTTP 413)."""
+
+
+class Unsigned(InvalidMessage):
+    """The signature fields are missing or unusable: answered as forbidden, not malformed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,8 +90,8 @@ def parse_envelope(body: bytes, *, max_bytes: int) -> SnsEnvelope:
         message=_required(raw, "Message", allow_empty=True),
         timestamp=_timestamp(_required(raw, "Timestamp")),
         signature_version=_signature_version(raw),
-        signature=_signature(_required(raw, "Signature")),
-        signing_cert_url=_required(raw, "SigningCertURL"),
+        signature=_signature(raw),
+        signing_cert_url=_signed(_required, raw, "SigningCertURL"),
         subject=None if confirmation else _optional(raw, "Subject"),
         token=_required(raw, "Token") if confirmation else None,
         subscribe_url=_required(raw, "SubscribeURL") if confirmation else None,
@@ -144,18 +148,28 @@ def _timestamp(text: str) -> datetime:
         raise InvalidMessage(f"Timestamp {text[:50]!r} is not an ISO 8601 time") from exc
 
 
+def _signed(
+    read: Callable[[Mapping[str, object], str], str], raw: Mapping[str, object], key: str
+) -> str:
+    try:
+        return read(raw, key)
+    except InvalidMessage as exc:
+        raise Unsigned(str(exc)) from exc
+
+
 def _signature_version(raw: Mapping[str, object]) -> str:
-    version = _required(raw, "SignatureVersion")
+    version = _signed(_required, raw, "SignatureVersion")
     if version not in _HASHES:
-        raise InvalidMessage(f"unknown SignatureVersion {version[:20]!r}")
+        raise Unsigned(f"unknown SignatureVersion {version[:20]!r}")
     return version
 
 
-def _signature(text: str) -> bytes:
+def _signature(raw: Mapping[str, object]) -> bytes:
+    text = _signed(_required, raw, "Signature")
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidMessage("Signature is not base64") from exc
+        raise Unsigned("Signature is not base64") from exc
 
 
 def _attributes(value: object) -> Mapping[str, str]:

@@ -89,35 +89,36 @@ def _tamper(message: dict[str, object], key: str, value: object) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("key", "value"),
+    ("key", "value", "status"),
     [
-        ("Message", WARNING.replace("i-0abc", "i-0evil")),
-        ("Subject", "added"),
-        ("Timestamp", "2026-01-01T00:00:01.000Z"),
-        ("TopicArn", "arn:aws:sns:us-east-1:123456789012:other"),
+        ("Message", WARNING.replace("i-0abc", "i-0evil"), 403),
+        ("Subject", "added", 403),
+        ("Timestamp", "2026-01-01T00:00:01.000Z", 403),
+        ("TopicArn", "arn:aws:sns:us-east-1:123456789012:other", 403),
         (
             "SigningCertURL",
             "https://sns.us-east-1.amazonaws.com.evil.com/SimpleNotificationService-1.pem",
+            403,
         ),
-        ("SigningCertURL", CERT_URL.replace("https", "http")),
-        ("Type", "Nonsense"),
-        ("Signature", "AAAA"),
-        ("SignatureVersion", "3"),
+        ("SigningCertURL", CERT_URL.replace("https", "http"), 403),
+        ("Type", "Nonsense", 400),  # not an SNS message at all: malformed
+        ("Signature", "AAAA", 403),
+        ("SignatureVersion", "3", 403),
     ],
 )
 async def test_forged_messages_are_refused_and_publish_nothing(
-    endpoint: Endpoint, key: str, value: object
+    endpoint: Endpoint, key: str, value: object, status: int
 ) -> None:
     message = endpoint.signer.notification(message=WARNING)
-    assert await post(endpoint, _tamper(message, key, value)) == 403
+    assert await post(endpoint, _tamper(message, key, value)) == status
     assert endpoint.published == []
 
 
-async def test_unsigned_and_garbage_bodies_are_refused(endpoint: Endpoint) -> None:
+async def test_unsigned_bodies_are_forbidden_and_garbage_is_malformed(endpoint: Endpoint) -> None:
     message = endpoint.signer.notification(message=WARNING)
     del message["Signature"]
     assert await post(endpoint, to_body(message)) == 403
-    assert await post(endpoint, b"not json") == 403
+    assert await post(endpoint, b"not json") == 400  # malformed: a clear 400, as on the worker
     assert endpoint.published == []
 
 

@@ -18,22 +18,14 @@ from cbas_async.clock import parse_utc
 from cbas_async.errors import InvalidMessage, TransientError
 from cbas_async.events import InterruptionWarned
 from cbas_async.master.health import Health
-from cbas_async.sns import (
-    DuplicateFilter,
-    MessageTooLarge,
-    SnsEnvelope,
-    SnsVerifier,
-    confirm_subscription,
-    parse_envelope,
-    topic_owned,
-)
+from cbas_async.sns import SnsEnvelope, SnsVerifier, confirm_subscription
+from cbas_async.sns_intake import Refused, SnsIntake
 
 log = structlog.get_logger(__name__)
 
 HEALTH = web.AppKey("health", Health)
 BUS = web.AppKey("bus", Bus)
-VERIFIER = web.AppKey("verifier", SnsVerifier)
-DUPLICATES = web.AppKey("duplicates", DuplicateFilter)
+INTAKE = web.AppKey("intake", SnsIntake)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 
 
@@ -41,8 +33,6 @@ SESSION = web.AppKey("session", aiohttp.ClientSession)
 class SnsConfig:
     """What the /sns endpoint accepts."""
 
-    topics: frozenset[str]
-    max_bytes: int
     region: str
     verify: bool
 
@@ -59,35 +49,27 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def sns_endpoint(request: web.Request) -> web.Response:
     config = request.app[SNS_CONFIG]
-    try:
-        body = await request.read()  # the app's client_max_size answers 413 past the limit
-        envelope = parse_envelope(body, max_bytes=config.max_bytes)
-        await request.app[VERIFIER].verify(envelope)
-    except MessageTooLarge as exc:
-        return _refuse(413, exc)
-    except InvalidMessage as exc:
-        return _refuse(403, exc)
-    except TransientError as exc:
-        return _refuse(503, exc)
-    if not topic_owned(envelope, config.topics):
-        return _refuse(403, InvalidMessage(f"topic {envelope.topic_arn} is not ours"))
-    duplicates = request.app[DUPLICATES]
-    if duplicates.seen(envelope.message_id):
+    intake = request.app[INTAKE]
+    # the app's client_max_size answers 413 past the limit before this reads it
+    envelope = await intake.accept(await request.read())
+    if isinstance(envelope, Refused):
+        return web.json_response({"error": envelope.problem}, status=envelope.status)
+    if isinstance(envelope, str):
         return web.json_response({"ok": True, "duplicate": True})
     try:
         if envelope.type == "SubscriptionConfirmation" and config.verify:
             await confirm_subscription(request.app[SESSION], envelope, region=config.region)
         elif envelope.type == "Notification":
             await _dispatch(request.app[BUS], envelope)
+    except InvalidMessage as exc:
+        return web.json_response({"error": str(exc)[:300]}, status=403)
+    except TransientError as exc:
+        intake.forget(envelope)  # let SNS's redelivery through
+        return web.json_response({"error": str(exc)[:300]}, status=503)
     except Exception:
-        duplicates.forget(envelope.message_id)  # let SNS's redelivery through
+        intake.forget(envelope)
         raise
     return web.json_response({"ok": True})
-
-
-def _refuse(status: int, exc: Exception) -> web.Response:
-    log.warning("sns_refused", status=status, error=str(exc))
-    return web.json_response({"error": str(exc)}, status=status)
 
 
 async def _dispatch(bus: Bus, envelope: SnsEnvelope) -> None:
@@ -126,12 +108,9 @@ def build_app(
     app = web.Application(client_max_size=max_body_bytes)
     app[HEALTH] = health
     app[BUS] = bus
-    app[VERIFIER] = verifier
-    app[DUPLICATES] = DuplicateFilter()
+    app[INTAKE] = SnsIntake(verifier=verifier, topics=topics, max_bytes=max_body_bytes)
     app[SESSION] = session
-    app[SNS_CONFIG] = SnsConfig(
-        topics=topics, max_bytes=max_body_bytes, region=region, verify=verify
-    )
+    app[SNS_CONFIG] = SnsConfig(region=region, verify=verify)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/sns", sns_endpoint)
     return app

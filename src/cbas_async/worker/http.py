@@ -20,15 +20,8 @@ from aiohttp import web
 from cbas_async.clock import Clock
 from cbas_async.errors import InvalidMessage, TransientError
 from cbas_async.messages import Command, decode
-from cbas_async.sns import (
-    DuplicateFilter,
-    MessageTooLarge,
-    SnsEnvelope,
-    SnsVerifier,
-    confirm_subscription,
-    parse_envelope,
-    topic_owned,
-)
+from cbas_async.sns import DuplicateFilter, SnsEnvelope, SnsVerifier, confirm_subscription
+from cbas_async.sns_intake import Refused, SnsIntake
 from cbas_async.worker.retry import retrying
 
 if TYPE_CHECKING:
@@ -62,7 +55,6 @@ class CommandEndpoint:
     ) -> None:
         self._sns = sns
         self._http = http
-        self._verifier = verifier
         self._strict = strict
         self._topic_arn = topic_arn
         self._region = region
@@ -73,7 +65,12 @@ class CommandEndpoint:
         self._port = port
         self._advertise_host = advertise_host or bind_host
         self._max_body_bytes = max_body_bytes
-        self._duplicates = DuplicateFilter(capacity=1000)
+        self._intake = SnsIntake(
+            verifier=verifier,
+            topics=[topic_arn],
+            max_bytes=max_body_bytes,
+            duplicates=DuplicateFilter(capacity=1000),
+        )
         self._runner: web.AppRunner | None = None
         self._subscription_arn: str | None = None
         self.url = ""
@@ -138,33 +135,16 @@ class CommandEndpoint:
 
     async def handle(self, request: web.Request) -> web.Response:
         """One POST from SNS; 4xx for anything malformed, forged or not ours to read."""
-        accepted = await self._accept(await request.read())
-        if isinstance(accepted, web.Response):
-            return accepted
-        if self._duplicates.seen(accepted.message_id):
+        accepted = await self._intake.accept(await request.read())
+        if isinstance(accepted, Refused):
+            return web.Response(status=accepted.status, text=accepted.problem)
+        if isinstance(accepted, str):
             return web.Response(text="duplicate")
         try:
             return await self._dispatch(accepted)
         except BaseException:
-            self._duplicates.forget(accepted.message_id)
+            self._intake.forget(accepted)
             raise
-
-    async def _accept(self, body: bytes) -> SnsEnvelope | web.Response:
-        try:
-            envelope = parse_envelope(body, max_bytes=self._max_body_bytes)
-        except MessageTooLarge as exc:
-            return _refuse(413, exc)
-        except InvalidMessage as exc:
-            return _refuse(400, exc)
-        try:
-            await self._verifier.verify(envelope)
-        except InvalidMessage as exc:
-            return _refuse(403, exc)
-        except TransientError as exc:
-            return _refuse(503, exc)
-        if not topic_owned(envelope, [self._topic_arn]):
-            return _refuse(403, InvalidMessage(f"not our topic: {envelope.topic_arn[:200]}"))
-        return envelope
 
     async def _dispatch(self, envelope: SnsEnvelope) -> web.Response:
         if envelope.type == "SubscriptionConfirmation":
@@ -194,7 +174,7 @@ class CommandEndpoint:
         except InvalidMessage as exc:
             return _refuse(403, exc)
         except TransientError as exc:
-            self._duplicates.forget(envelope.message_id)  # let SNS's retry through
+            self._intake.forget(envelope)  # let SNS's retry through
             return _refuse(503, exc)
         log.info("sns_subscription_confirmed", topic=envelope.topic_arn)
         return web.Response(text="confirmed")
