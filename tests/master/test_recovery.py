@@ -35,6 +35,7 @@ class Parts:
     ):
         self.clock = FakeClock(datetime(2026, 11, 27, tzinfo=UTC))
         self.speed = settings.speed
+        self.launch_timeout_s = settings.launch_timeout_s
         self.tracker = HeartbeatTracker()
         self.store = store
         self.launcher = launcher
@@ -211,3 +212,14 @@ async def test_user_data_carries_hour_aligned_checkpoints(
     data = decode(UserData, parts.scheduler.user_data(job, placement).encode())
     assert data.checkpoint_every_hours == every_hours
     assert data.billing_hour_s == pytest.approx(3600.0 / parts.speed)
+
+
+async def test_detector_prunes_heartbeats_of_jobs_no_longer_live(parts: Parts) -> None:
+    job_id = await parts.pending_job()
+    await parts.scheduler.place(await parts.store.get(job_id))
+    await parts.ping(job_id, attempt=1)
+    assert parts.detector.prune({job_id}) == 0  # live: kept whatever its age
+    assert parts.detector.prune(set()) == 0  # finished just now: kept for a while
+    await parts.clock.advance(2 * parts.launch_timeout_s + 1)
+    assert parts.detector.prune(set()) == 1
+    assert parts.tracker.last_seen(job_id) is None

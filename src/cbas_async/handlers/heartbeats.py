@@ -23,14 +23,13 @@ class HeartbeatHandler:
         self._tracker = tracker
         self._clock = clock
         self._actor = actor
-        self._confirmed: set[tuple[str, int]] = set()
 
     async def __call__(self, event: Event) -> None:
         if not isinstance(event, WorkerPinged):
             return
         ping = event.ping
         self._tracker.seen(ping.job_id, ping.attempt, self._clock.monotonic())
-        if (ping.job_id, ping.attempt) in self._confirmed:
+        if self._tracker.confirmed(ping.job_id, ping.attempt):
             return
         try:
             job = await self._store.get(ping.job_id)
@@ -39,7 +38,7 @@ class HeartbeatHandler:
             return
         if job.attempt != ping.attempt or job.state is not JobState.LAUNCHING:
             if job.attempt == ping.attempt and job.state is JobState.RUNNING:
-                self._confirmed.add((ping.job_id, ping.attempt))
+                self._tracker.confirm(ping.job_id, ping.attempt)
             return
         try:
             await self._store.transition(
@@ -55,4 +54,4 @@ class HeartbeatHandler:
             log.info("job_running", job_id=job.job_id, attempt=ping.attempt)
         except StaleWrite:
             pass  # the worker (or a duplicate ping) moved it first
-        self._confirmed.add((ping.job_id, ping.attempt))
+        self._tracker.confirm(ping.job_id, ping.attempt)

@@ -3,6 +3,8 @@ its instance terminated if still there, and the job moved to INTERRUPTED."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import structlog
 
 from cbas_async.clock import Clock
@@ -46,6 +48,12 @@ class LostWorkerDetector:
         booted = job.state is JobState.RUNNING or self._tracker.pinged(job.job_id, job.attempt)
         limit = self._timeout_s if booted else self._launch_timeout_s
         return self._tracker.silent_for(job.job_id, job.attempt, now) >= limit
+
+    def prune(self, live: Collection[str]) -> int:
+        """Forget heartbeats of jobs no longer live (finished, or another deployment's),
+        once they have been quiet for twice the longer timeout."""
+        horizon = 2 * max(self._timeout_s, self._launch_timeout_s)
+        return self._tracker.prune(live, before=self._clock.monotonic() - horizon)
 
     async def check(self, job: JobRecord) -> bool:
         """Move a lost attempt to INTERRUPTED; True when it did."""

@@ -79,6 +79,7 @@ class Supervisor:
             return
         jobs = await self._store.all_in_states(WATCHED)
         self._health.mark("dynamodb")
+        self._detector.prune({job.job_id for job in jobs})
         mine = await self._adopt(jobs)
         async with asyncio.TaskGroup() as group:
             for job in mine:

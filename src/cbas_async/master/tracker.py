@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 
 @dataclass
 class HeartbeatTracker:
-    """When each job's current attempt was last heard from (monotonic seconds)."""
+    """When each job's current attempt was last heard from (monotonic seconds), which
+    attempts have pinged, and which were confirmed RUNNING. Everything is keyed by job, so
+    forgetting a finished job is O(1); `prune` does it for jobs no longer live."""
 
     _last: dict[str, tuple[int, float]] = field(default_factory=dict)
-    _pinged: set[tuple[str, int]] = field(default_factory=set)
+    _pinged: dict[str, set[int]] = field(default_factory=dict)
+    _confirmed: dict[str, int] = field(default_factory=dict)
 
     def seen(self, job_id: str, attempt: int, at: float) -> None:
         known = self._last.get(job_id)
         if known is None or (attempt, at) > known:
             self._last[job_id] = (attempt, at)
-        self._pinged.add((job_id, attempt))
+        self._pinged.setdefault(job_id, set()).add(attempt)
 
     def pinged(self, job_id: str, attempt: int) -> bool:
         """Whether this attempt has pinged at least once (it booted)."""
-        return (job_id, attempt) in self._pinged
+        return attempt in self._pinged.get(job_id, ())
+
+    def confirm(self, job_id: str, attempt: int) -> None:
+        """This attempt is known to be RUNNING: its pings need no store read."""
+        self._confirmed[job_id] = attempt
+
+    def confirmed(self, job_id: str, attempt: int) -> bool:
+        return self._confirmed.get(job_id) == attempt
 
     def watch(self, job_id: str, attempt: int, at: float) -> None:
         """Start the clock for an attempt not heard from yet (launch, adoption)."""
@@ -40,7 +51,17 @@ class HeartbeatTracker:
 
     def forget(self, job_id: str) -> None:
         self._last.pop(job_id, None)
-        self._pinged = {key for key in self._pinged if key[0] != job_id}
+        self._pinged.pop(job_id, None)
+        self._confirmed.pop(job_id, None)
+
+    def prune(self, live: Collection[str], *, before: float) -> int:
+        """Forget the jobs not in `live` last heard of (or watched) before `before`; the
+        age guard keeps a job whose state change the live list has not caught up with."""
+        gone = [j for j, (_, at) in self._last.items() if at < before and j not in live]
+        gone += [j for j in self._pinged.keys() - self._last.keys() if j not in live]
+        for job_id in gone:
+            self.forget(job_id)
+        return len(gone)
 
     def __len__(self) -> int:
         return len(self._last)
