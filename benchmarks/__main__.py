@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import bench_checkpoint, bench_recovery, machine
+from benchmarks import bench_api, bench_bus, bench_checkpoint, bench_load, bench_recovery, machine
 from cbas_async import logs
 from cbas_async.aws import open_clients
 from cbas_async.bootstrap import bootstrap
@@ -65,6 +65,39 @@ async def recovery_section(scratch: Path) -> str:
     )
 
 
+async def load_section() -> str:
+    beats = await bench_load.heartbeats()
+    bus = await bench_bus.bus_events()
+    return (
+        "## Load on one master: heartbeats, memory, bus\n\n"
+        "Command: `make bench` (alone: `.venv/bin/python -m benchmarks.bench_load` and "
+        "`-m benchmarks.bench_bus`). No AWS in the loop: `PingPoller.poll_once` is fed "
+        "pre-built batches of SQS-shaped messages from memory, then does what it does after "
+        "a receive: copy, decode + validate, publish `WorkerPinged` on a bus with the "
+        "master's three subscribers (metrics, heartbeats, interruptions), the heartbeat "
+        "handler updating the tracker. Steady state: every job already RUNNING and "
+        "confirmed, so no DynamoDB access (checked); the first ping of an attempt costs one "
+        "GetItem (and LAUNCHING → RUNNING) and is not timed. Baseline in the same run: "
+        "`json.loads` of the same bodies; pydantic-core's parser beats it, hence a ratio "
+        "above 1 for decoding alone.\n\n"
+        + bench_load.markdown(beats)
+        + "\n### Bus events\n\n"
+        + bench_bus.markdown(bus)
+    )
+
+
+async def api_section(scratch: Path) -> str:
+    async with bench_api.moto_process() as url:
+        result = await bench_api.run(url, scratch)
+    return (
+        "## REST API requests per second\n\n"
+        "Command: `make bench` (alone: `.venv/bin/python -m benchmarks.bench_api`). The "
+        "master's HTTP app (`build_app` + `web.mount`) on 127.0.0.1 with a bearer token, "
+        "an aiohttp client in the same process. Baseline in the same run: `/healthz` on the "
+        "same server.\n\n" + bench_api.markdown(result)
+    )
+
+
 def _list(values: list[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
@@ -86,8 +119,12 @@ async def main() -> int:
     sections = ["# Benchmarks\n", f"Command: `make bench`. Machine: {machine.describe()}.\n"]
     with tempfile.TemporaryDirectory(prefix="cbas-bench-") as tmp:
         scratch = Path(tmp)
+        # first, while the process runs nothing else: their CPU times are process-wide
+        load = await load_section()
+        api = await api_section(scratch)
         sections.append(await checkpoint_section(scratch / "ckpt"))
         sections.append(await recovery_section(scratch))
+        sections += [load, api]
     sections.append(spot_section())
     OUT.write_text("\n".join(s for s in sections if s))
     print(OUT.read_text())
