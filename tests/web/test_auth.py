@@ -4,10 +4,12 @@ changes nothing; tokens are stored hashed."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from cbas_async.clock import SystemClock
 from cbas_async.states import JobState
 from cbas_async.web.auth import KEY_PREFIX, TokenStore
+from tests.fakes import FakeClock
 from tests.web.conftest import Api
 from tests.web.helpers import spec
 
@@ -68,3 +70,18 @@ async def test_tokens_are_stored_hashed_and_verified(api: Api) -> None:
     assert await tokens.verify(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
     status, _ = await api.call("GET", "/api/v1/jobs", token=token)
     assert status == 200
+
+
+async def test_verified_tokens_are_cached_for_a_while_wrong_ones_never(api: Api) -> None:
+    clock = FakeClock(datetime(2026, 11, 27, tzinfo=UTC))
+    tokens = TokenStore(store=api.store, clock=clock, cache_s=30.0)
+    token = await tokens.create(name="cached")
+    token_id = token.split("_")[1]
+    assert await tokens.verify(token) == token_id
+    assert await tokens.verify(token[:-1] + ("x" if token[-1] != "x" else "y")) is None
+    await api.store.misc_delete(KEY_PREFIX + token_id)  # removed from the table
+    assert await tokens.verify(token) == token_id  # still cached on this master
+    await clock.advance(30.0)
+    assert await tokens.verify(token) is None  # the cache expired: the table decides
+    fresh = TokenStore(store=api.store, clock=clock)
+    assert await fresh.verify(token) is None
