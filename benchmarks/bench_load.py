@@ -124,15 +124,18 @@ def _master() -> _Master:
     clock, store, tracker, bus = SystemClock(), _RunningJobs(), HeartbeatTracker(), Bus()
     feed = _BatchFeed()
     # the master's subscribers, in its order (web.mount, then master.app._wire)
-    bus.subscribe("metrics", Metrics().on_event)
+    bus.subscribe("metrics", Metrics().on_event, kinds=Metrics.kinds)
     bus.subscribe(
-        "heartbeats", HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor="bench")
+        "heartbeats",
+        HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor="bench"),
+        kinds=HeartbeatHandler.kinds,
     )
     never_called = cast("EC2Client", object())  # pings are not the interruption handler's event
     launcher = Launcher(ec2=never_called, image_id="ami-bench", deployment="bench")
     bus.subscribe(
         "interruptions",
         InterruptionHandler(store=store, launcher=launcher, clock=clock, wake=asyncio.Event()),
+        kinds=InterruptionHandler.kinds,
     )
     poller = PingPoller(
         sqs=cast("SQSClient", feed),

@@ -9,7 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from cbas_async.bus import Bus
-from cbas_async.events import Event, PricesUpdated
+from cbas_async.events import Event, InterruptionWarned, PricesUpdated
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -115,3 +115,29 @@ async def test_stop_drains_what_was_published() -> None:
     assert seen == [0, 1, 2, 3, 4]
     with pytest.raises(asyncio.QueueEmpty):
         bus._subscribers[0].queue.get_nowait()
+
+
+async def test_a_subscriber_gets_only_the_kinds_it_asked_for() -> None:
+
+    bus = Bus(maxsize=1)  # a queue of one: an unwanted event would block the publisher
+    wanted: list[Event] = []
+    everything: list[Event] = []
+
+    async def keep(event: Event) -> None:
+        wanted.append(event)
+
+    async def keep_all(event: Event) -> None:
+        everything.append(event)
+
+    bus.subscribe("warnings", keep, kinds=(InterruptionWarned,))
+    bus.subscribe("all", keep_all)
+    stopping, task = await _running(bus)
+    warning = InterruptionWarned(instance_id="i-1", action="terminate", at=T0)
+    for event in [ev(1), warning, ev(2)]:
+        await bus.publish(event)
+    await bus.drain()
+    stopping.set()
+    await task
+    assert wanted == [warning]
+    assert everything == [ev(1), warning, ev(2)]
+    assert bus.counts() == {"warnings": (1, 0), "all": (3, 0)}

@@ -25,6 +25,7 @@ class _Subscriber:
     name: str
     handler: Handler
     queue: asyncio.Queue[Event | None]
+    kinds: tuple[type[Event], ...] | None = None  # None: every event
     handled: int = 0
     failed: int = 0
 
@@ -37,14 +38,24 @@ class Bus:
     _subscribers: list[_Subscriber] = field(default_factory=list)
     name: str = "bus"
 
-    def subscribe(self, name: str, handler: Handler, *, maxsize: int | None = None) -> None:
+    def subscribe(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        maxsize: int | None = None,
+        kinds: tuple[type[Event], ...] | None = None,
+    ) -> None:
+        """`kinds`: the event types the handler wants (default: all); others never reach
+        its queue, so a flood of pings costs nothing to subscribers that ignore them."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize or self.maxsize)
-        self._subscribers.append(_Subscriber(name, handler, queue))
+        self._subscribers.append(_Subscriber(name, handler, queue, kinds))
 
     async def publish(self, event: Event) -> None:
-        """Hand the event to every subscriber, waiting while any queue is full."""
+        """Hand the event to every subscriber that wants it, waiting while a queue is full."""
         for subscriber in self._subscribers:
-            await subscriber.queue.put(event)
+            if subscriber.kinds is None or isinstance(event, subscriber.kinds):
+                await subscriber.queue.put(event)
 
     def depths(self) -> dict[str, int]:
         return {s.name: s.queue.qsize() for s in self._subscribers}

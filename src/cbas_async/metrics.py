@@ -53,6 +53,8 @@ class Metrics:
         """The store's observer: called after each transition it wrote."""
         self.transitions.labels(job.state.value).inc()
 
+    kinds = (InterruptionWarned,)  # the bus events `on_event` counts
+
     async def on_event(self, event: Event) -> None:
         """A bus subscriber: counts the events worth counting."""
         if isinstance(event, InterruptionWarned):

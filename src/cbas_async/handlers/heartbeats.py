@@ -18,6 +18,8 @@ log = structlog.get_logger(__name__)
 class HeartbeatHandler:
     """Idempotent: duplicate, late and reordered pings change nothing twice."""
 
+    kinds = (WorkerPinged,)  # the bus events it handles
+
     def __init__(self, *, store: JobStore, tracker: HeartbeatTracker, clock: Clock, actor: str):
         self._store = store
         self._tracker = tracker

@@ -26,6 +26,8 @@ class InterruptionHandler:
         self._clock = clock
         self._wake = wake
 
+    kinds = (InterruptionWarned,)  # the bus events it handles
+
     async def __call__(self, event: Event) -> None:
         if not isinstance(event, InterruptionWarned):
             return

@@ -172,10 +172,14 @@ def _wire(
         ec2=clients.ec2, image_id=settings.worker_image_id, deployment=settings.deployment
     )
     bus.subscribe(
-        "heartbeats", HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor=me)
+        "heartbeats",
+        HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor=me),
+        kinds=HeartbeatHandler.kinds,
     )
     bus.subscribe(
-        "interruptions", InterruptionHandler(store=store, launcher=launcher, clock=clock, wake=wake)
+        "interruptions",
+        InterruptionHandler(store=store, launcher=launcher, clock=clock, wake=wake),
+        kinds=InterruptionHandler.kinds,
     )
     scheduler = Scheduler(
         store=store,

@@ -74,7 +74,7 @@ def mount(app: web.Application, parts: WebParts) -> None:
     )
     app.middlewares.extend([error_middleware, auth_middleware(tokens)])
     app.on_shutdown.append(closing)
-    parts.bus.subscribe("metrics", parts.metrics.on_event)
+    parts.bus.subscribe("metrics", parts.metrics.on_event, kinds=Metrics.kinds)
     app.router.add_get("/metrics", metrics_endpoint)
     for module in (api, files, cluster, openapi, ui):
         module.add_routes(app)
