@@ -55,6 +55,12 @@ def test_result_equals_the_same_json_spec() -> None:
     )
 
 
+def test_expected_hours_is_read_as_a_number() -> None:
+    assert jdl_to_spec('Executable = "x"; ExpectedHours = 2.5;').expected_hours == 2.5
+    assert jdl_to_spec('Executable = "x"; expectedhours = 3;').expected_hours == 3.0
+    assert jdl_to_spec('Executable = "x";').expected_hours is None
+
+
 def test_defaults_and_name_argument() -> None:
     spec = jdl_to_spec('executable = "true"', name="from-file")
 
@@ -127,6 +133,7 @@ SYNTAX_ERRORS = [
     ('Executable = "x";\n/* never closed', 2, 1, "unterminated comment"),
     ("RetryCount = 3abc;", 1, 14, "invalid number"),
     ("RetryCount = 1.2.3;", 1, 14, "invalid number"),
+    ('Executable = "x";\nExpectedHours = 2h;', 2, 17, "invalid number"),
     ("RetryCount = " + "9" * 5000 + ";", 1, 14, "number too long"),
     ('Executable = "x" @', 1, 18, "unexpected character '@'"),
     ("Executable = ;", 1, 14, "expected a value, found ';'"),
@@ -173,6 +180,13 @@ CONVERSION_ERRORS = [
     ('Executable = "x"; RetryCount = -1;', "RetryCount", "0 to 99"),
     ('Executable = "x"; RetryCount = 2.5;', "RetryCount", "whole number"),
     ('Executable = "x"; RetryCount = "3";', "RetryCount", "whole number"),
+    ('Executable = "x"; ExpectedHours = 0;', "ExpectedHours", "greater than 0"),
+    ('Executable = "x"; ExpectedHours = -2;', "ExpectedHours", "greater than 0"),
+    ('Executable = "x"; ExpectedHours = 9000;', "ExpectedHours", "at most 8760"),
+    ('Executable = "x"; ExpectedHours = 1e400;', "ExpectedHours", "finite"),
+    ('Executable = "x"; ExpectedHours = "2";', "ExpectedHours", "a number, not a string"),
+    ('Executable = "x"; expectedhours = true;', "expectedhours", "a number, not a boolean"),
+    ('Executable = "x"; ExpectedHours = 2 * 3;', "ExpectedHours", "not the expression '2 * 3'"),
     ('Executable = "x"; JobName = "two words";', "JobName", "letters, digits"),
     ('Executable = "x"; JobName = [ A = 1; ];', "JobName", "not a record"),
     ('Executable = "x"; StdInput = "in.txt";', "StdInput", "unknown JDL attribute"),

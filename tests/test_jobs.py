@@ -72,6 +72,14 @@ def test_minimal_spec_gets_defaults() -> None:
     assert spec.stdout is None
 
 
+@pytest.mark.parametrize(("hours", "expected"), [(2, 2.0), (0.25, 0.25), (24 * 365, 8760.0)])
+def test_expected_hours_is_a_positive_number_of_hours(hours: float, expected: float) -> None:
+    spec = parse_spec(with_(expected_hours=hours))
+
+    assert spec.expected_hours == expected
+    assert parse_spec(MINIMAL).expected_hours is None
+
+
 def test_bytes_are_accepted() -> None:
     assert parse_spec(json.dumps(MINIMAL).encode()).name == "hello"
 
@@ -152,6 +160,13 @@ MALFORMED: list[tuple[Any, str, str]] = [
     (with_(max_price_usd_per_hour=-0.1), "max_price_usd_per_hour", "greater than 0"),
     (with_(max_price_usd_per_hour="cheap"), "max_price_usd_per_hour", "must be a number"),
     (with_(max_price_usd_per_hour=float("inf")), "max_price_usd_per_hour", "finite"),
+    (with_(expected_hours=0), "expected_hours", "must be greater than 0"),
+    (with_(expected_hours=-1.5), "expected_hours", "must be greater than 0"),
+    (with_(expected_hours="2"), "expected_hours", "must be a number"),
+    (with_(expected_hours=True), "expected_hours", "must be a number"),
+    (with_(expected_hours=[2]), "expected_hours", "must be a number"),
+    (with_(expected_hours=24 * 365 + 1), "expected_hours", "must be at most 8760"),
+    ('{"name": "x", "command": ["ls"], "expected_hours": 1e400}', "expected_hours", "finite"),
     (with_(deadline="2026-12-01T12:00:00"), "deadline", "time zone"),
     (with_(deadline="next tuesday"), "deadline", "ISO 8601"),
     (with_(deadline=1764590400), "deadline", "ISO 8601"),

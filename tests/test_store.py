@@ -10,7 +10,7 @@ import pytest
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap
 from cbas_async.errors import IllegalTransition, JobNotFound, StaleWrite
-from cbas_async.records import CheckpointPointer
+from cbas_async.records import CheckpointPointer, JobEvent
 from cbas_async.settings import Settings
 from cbas_async.states import JobState, is_legal_path
 from cbas_async.store import JobStore
@@ -123,6 +123,33 @@ async def test_older_attempt_cannot_write(store: JobStore) -> None:
         await store.update_fields(record.job_id, attempt=1, updates={"reason": "stale"})
     got = await store.get(record.job_id)
     assert (got.state, got.attempt, got.reason) == (JobState.PENDING, 2, None)
+
+
+async def test_a_placement_set_by_a_transition_stays_in_its_history_entry(
+    store: JobStore,
+) -> None:
+    record = await store.create(SPEC, now=NOW, actor="test")
+    await store.transition(
+        record.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=NOW, actor="m"
+    )
+    placement = {"zone": "us-east-1b", "instance_type": "m5.large", "max_price_usd_per_hour": None}
+    await store.transition(
+        record.job_id,
+        {JobState.PENDING},
+        JobState.LAUNCHING,
+        1,
+        now=NOW,
+        actor="m",
+        updates={"placement": placement},
+    )
+    await store.update_fields(
+        record.job_id, attempt=1, updates={"placement": {**placement, "zone": "us-east-1c"}}
+    )
+    events = await store.events(record.job_id)
+    assert [e.placement for e in events] == [None, None, placement]
+    # entries written before placements were kept in them still load
+    legacy = {"job_id": "j", "seq": 2, "to_state": "LAUNCHING", "at": "2026-11-27T12:00:00Z"}
+    assert JobEvent.from_item({**legacy, "attempt": 1, "actor": "m"}).placement is None
 
 
 def _pointer(attempt: int, seq: int) -> CheckpointPointer:

@@ -309,7 +309,7 @@ _IGNORED = {"type", "jobtype", "virtualorganisation", "requirements", "rank", "m
 _IGNORED |= {"shallowretrycount", "perusalfileenable", "outputsandboxbasedesturi"}
 _IGNORED |= {"datarequirements", "dataaccessprotocol"}
 _USED = {"executable", "arguments", "stdoutput", "stderror", "inputsandbox", "outputsandbox"}
-_USED |= {"environment", "retrycount", "jobname", "name"}
+_USED |= {"environment", "retrycount", "jobname", "name", "expectedhours"}
 _JDL_FIELDS = {
     "name": "JobName",
     "input_files": "InputSandbox",
@@ -318,6 +318,7 @@ _JDL_FIELDS = {
     "stdout": "StdOutput",
     "stderr": "StdError",
     "max_attempts": "RetryCount",
+    "expected_hours": "ExpectedHours",  # not gLite: the runtime estimate the broker plans with
 }
 
 
@@ -346,6 +347,9 @@ class _Reader:
         retries = self.retry_count()
         if retries is not None:
             data["max_attempts"] = retries + 1
+        hours = self.number("expectedhours")
+        if hours is not None:
+            data["expected_hours"] = hours
         return data
 
     def job_name(self, default_name: str) -> str | None:
@@ -393,6 +397,14 @@ class _Reader:
                 self.errors.append((field, f"sets {key!r} again"))
             env[key] = value
         return env
+
+    def number(self, key: str) -> int | float | None:
+        """A number as written; its range is the spec's to check."""
+        value = self.attributes[key].value if key in self.attributes else None
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            return value
+        self.wrong(key, f"must be a number, not {_kind(value)}")
+        return None
 
     def retry_count(self) -> int | None:
         value = self.attributes["retrycount"].value if "retrycount" in self.attributes else None

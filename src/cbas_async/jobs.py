@@ -33,6 +33,8 @@ from cbas_async.errors import InvalidSpec
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*", re.ASCII)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*", re.ASCII)
+# a runtime estimate past a year is a typo (minutes or seconds given as hours), not a plan
+MAX_EXPECTED_HOURS = 24 * 365
 
 
 def _problem(message: str, **context: Any) -> PydanticCustomError:
@@ -162,6 +164,8 @@ class JobSpec(BaseModel):
     max_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] = 3
     max_price_usd_per_hour: PositiveNumber | None = None
     deadline: UtcDateTime | None = None
+    # the runtime estimate the broker plans with (instance hours of work, restarts excluded)
+    expected_hours: Annotated[PositiveNumber, Field(le=MAX_EXPECTED_HOURS)] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +292,7 @@ _PROBLEMS = {
     "too_short": "must not be empty",
     "greater_than": "must be greater than {gt:g}",
     "greater_than_equal": "must be at least {ge}",
-    "less_than_equal": "must be at most {le}",
+    "less_than_equal": "must be at most {le:g}",
     "literal_error": "must be one of {expected}",
     "timezone_aware": "must include a time zone, e.g. 'Z' or '+00:00'",
 }

@@ -164,7 +164,8 @@ class JobRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobEvent:
-    """One entry of a job's append-only history."""
+    """One entry of a job's append-only history; `placement` is the one the transition set
+    (LAUNCHING), so every attempt's placement outlives the job item's newest."""
 
     job_id: str
     seq: int
@@ -174,6 +175,7 @@ class JobEvent:
     attempt: int
     actor: str
     detail: str | None = None
+    placement: dict[str, Any] | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> JobEvent:
@@ -187,4 +189,5 @@ class JobEvent:
             attempt=int(data["attempt"]),
             actor=data.get("actor", ""),
             detail=data.get("detail"),
+            placement=data.get("placement"),  # absent from entries written before it was kept
         )

@@ -128,7 +128,8 @@ class JobStore:
         """Move a job from one of `expected_states` at `expected_version` to `new_state`.
 
         `attempt` fences: the write fails unless the stored attempt equals it; `owner` likewise
-        fences a master's write to the jobs it owns. Raises
+        fences a master's write to the jobs it owns. A `placement` in `updates` is kept in
+        the `job-events` entry too, where costing finds each attempt's own. Raises
         `IllegalTransition` before writing when the state machine forbids the move, and
         `StaleWrite` when the job is not as expected (another writer won).
         """
@@ -148,6 +149,8 @@ class JobStore:
         # with one expected state the origin is known; otherwise the previous entry says it
         origin = next(iter(expected_states)) if len(expected_states) == 1 else None
         event = _event_item(job_id, seq, origin, new_state, stamp, event_attempt, actor, detail)
+        if updates and "placement" in updates:
+            event["placement"] = updates["placement"]
         try:
             await self._db.transact_write_items(
                 [

@@ -4,6 +4,7 @@ job item (against moto)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from cbas_async.handlers.costing import (
     price_span,
     work_redone_s,
 )
-from cbas_async.handlers.placement import first_allowed_type
+from cbas_async.handlers.placement import checkpointed_work_s, first_allowed_type
 from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.sweeper import Sweeper
@@ -44,6 +45,15 @@ PLACEMENT = Placement(
     zone="us-east-1a",
     instance_type="c5.large",
     max_price_usd_per_hour=0.085,
+    checkpoint_interval_s=300.0,
+)
+
+
+OTHER_ZONE = Placement(
+    region="us-east-1",
+    zone="us-east-1b",
+    instance_type="m5.large",
+    max_price_usd_per_hour=0.096,
     checkpoint_interval_s=300.0,
 )
 
@@ -96,6 +106,12 @@ def test_attempt_spans_from_the_history() -> None:
     assert spans[1].end == T0 + timedelta(seconds=2000)
 
 
+def test_a_span_carries_the_placement_its_history_recorded() -> None:
+    launching = dataclasses.replace(HISTORY[6], placement=OTHER_ZONE.to_item())
+    spans = attempt_spans([*HISTORY[:6], launching, *HISTORY[7:]])
+    assert [s.placement for s in spans] == [None, OTHER_ZONE.to_item()]  # None: legacy entry
+
+
 def test_an_open_attempt_is_not_a_span() -> None:
     assert attempt_spans(HISTORY[:4]) == []
 
@@ -133,11 +149,21 @@ def test_bid_era_partial_hour_is_free_when_interrupted() -> None:
     assert float(entry["cost_usd"]) == pytest.approx(0.04)  # one full hour, the half is free
 
 
-async def _run_attempt(store: JobStore, job_id: str, attempt: int, start_s: float, end: S) -> None:
-    """PENDING -> LAUNCHING -> RUNNING -> `end`, `start_s` seconds after T0, 1000 s long."""
-    for to, at_s in ((S.LAUNCHING, start_s), (S.RUNNING, start_s + 10), (end, start_s + 1000)):
+async def _run_attempt(
+    store: JobStore,
+    job_id: str,
+    attempt: int,
+    start_s: float,
+    end: S,
+    *,
+    placement: Placement = PLACEMENT,
+    length_s: float = 1000.0,
+) -> None:
+    """PENDING -> LAUNCHING -> RUNNING -> `end`, `start_s` seconds after T0, `length_s` long."""
+    steps = ((S.LAUNCHING, start_s), (S.RUNNING, start_s + 10), (end, start_s + length_s))
+    for to, at_s in steps:
         job = await store.get(job_id)
-        updates = {"placement": PLACEMENT.to_item()} if to is S.LAUNCHING else None
+        updates = {"placement": placement.to_item()} if to is S.LAUNCHING else None
         await store.transition(
             job_id,
             {job.state},
@@ -283,3 +309,72 @@ async def test_supervisor_prices_jobs_once_they_end(
     )
     await supervisor.supervise_once()  # it left the live states: priced now
     assert (await store.get(live)).cost_usd == pytest.approx(0.0181)  # 1810 s at 0.036 USD/h
+
+
+def _two_zone_book() -> PriceBook:
+    """c5.large at 0.036 USD/h in us-east-1a, m5.large at 0.048 USD/h in us-east-1b."""
+    points = [
+        PricePoint(
+            timestamp=T0 - timedelta(days=1),
+            region="us-east-1",
+            zone=zone,
+            instance_type=itype,
+            product="Linux/UNIX",
+            price_usd_per_hour=price,
+        )
+        for zone, itype, price in (
+            ("us-east-1a", "c5.large", 0.036),
+            ("us-east-1b", "m5.large", 0.048),
+        )
+    ]
+    return PriceBook(
+        model=CURRENT_ERA,
+        ondemand={"c5.large": 0.085, "m5.large": 0.096},
+        history=PriceHistory.from_points(points),
+    )
+
+
+async def test_each_attempt_is_priced_with_its_own_placement(store: JobStore) -> None:
+    costing = JobCosting(store=store, book=_two_zone_book())
+    job_id = await _pending_job(store)
+    await _run_attempt(store, job_id, 1, 0, S.INTERRUPTED)
+    await store.record_checkpoint(job_id, _pointer(1, 600))
+    job = await store.get(job_id)
+    # re-queued without pricing (as by a master with no price book): both are priced at the end
+    await store.transition(
+        job_id,
+        {S.INTERRUPTED},
+        S.PENDING,
+        job.version,
+        now=T0 + timedelta(seconds=1001),
+        actor="t",
+        attempt=1,
+        new_attempt=2,
+    )
+    await _run_attempt(store, job_id, 2, 1100, S.SUCCEEDED, placement=OTHER_ZONE, length_s=1800)
+    assert await costing.record_final(await store.get(job_id))
+    job = await store.get(job_id)
+    first, second = job.cost_attempts["1"], job.cost_attempts["2"]
+    assert (first["zone"], first["instance_type"], first["market"]) == (
+        "us-east-1a",
+        "c5.large",
+        "spot",
+    )
+    assert (second["zone"], second["instance_type"]) == ("us-east-1b", "m5.large")
+    assert (first["max_price_usd_per_hour"], second["max_price_usd_per_hour"]) == ("0.085", "0.096")
+    # by hand: 1000 s at 0.036 USD/h in 1a; 1800 s at 0.048 USD/h in 1b (not at 1a's price)
+    assert first["cost_usd"] == 0.01
+    assert second["cost_usd"] == 0.024
+    assert first["ondemand_usd"] == 0.023611111  # 1000 s at c5.large's 0.085 USD/h
+    assert second["ondemand_usd"] == 0.048  # 1800 s at m5.large's 0.096 USD/h
+    assert (first["work_redone_s"], second["work_redone_s"]) == (400, 0)  # checkpoint at 600 s
+    assert (first["running_at"], first["end"]) == (
+        utc_iso(T0 + timedelta(seconds=10)),
+        utc_iso(T0 + timedelta(seconds=1000)),
+    )
+    assert job.cost_usd == 0.034
+    # one on-demand run of the useful 600 + 1800 s, on the newest placement's m5.large
+    assert job.ondemand_usd == 0.064
+    assert job.work_redone_s == 400
+    # what placement reads back: attempt 1 ran from 10 s to its checkpoint at 600 s
+    assert checkpointed_work_s(job) == 590.0

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from cbas_async.clock import utc_iso
 from cbas_async.handlers.placement import (
     DEFAULT_CHECKPOINT_COST_S,
+    DEFAULT_WORK_HOURS,
     MAX_CHECKPOINT_INTERVAL_S,
     broker_job,
     broker_placer,
     checkpoint_cost_s,
+    checkpointed_work_s,
+    remaining_work_hours,
     to_launch_placement,
 )
 from cbas_async.master.pricebook import PriceBook
@@ -116,6 +123,29 @@ def test_on_demand_choice_launches_without_a_cap() -> None:
     assert placement.to_item()["market"] == "on-demand"
 
 
+@pytest.mark.parametrize(
+    ("spec", "aligned", "interval_s"),
+    [({}, True, 7200.0), ({"checkpoint": {"interval_s": 600}}, False, 600.0)],
+)
+def test_hour_aligned_checkpoints_pass_to_the_launch_unless_the_spec_sets_an_interval(
+    spec: dict[str, Any], aligned: bool, interval_s: float
+) -> None:
+    chosen = BrokerPlacement(
+        region="us-east-1",
+        zone="us-east-1a",
+        instance_type="c3.xlarge",
+        market="spot",
+        max_price_usd_per_hour=0.21,
+        checkpoint_interval_s=7200.0,
+        expected_cost_usd=0.1,
+        expected_runtime_s=3 * 3600.0,
+        checkpoint_at_hour_end=True,
+    )
+    placement = to_launch_placement(chosen, spec)
+    assert placement.checkpoint_at_hour_end is aligned
+    assert placement.checkpoint_interval_s == interval_s
+
+
 def test_a_tight_deadline_falls_back_to_on_demand() -> None:
     place = broker_placer(book=_book(), clock=FakeClock(NOW), region="us-east-1")
     deadline = (NOW + timedelta(minutes=61)).isoformat()
@@ -135,6 +165,8 @@ def test_broker_job_reads_the_spec() -> None:
     assert job.max_price_usd_per_hour == 0.07
     assert job.deadline == datetime(2021, 4, 2, tzinfo=UTC)
     assert job.region == "us-east-1"
+    assert job.work_hours == DEFAULT_WORK_HOURS
+    assert broker_job(_job({"expected_hours": 6.5}), region="r", now=NOW).work_hours == 6.5
 
 
 def test_checkpoint_cost_is_the_measured_one_when_recorded() -> None:
@@ -143,3 +175,60 @@ def test_checkpoint_cost_is_the_measured_one_when_recorded() -> None:
         DEFAULT_CHECKPOINT_COST_S
     )
     assert checkpoint_cost_s(_job({})) == DEFAULT_CHECKPOINT_COST_S
+
+
+def _at(minutes: float) -> str:
+    return utc_iso(NOW + timedelta(minutes=minutes))
+
+
+def _interrupted(
+    spec: dict[str, Any], pointer_attempt: int, taken_min: float, entries: dict[str, Any]
+) -> JobRecord:
+    """A job back in PENDING for attempt 3, its checkpoint from `pointer_attempt`."""
+    pointer = dataclasses.replace(_pointer({}), attempt=pointer_attempt, taken_at=_at(taken_min))
+    return dataclasses.replace(_job(spec, pointer), attempt=3, cost_attempts=entries)
+
+
+# attempt 1 ran 10 min to its last checkpoint (redone: 5 of its 15), attempt 2 never ran
+ENTRIES: dict[str, Any] = {
+    "1": {"running_at": _at(-200), "end": _at(-185), "work_redone_s": 300.0},
+    "2": {"running_at": None, "end": _at(-150), "work_redone_s": 0.0},
+}
+
+
+def test_checkpointed_work_sums_each_attempts_run_up_to_its_last_checkpoint() -> None:
+    entries = {**ENTRIES, "3": {"running_at": _at(-120), "end": _at(-40), "work_redone_s": 0}}
+    job = _interrupted({}, 3, -60, entries)
+    assert checkpointed_work_s(job) == (10 + 60) * 60.0  # attempt 3 ran from -120 to -60
+    # its attempt was priced before entries said when it ran: nothing is counted
+    legacy = {**entries, "3": {"end": _at(-40), "work_redone_s": 0}}
+    assert checkpointed_work_s(_interrupted({}, 3, -60, legacy)) == 0.0
+    assert checkpointed_work_s(dataclasses.replace(job, checkpoint=None)) == 0.0
+    assert checkpointed_work_s(_interrupted({}, 4, -60, entries)) == 0.0  # not priced yet
+
+
+def test_remaining_work_is_the_estimate_less_the_checkpointed_work() -> None:
+    entries = {**ENTRIES, "3": {"running_at": _at(-120), "end": _at(-40), "work_redone_s": 0}}
+    hinted = _interrupted({"expected_hours": 2}, 3, -60, entries)
+    assert remaining_work_hours(hinted) == pytest.approx(2 - 70 / 60)
+    assert remaining_work_hours(_interrupted({}, 3, -60, entries)) == DEFAULT_WORK_HOURS
+    # past its estimate: a tenth of it is planned for
+    assert remaining_work_hours(_interrupted({"expected_hours": 1}, 3, -60, entries)) == 0.1
+
+
+def test_the_runtime_hint_decides_spot_or_on_demand_near_a_deadline() -> None:
+    place = broker_placer(book=_book(), clock=FakeClock(NOW), region="us-east-1")
+    spec: dict[str, Any] = {
+        "resources": {"instance_types": ["c5.large"]},
+        "deadline": utc_iso(NOW + timedelta(hours=2)),
+    }
+    # no slack for an interruption: on demand; half an hour has plenty, so spot
+    assert place(_job({**spec, "expected_hours": 2})).market == "on-demand"
+    assert place(_job({**spec, "expected_hours": 0.5})).market == "spot"
+    assert place(_job(spec)).market == "spot"  # the default hour
+    # the 2 h job, interrupted with 1 h 40 min checkpointed, has 20 min to go: spot again
+    entries = {"3": {"running_at": _at(-120), "end": _at(-5), "work_redone_s": 0}}
+    job = _interrupted({**spec, "expected_hours": 2}, 3, -20, entries)
+    assert remaining_work_hours(job) == pytest.approx(1 / 3)
+    assert place(job).market == "spot"
+    assert place(dataclasses.replace(job, cost_attempts={})).market == "on-demand"

@@ -2,14 +2,27 @@
 billing, what on-demand would have cost, and the work redone after interruptions.
 
 An attempt runs from its LAUNCHING (or RUNNING) entry in `job-events` to the first
-INTERRUPTED, SUCCEEDED, FAILED or CANCELLED after it. Each priced attempt is kept in the
-job's `cost_attempts` map under its number and never recomputed; the totals (`cost_usd`,
-`ondemand_usd`, `work_redone_s`) are derived from the whole map. So pricing a job twice,
-or from two places, never counts an attempt twice.
+INTERRUPTED, SUCCEEDED, FAILED or CANCELLED after it, and is priced with its own
+placement: the zone, type, market and max price that its LAUNCHING entry recorded. Each
+priced attempt is kept in the job's `cost_attempts` map under its number and never
+recomputed; the totals (`cost_usd`, `ondemand_usd`, `work_redone_s`) are derived from the
+whole map. So pricing a job twice, or from two places, never counts an attempt twice.
 
-Approximations: an attempt is priced with the job's current placement (only the newest is
-stored), so only attempts priced as they end (the re-queue) have their own; work redone is
-the time run since the attempt's last known checkpoint (older pointers are not kept).
+Approximations:
+- the instance's own lifetime is not recorded (the sweeper and the lost-worker check
+  terminate instances without writing when), so a span runs between state changes:
+  LAUNCHING is written just before RunInstances; a provider-interrupted worker writes
+  INTERRUPTED after its final checkpoint, up to the notice's 2 minutes before its
+  instance goes (under counted); a lost worker's instance, terminated by the master just
+  before INTERRUPTED if it hung, may have died up to the lost-worker timeout earlier (over
+  counted); a finished one runs on until it shuts itself down or the sweeper terminates
+  it (under counted);
+- history entries written before placements were kept in them have none: such an attempt
+  is priced with the job's current placement;
+- `ondemand_usd`, one on-demand run of the useful time, is priced at the current
+  placement's type;
+- work redone is the time run since the attempt's last known checkpoint (older pointers
+  are not kept).
 """
 
 from __future__ import annotations
@@ -39,13 +52,15 @@ _ENDS = frozenset({JobState.INTERRUPTED, JobState.SUCCEEDED, JobState.FAILED, Jo
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttemptSpan:
-    """When one attempt's instance ran, and how the attempt ended."""
+    """When one attempt's instance ran, how the attempt ended, and where it ran (None when
+    its history entries predate placements being kept in them)."""
 
     attempt: int
     start: datetime
     running_at: datetime | None
     end: datetime
     outcome: JobState
+    placement: dict[str, Any] | None = None
 
 
 def attempt_spans(events: Iterable[JobEvent]) -> list[AttemptSpan]:
@@ -53,12 +68,16 @@ def attempt_spans(events: Iterable[JobEvent]) -> list[AttemptSpan]:
     spans: list[AttemptSpan] = []
     opened: tuple[int, datetime] | None = None
     running_at: datetime | None = None
+    placement: dict[str, Any] | None = None
     for event in sorted(events, key=lambda e: e.seq):
         if event.to_state in _STARTS and opened is None:
             opened = (event.attempt, event.at)
-        if event.to_state is JobState.RUNNING and opened is not None:
+        if opened is None:
+            continue
+        if event.to_state is JobState.RUNNING:
             running_at = running_at or event.at
-        if event.to_state in _ENDS and opened is not None:
+        placement = placement or event.placement
+        if event.to_state in _ENDS:
             attempt, start = opened
             spans.append(
                 AttemptSpan(
@@ -67,9 +86,10 @@ def attempt_spans(events: Iterable[JobEvent]) -> list[AttemptSpan]:
                     running_at=running_at,
                     end=event.at,
                     outcome=event.to_state,
+                    placement=placement,
                 )
             )
-            opened, running_at = None, None
+            opened, running_at, placement = None, None, None
     return spans
 
 
@@ -112,7 +132,9 @@ def price_span(
         "zone": zone,
         "instance_type": itype,
         "market": market,
+        "max_price_usd_per_hour": placement.get("max_price_usd_per_hour"),
         "start": utc_iso(span.start),
+        "running_at": utc_iso(span.running_at) if span.running_at else None,
         "end": utc_iso(span.end),
         "outcome": span.outcome.value,
         "duration_s": _number(cost.duration_s),
@@ -159,9 +181,8 @@ class JobCosting:
         for span in spans:
             key = str(span.attempt)
             if key not in entries:
-                entries[key] = price_span(
-                    span, placement=placement, book=self._book, pointers=pointers
-                )
+                own = span.placement or placement
+                entries[key] = price_span(span, placement=own, book=self._book, pointers=pointers)
         totals = cost_totals(
             entries,
             ondemand_usd_per_hour=_ondemand_price(self._book, placement),

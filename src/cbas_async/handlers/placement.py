@@ -3,7 +3,9 @@ the launcher needs. Pure: the price book and the time are handed in.
 
 What the broker is told about a job:
 - instance types, max price and deadline from the spec;
-- work: `DEFAULT_WORK_HOURS` (the spec has no runtime estimate yet);
+- work: the spec's `expected_hours` (`DEFAULT_WORK_HOURS` without one), less the work held
+  by the checkpoint the next attempt resumes from (`checkpointed_work_s`), but never less
+  than `MIN_REMAINING_FRACTION` of the estimate (a job past its estimate has more to do);
 - checkpoint cost: the last checkpoint's measured `duration_s` (recorded in the pointer's
   `extra`) when there is one, else `DEFAULT_CHECKPOINT_COST_S`.
 
@@ -13,8 +15,8 @@ A spec's `checkpoint.interval_s` overrides the broker's interval.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from cbas_async.clock import Clock, parse_utc
@@ -26,6 +28,8 @@ from cbas_async.spot.broker import Placement as BrokerPlacement
 
 DEFAULT_CHECKPOINT_INTERVAL_S = 300.0
 DEFAULT_WORK_HOURS = 1.0
+# a guess for a job that ran past its estimate: the estimate was short, by how much is unknown
+MIN_REMAINING_FRACTION = 0.1
 DEFAULT_CHECKPOINT_COST_S = 60.0
 DEFAULT_INSTANCE_TYPE = "c5.large"
 # the worker needs a positive interval: the broker's "none needed" becomes a day, and a
@@ -79,12 +83,53 @@ def broker_job(job: JobRecord, *, region: str, now: datetime) -> BrokerJob:
     max_price = spec.get("max_price_usd_per_hour")
     return BrokerJob(
         instance_types=tuple(str(t) for t in types),
-        work_hours=DEFAULT_WORK_HOURS,
+        work_hours=remaining_work_hours(job),
         checkpoint_cost_s=checkpoint_cost_s(job),
         deadline=parse_utc(str(deadline)) if deadline else None,
         max_price_usd_per_hour=float(max_price) if max_price else None,
         region=region,
     )
+
+
+def remaining_work_hours(job: JobRecord) -> float:
+    expected = job.spec.get("expected_hours")
+    if not expected:
+        return DEFAULT_WORK_HOURS
+    hours = float(expected)
+    return max(hours - checkpointed_work_s(job) / 3600.0, hours * MIN_REMAINING_FRACTION)
+
+
+def checkpointed_work_s(job: JobRecord) -> float:
+    """The run time the latest checkpoint holds: each priced attempt up to the checkpoint's
+    own ran from RUNNING to its last checkpoint (its `cost_attempts` entry says when), and
+    the checkpoint's attempt from RUNNING to `taken_at`.
+
+    Assumes each attempt resumed from the one before (a checkpoint found corrupt breaks
+    that) and counts restoring as work. 0 when there is no checkpoint, or its attempt is
+    not priced or its entry predates `running_at`: then the whole estimate is planned for.
+    """
+    pointer = job.checkpoint
+    own = job.cost_attempts.get(str(pointer.attempt)) if pointer is not None else None
+    if pointer is None or own is None or not own.get("running_at"):
+        return 0.0
+    try:
+        own_s = (parse_utc(pointer.taken_at) - parse_utc(str(own["running_at"]))).total_seconds()
+        earlier_s = sum(
+            _checkpointed_s(entry)
+            for key, entry in job.cost_attempts.items()
+            if int(key) < pointer.attempt
+        )
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    return max(own_s, 0.0) + earlier_s
+
+
+def _checkpointed_s(entry: Mapping[str, Any]) -> float:
+    """An earlier attempt's run up to its last checkpoint: its end less the work redone."""
+    if not entry.get("running_at"):
+        return 0.0  # never ran, or priced before entries said when it did
+    end = parse_utc(str(entry["end"])) - timedelta(seconds=float(entry["work_redone_s"]))
+    return max((end - parse_utc(str(entry["running_at"]))).total_seconds(), 0.0)
 
 
 def checkpoint_cost_s(job: JobRecord) -> float:
@@ -109,6 +154,8 @@ def to_launch_placement(chosen: BrokerPlacement, spec: dict[str, Any]) -> Placem
         max_price_usd_per_hour=chosen.max_price_usd_per_hour if chosen.market == "spot" else None,
         checkpoint_interval_s=interval,
         market=chosen.market,
+        # the broker's hour-aligned checkpoints, unless the spec set its own interval
+        checkpoint_at_hour_end=chosen.checkpoint_at_hour_end and not asked,
     )
 
 

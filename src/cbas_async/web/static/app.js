@@ -190,6 +190,7 @@ const FIELDS = [
   ["name", "Name", "text"], ["command", "Command (words separated by spaces)", "text"],
   ["output_files", "Output files (comma separated)", "text"],
   ["max_attempts", "Max attempts", "number"], ["max_price_usd_per_hour", "Max price (USD per hour)", "text"],
+  ["expected_hours", "Expected runtime (hours)", "text"],
 ];
 
 function fieldBlock(id, label, input) {
@@ -204,6 +205,9 @@ function specFromFields(form, inputs) {
   if (v("output_files")) spec.output_files = v("output_files").split(",").map((s) => s.trim()).filter(Boolean);
   if (v("max_attempts")) spec.max_attempts = Number(v("max_attempts"));
   if (v("max_price_usd_per_hour")) spec.max_price_usd_per_hour = Number(v("max_price_usd_per_hour"));
+  // sent as typed when not a number, so the server names the field instead of JSON's null
+  const hours = Number(v("expected_hours"));
+  if (v("expected_hours")) spec.expected_hours = Number.isFinite(hours) ? hours : v("expected_hours");
   if (inputs.length) spec.input_files = inputs.map((f) => f.name);
   return spec;
 }
