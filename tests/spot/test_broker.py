@@ -198,3 +198,70 @@ def test_no_instance_type_is_an_error() -> None:
             hazard_per_hour=None,
             now=NOW,
         )
+
+
+def test_a_caller_that_bridges_itself_gets_spot() -> None:
+    # the case above, where the deadline makes on-demand cheaper: a caller that runs on
+    # on-demand itself when its deadline needs it (the simulator's policy) still gets the
+    # spot placement, with what it expects of it
+    placement = choose_placement(
+        job=_job(deadline=NOW + timedelta(hours=4, minutes=10)),
+        history=CALM,
+        ondemand=ONDEMAND,
+        hazard_per_hour={("us-east-1a", "c5.large"): 3.0, ("us-east-1b", "c5.large"): 3.0},
+        now=NOW,
+        model=CURRENT_ERA,
+        outage_s={("us-east-1a", "c5.large"): 3600.0, ("us-east-1b", "c5.large"): 3600.0},
+        bridged_by_caller=True,
+    )
+    assert (placement.market, placement.zone) == ("spot", "us-east-1b")
+    assert placement.expected_interruptions == pytest.approx(3.0 * 4, rel=0.5)
+    assert placement.expected_instance_s is not None
+    assert placement.expected_instance_s > 4 * 3600
+
+
+@pytest.mark.parametrize(
+    ("deadline_hours", "every_hour"),
+    [(None, False), (12, False), (8, True)],
+)
+def test_hourly_billing_checkpoints_every_hour_when_the_deadline_needs_one(
+    deadline_hours: int | None, every_hour: bool
+) -> None:
+    # 4 h of work on a calm market: no checkpoint is worth an extra instance-hour. With 8 h
+    # to the deadline, losing the whole run near its end could not be absorbed, so one
+    # checkpoint will be taken anyway (the safety net): the fifth hour is paid whatever the
+    # plan, and a checkpoint at every hour end fits in it
+    deadline = NOW + timedelta(hours=deadline_hours) if deadline_hours else None
+    placement = choose_placement(
+        job=_job(deadline=deadline),
+        history=CALM,
+        ondemand=ONDEMAND,
+        hazard_per_hour=None,
+        now=NOW,
+        model=BID_ERA,
+    )
+    assert placement.checkpoint_at_hour_end is every_hour
+    assert placement.checkpoint_interval_s == (3600.0 if every_hour else None)
+
+
+@pytest.mark.parametrize(("work_hours", "zone"), [(1.0, "us-east-1b"), (100.0, "us-east-1a")])
+def test_a_short_job_pays_the_price_now_a_long_one_the_mean(work_hours: float, zone: str) -> None:
+    # 1a: 0.02 for a week, 0.05 for the last 8 h; 1b: 0.03 throughout. 1a is cheaper on
+    # average, but prices persist: a 1 h job pays about the price now, a 100 h one about
+    # the mean
+    history = _history(
+        {
+            ("us-east-1a", "c5.large"): [0.02] * 160 + [0.05] * 8,
+            ("us-east-1b", "c5.large"): [0.03] * 168,
+        },
+        timedelta(hours=1),
+    )
+    placement = choose_placement(
+        job=_job(work_hours=work_hours),
+        history=history,
+        ondemand=ONDEMAND,
+        hazard_per_hour=None,
+        now=NOW,
+        model=CURRENT_ERA,
+    )
+    assert placement.zone == zone

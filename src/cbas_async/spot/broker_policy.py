@@ -1,12 +1,19 @@
-"""The broker as a simulator policy: `choose_placement` at every launch, checkpoints as its
-placement says, and the commit-to-on-demand safety net of `deadline.py`.
+"""The broker as a simulator policy: `choose_placement` for where and how to run on spot, the
+reserve of `progress.py` for when the deadline needs on-demand, and the commit-to-on-demand
+safety net of `deadline.py`.
 
-A job keeps its plan (zone, max price, checkpoints) while it waits for its zone, and plans
-again after each run, every hour of waiting, or as soon as another zone can take it.
-While it waits, it bridges on on-demand if it is behind: if the slack left is below what
-the plan expects interruptions to cost from here; it goes back to its spot zone as soon
-as that has room (under hourly billing, at the end of a paid hour). A job the broker put
-on on-demand is planned again every hour and moves to spot when the plan says so.
+- Placement: the job asks the broker for the cheapest spot placement of its remaining work
+  (`bridged_by_caller`: spot placements are ranked with the on-demand each would need, but
+  the policy decides itself when to run on on-demand), after each run, every hour, and
+  whenever a zone other than the planned one could take it while it waits. A zone that
+  cannot take the job now is a candidate only while none can, or if it is cheaper than
+  every zone that can and its expected wait fits in the job's spare slack.
+- Waiting: with no zone able to take it, a job waits while its slack is above its reserve
+  and bridges on on-demand below it.
+- Leaving on-demand: at a turn (under hourly billing, the end of a paid hour), a job on
+  on-demand whose slack covers the switch and the guard, with some zone's expected spell
+  with capacity worth a round trip, plans again and moves to spot if the plan can start
+  now. A job without a spot placement (no usable history) stays on on-demand.
 """
 
 from __future__ import annotations
@@ -14,15 +21,16 @@ from __future__ import annotations
 import numpy as np
 
 from cbas_async.spot.broker import BrokerJob, Placement, choose_placement
-from cbas_async.spot.deadline import must_commit, must_protect, slack_s
+from cbas_async.spot.deadline import must_commit, must_protect
 from cbas_async.spot.history import PriceHistory, PriceSeries, from_epoch_s
 from cbas_async.spot.policies import PolicyContext, cheapest_spot
-from cbas_async.spot.risk import CapacityOutlook
+from cbas_async.spot.progress import behind, can_switch, reserve_s, round_trip_s, spare_s
+from cbas_async.spot.risk import PRIOR_EVENTS, CapacityOutlook
 from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
 
 _PER_JOB = (
     *("committed", "used", "plan_step", "plan_market", "plan_bid", "interval", "aligned"),
-    "loss_per_work",
+    "reserve_per_work",
 )
 
 
@@ -45,9 +53,11 @@ class BrokerPolicy:
         self.plan_bid = np.full(jobs, np.inf)
         self.interval = np.full(jobs, np.inf)  # work between checkpoints, or hours when aligned
         self.aligned = np.zeros(jobs, dtype=bool)
-        self.loss_per_work = np.zeros(jobs)  # expected interruption losses per second of work
+        self.reserve_per_work = np.zeros(jobs)  # slack to keep per second of work left
         self.replan_steps = max(round(3600.0 / trace.step_s), 1)
-        self.capacity = CapacityOutlook(trace, ctx.lookback_steps) if trace.model.notice_s else None
+        # interruption rates and waits at the on-demand cap: capacity, and bid-era prices
+        self.outlook = CapacityOutlook(trace, ctx.lookback_steps)
+        self.capacity = self.outlook if trace.model.notice_s else None
 
     def launch(self, sim: SimState, jobs: IntArray) -> tuple[IntArray, FloatArray]:
         self.committed[jobs] |= must_commit(sim, jobs)
@@ -57,9 +67,9 @@ class BrokerPolicy:
             self._plan(sim, int(job))
         markets = self.plan_market[jobs]
         waiting = (markets < self.ondemand) & ~self._ready(sim, jobs)
-        bridge = waiting & self._behind(sim, jobs)
-        markets = np.where(self.committed[jobs] | bridge, self.ondemand, markets)
-        return markets, self.plan_bid[jobs]
+        late = behind(sim, jobs, self.reserve_per_work[jobs])
+        markets = np.where(waiting, np.where(late, self.ondemand, -1), markets)
+        return np.where(self.committed[jobs], self.ondemand, markets), self.plan_bid[jobs]
 
     def checkpoint(self, sim: SimState) -> BoolArray | None:
         self.used |= sim.running & (sim.market == self.plan_market)
@@ -82,25 +92,20 @@ class BrokerPolicy:
         newly = sim.running & ~self.committed & must_commit(sim, slice(None))
         self.committed |= newly
         leave: BoolArray = newly & (sim.market != self.ondemand)
-        for job in np.flatnonzero(self._review_ondemand(sim)):
-            self._plan(sim, int(job))
         on_demand = np.flatnonzero(
             sim.running & ~self.committed & (sim.market == self.ondemand) & self._turn(sim)
         )
         if len(on_demand):
-            leave[on_demand] = self._ready(sim, on_demand)  # spot is back: bridge no more
+            movable = on_demand[can_switch(sim, on_demand)]
+            movable = movable[self._worth_spot(sim, movable)]
+            for job in movable[self._stale_on_demand(sim, movable)]:
+                self._plan(sim, int(job))
+            leave[movable] = self._ready(sim, movable)
         return leave
 
     def compact(self, keep: BoolArray) -> None:
         for name in _PER_JOB:
             setattr(self, name, getattr(self, name)[keep])
-
-    def _behind(self, sim: SimState, jobs: IntArray) -> BoolArray:
-        """The slack left is below what the plan expects interruptions to cost from here."""
-        remaining_s = sim.workload.work_s - sim.saved[jobs]
-        expected_loss_s = self.loss_per_work[jobs] * remaining_s
-        behind: BoolArray = slack_s(sim, jobs) < expected_loss_s
-        return behind
 
     def _ready(self, sim: SimState, jobs: IntArray) -> BoolArray:
         """The planned spot zone can take the job now."""
@@ -122,13 +127,27 @@ class BrokerPolicy:
         turn: BoolArray = steps_in % sim.steps_per_hour == sim.steps_per_hour - 1
         return turn
 
-    def _review_ondemand(self, sim: SimState) -> BoolArray:
-        """On-demand jobs whose plan is on-demand: plan again every hour."""
-        planned = sim.running & ~self.committed & (sim.market == self.ondemand)
-        planned &= self.plan_market == self.ondemand
-        steps_in = sim.idx - sim.session_start
-        due: BoolArray = planned & (steps_in % self.replan_steps == self.replan_steps - 1)
-        return due
+    def _worth_spot(self, sim: SimState, jobs: IntArray) -> BoolArray:
+        """Some zone can take the job now, and its expected spell with capacity (from its
+        interruption rate) saves more than a round trip through spot costs."""
+        if len(jobs) == 0:
+            return np.zeros(0, dtype=bool)
+        trace = sim.trace
+        cols = sim.idx[jobs]
+        can = (trace.price_max[:, cols] <= trace.ondemand_usd_per_hour) & trace.available[:, cols]
+        rates = np.stack([self.outlook.rates_per_hour(int(c)) for c in cols], axis=1)
+        saving = 1.0 - trace.price_start[:, cols] / trace.ondemand_usd_per_hour
+        pays: BoolArray = can & (3600.0 / rates * saving > round_trip_s(sim))
+        worth: BoolArray = np.any(pays, axis=0)
+        return worth
+
+    def _stale_on_demand(self, sim: SimState, jobs: IntArray) -> BoolArray:
+        """Plans of jobs on on-demand worth redoing: an hour old, or a spot zone that cannot
+        take the job while another can."""
+        old = sim.k - self.plan_step[jobs] >= self.replan_steps
+        waiting = (self.plan_market[jobs] < self.ondemand) & ~self._ready(sim, jobs)
+        stale: BoolArray = old | waiting
+        return stale
 
     def _elsewhere(self, sim: SimState, jobs: IntArray) -> BoolArray:
         """Waiting for a zone while another one could take the job now."""
@@ -143,6 +162,7 @@ class BrokerPolicy:
         trace, load = sim.trace, sim.workload
         step = int(sim.idx[job])
         deadline_s = trace.time_s(int(sim.starts[job])) + load.deadline_s
+        capacity = self.capacity
         placement = choose_placement(
             job=BrokerJob(
                 instance_types=(trace.instance_type,),
@@ -153,21 +173,44 @@ class BrokerPolicy:
             ),
             history=self.history,
             ondemand={trace.instance_type: trace.ondemand_usd_per_hour},
-            hazard_per_hour=self._keyed(self.capacity.rates_per_hour(step))
-            if self.capacity
-            else None,
+            hazard_per_hour=self._keyed(capacity.rates_per_hour(step)) if capacity else None,
             now=from_epoch_s(trace.time_s(step)),
             model=trace.model,
-            unavailable=self._keyed(self.capacity.waits_s(step)) if self.capacity else None,
-            outage_s=self._keyed(self.capacity.outages_s(step)) if self.capacity else None,
+            unavailable=self._keyed(self._waits_s(sim, job)),
+            outage_s=self._keyed(capacity.outages_s(step)) if capacity else None,
+            bridged_by_caller=True,
         )
-        self._record(job, sim.k, placement, load.work_s - float(sim.saved[job]))
+        self._record(sim, job, placement)
+
+    def _waits_s(self, sim: SimState, job: int) -> FloatArray:
+        """Expected wait per zone (inf: not a candidate). While some zone can take the job
+        now, another is a candidate only if it is cheaper and its wait fits in the spare
+        slack: the plan's cost does not price the slack a wait spends."""
+        trace, step = sim.trace, int(sim.idx[job])
+        can = (trace.price_max[:, step] <= trace.ondemand_usd_per_hour) & trace.available[:, step]
+        waits = self.capacity.waits_s(step) if self.capacity else np.zeros(trace.n_zones)
+        if not can.any():
+            return waits
+        cheaper = trace.price_max[:, step] < trace.price_start[can, step].min()
+        rows = np.array([job])
+        spare = spare_s(sim, rows, self.reserve_per_work[rows], progress=sim.saved[rows])
+        return np.where(can | (cheaper & (waits <= spare[0])), waits, np.inf)
+
+    def _pooled_rate_per_hour(self, step: int) -> float:
+        """Interruptions per hour of capacity over all zones, in the lookback window."""
+        outlook = self.outlook
+        lo = max(step - outlook.window, 0)
+        rises = float((outlook.rises[:, step] - outlook.rises[:, lo]).sum())
+        down = float((outlook.down[:, step] - outlook.down[:, lo]).sum())
+        step_h = outlook.trace.step_s / 3600.0
+        up_h = ((step - lo) * outlook.trace.n_zones - down) * step_h
+        return (rises + PRIOR_EVENTS) / max(up_h, step_h)
 
     def _keyed(self, values: FloatArray) -> dict[tuple[str, str], float]:
         itype = self.ctx.trace.instance_type
         return {(z, itype): float(v) for z, v in zip(self.ctx.trace.zones, values, strict=True)}
 
-    def _record(self, job: int, k: int, placement: Placement, work_s: float) -> None:
+    def _record(self, sim: SimState, job: int, placement: Placement) -> None:
         trace = self.ctx.trace
         spot = placement.market == "spot" and placement.zone in trace.zones
         self.plan_market[job] = trace.zones.index(placement.zone) if spot else self.ondemand
@@ -179,9 +222,16 @@ class BrokerPolicy:
             self.interval[job] = round(interval / 3600.0)
         else:
             self.interval[job] = max(interval, trace.step_s) if spot and interval else np.inf
-        runtime_s = (placement.expected_runtime_s or 0.0) if spot else 0.0
-        self.loss_per_work[job] = max(runtime_s - work_s, 0.0) / work_s if work_s > 0 else 0.0
-        self.plan_step[job] = k
+        work_s = sim.workload.work_s - float(sim.saved[job])
+        instance_s = placement.expected_instance_s or work_s
+        planned = placement.expected_interruptions or 0.0
+        count = planned
+        if self.capacity is not None:  # jobs move to any zone with room: the market's rate
+            count = self._pooled_rate_per_hour(int(sim.idx[job])) * instance_s / 3600.0
+        loss_s = (instance_s - work_s) / planned if planned > 0 else 0.0
+        reserve = reserve_s(loss_s=count * loss_s, interruptions=count)
+        self.reserve_per_work[job] = reserve / work_s if spot and work_s > 0 else 0.0
+        self.plan_step[job] = sim.k
         self.used[job] = False
 
 

@@ -7,6 +7,9 @@
   worth protecting is the paid hours'. Checkpoints complete at the end of every m-th
   instance-hour (m chosen for the least expected billed time, or none at all); an
   interruption then costs about (m - 1) / 2 paid hours of rework plus the restart.
+  When the deadline needs a checkpoint anyway (it could not absorb losing the whole run
+  near its end), even the plan without periodic checkpoints pays for one: with work in
+  whole hours that is a whole extra hour, in which checkpoints at every hour end then fit.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from cbas_async.spot.market import Billing, MarketModel
 # checkpoint on notice can fail (slow upload), so periodic checkpoints stay, rarely
 NOTICE_MISS = 0.1
 MAX_HOURS_BETWEEN_CHECKPOINTS = 24
+MAX_EXPONENT = 700.0  # math.expm1 overflows a float a little above 709
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +47,15 @@ def expected_run(
     checkpoint_cost_s: float,
     restart_cost_s: float,
     model: MarketModel,
+    checkpoint_needed: bool = False,
 ) -> ExpectedRun:
+    """`checkpoint_needed`: at least one checkpoint will be taken whatever the plan (the
+    deadline's safety net)."""
     rate = max(rate_per_hour, 0.0)
     if model.billing is Billing.HOURLY:
+        least = 1 if checkpoint_needed else 0
         plans = [
-            _hourly(work_s, rate, checkpoint_cost_s, restart_cost_s, hours)
+            _hourly(work_s, rate, checkpoint_cost_s, restart_cost_s, hours, least)
             for hours in [*range(1, MAX_HOURS_BETWEEN_CHECKPOINTS + 1), None]
         ]
         return min(plans, key=lambda p: (p.billed_hours, -p.interval_s))
@@ -82,19 +90,27 @@ def _with_notice(
 
 
 def _hourly(
-    work_s: float, rate: float, cost_s: float, restart_s: float, every_hours: int | None
+    work_s: float,
+    rate: float,
+    cost_s: float,
+    restart_s: float,
+    every_hours: int | None,
+    least_checkpoints: int,
 ) -> ExpectedRun:
     work_h, restart_h = work_s / 3600.0, restart_s / 3600.0
-    if every_hours is None:  # no checkpoint: each interruption restarts from scratch
+    if every_hours is None:  # no periodic checkpoint: an interruption restarts from scratch
+        if rate * work_h > MAX_EXPONENT:  # it would practically never finish
+            return ExpectedRun(math.inf, math.inf, math.inf, math.inf)
         instance_h = math.expm1(rate * work_h) / rate if rate > 0 else work_h
         interruptions = rate * instance_h
         instance_h += interruptions * restart_h
-        paid_h = math.ceil(work_h - 1e-9) + max(instance_h - work_h - 0.5 * interruptions, 0.0)
+        base_h = work_h + least_checkpoints * cost_s / 3600.0
+        paid_h = math.ceil(base_h - 1e-9) + max(instance_h - work_h - 0.5 * interruptions, 0.0)
         return ExpectedRun(instance_h * 3600.0, paid_h, interruptions, math.inf)
     block_s = every_hours * 3600.0 - cost_s
     if block_s <= 0:
         return ExpectedRun(math.inf, math.inf, 0.0, math.inf)
-    checkpoints = max(math.ceil(work_s / block_s) - 1, 0)
+    checkpoints = max(math.ceil(work_s / block_s) - 1, least_checkpoints)
     base_h = (work_s + checkpoints * cost_s) / 3600.0
     interruptions = rate * base_h
     lost_paid_h = (every_hours - 1) / 2.0 + restart_h

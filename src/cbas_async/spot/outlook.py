@@ -28,6 +28,8 @@ class SpotOutlook:
     rate_per_hour: float  # rises above the max price per hour at or below it (with a prior)
     mean_outage_s: float  # mean spell above the max price
     wait_now_s: float  # expected wait to start, when the price is above the max price now
+    price_now_usd_per_hour: float = math.nan  # the price now, when at or below the max price
+    hourly_persistence: float = 1.0  # lag-1 h autocorrelation of the price over the window
 
 
 def segments(series: PriceSeries, start_s: float, end_s: float) -> tuple[FloatArray, FloatArray]:
@@ -67,9 +69,42 @@ def outlook(series: PriceSeries, max_price: float, *, start_s: float, end_s: flo
     mean_outage_s = down_s / spells if spells else 0.0
     mean_price = float((durations[up] * prices[up]).sum() / up_s) if up_s > 0 else math.nan
     rate = (rises + PRIOR_EVENTS) / max(up_s / 3600.0, 1e-9)
+    now = series.price_at(end_s)
     return SpotOutlook(
-        up_s / total_s, mean_price, rate, mean_outage_s, _wait_s(durations, up, mean_outage_s)
+        up_s / total_s,
+        mean_price,
+        rate,
+        mean_outage_s,
+        _wait_s(durations, up, mean_outage_s),
+        price_now_usd_per_hour=now if now <= max_price else math.nan,
+        hourly_persistence=_persistence(series, max_price, start_s, end_s),
     )
+
+
+def _persistence(series: PriceSeries, max_price: float, start_s: float, end_s: float) -> float:
+    """Lag-1 h autocorrelation of the hourly price (capped at the max price) over the window;
+    1 for a constant price, 0 when too little is known."""
+    times = np.arange(max(start_s, series.first_s), end_s, 3600.0)
+    prices = np.minimum(series.prices_at(times), max_price)
+    if len(prices) < 3:
+        return 0.0
+    before, after = prices[:-1] - prices[:-1].mean(), prices[1:] - prices[1:].mean()
+    spread = math.sqrt(float((before**2).sum() * (after**2).sum()))
+    if spread <= 0:
+        return 1.0
+    return min(max(float((before * after).sum()) / spread, 0.0), 1.0)
+
+
+def expected_price(view: SpotOutlook, hours: float) -> float:
+    """Mean price over the next `hours` of running (hourly billing charges each hour at its
+    start): the price now, reverting to the window's mean at the observed persistence (an
+    AR(1) process sampled hourly). Short jobs pay about the price now, long ones the mean."""
+    mean, now = view.mean_price_usd_per_hour, view.price_now_usd_per_hour
+    if not math.isfinite(now):
+        return mean
+    n, rho = max(hours, 1.0), view.hourly_persistence
+    share = 1.0 if rho >= 1.0 else (1.0 - rho**n) / (n * (1.0 - rho))
+    return mean + (now - mean) * share
 
 
 def _wait_s(durations: FloatArray, up: npt.NDArray[np.bool_], mean_outage_s: float) -> float:
