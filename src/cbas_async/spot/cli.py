@@ -16,7 +16,7 @@ from pathlib import Path
 from cbas_async.clock import parse_utc
 from cbas_async.spot.catalog import POLICY_NAMES, parse_policies
 from cbas_async.spot.history import epoch_s
-from cbas_async.spot.plot import PlotUnavailable, pyplot, write_plot
+from cbas_async.spot.plot import PlotUnavailable, require_matplotlib, write_plot
 from cbas_async.spot.report import Scenario, evaluate, format_table
 from cbas_async.spot.scenario import ScenarioError, build_scenario
 
@@ -72,7 +72,9 @@ def _output_arguments(parser: argparse.ArgumentParser) -> None:
         "--policies", default="all", help=f"all, or some of: {', '.join(POLICY_NAMES)}"
     )
     parser.add_argument("--json", action="store_true", help='print {"policies": [...]}')
-    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="needs matplotlib")
+    parser.add_argument(
+        "--plot", type=Path, metavar="FILE.png", help="write a PNG (needs cbas-async[plot])"
+    )
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.plot is not None:
         try:
-            pyplot()
+            require_matplotlib()
         except PlotUnavailable as exc:
             print(f"cbas simulate: {exc}", file=sys.stderr)
             return 2

@@ -1,13 +1,18 @@
 """The simulator's state: one array per job field, plus the trace flattened for fast gathers.
 
-It is mutable on purpose: the simulator updates every job in place once per grid step, and
-policies read it (never write it) to decide. One `SimState` belongs to one simulation run.
+It is mutable on purpose: the simulator updates every job in place, and policies read it
+(never write it) to decide. One `SimState` belongs to one simulation run.
+
+Jobs are either in lockstep (the plain stepper: every job at step `k` of its own window) or
+each on its own clock (the fast-forward loop: job i at step `idx[i] - starts[i]`). `k` and
+`elapsed_s` exist only in lockstep; `own_steps` and `own_elapsed_s` work in both.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -63,7 +68,8 @@ class SimState:
         self._flatten(trace)
         jobs = len(starts)
         self.starts = starts.astype(np.int64)
-        self.k, self.idx = 0, self.starts.copy()
+        self.lockstep = True
+        self._k, self.idx = 0, self.starts.copy()
         self.market = np.full(jobs, IDLE, dtype=np.int64)
         self.offset = np.zeros(jobs, dtype=np.int64)  # market * n, for flat gathers
         self.fi = self.idx.copy()
@@ -103,18 +109,48 @@ class SimState:
         return self.trace.step_s
 
     @property
+    def k(self) -> int:
+        """The step every job is at (lockstep only)."""
+        if not self.lockstep:
+            raise RuntimeError("jobs are on their own clocks: use own_steps()")
+        return self._k
+
+    @property
     def elapsed_s(self) -> float:
-        """Time since every job's own start, at the current step boundary."""
+        """Time since every job's own start, at the current step boundary (lockstep only)."""
         return self.k * self.trace.step_s
+
+    def own_steps(self, jobs: IntArray | slice) -> IntArray:
+        """Per job, its step since its own start (in lockstep: `k` for every job)."""
+        steps: IntArray = self.idx[jobs] - self.starts[jobs]
+        return steps
+
+    def own_elapsed_s(self, jobs: IntArray | slice) -> FloatArray:
+        """Per job, the time since its own start: bit for bit `elapsed_s` in lockstep."""
+        return cast(FloatArray, self.own_steps(jobs) * self.trace.step_s)
 
     @property
     def hourly(self) -> bool:
         return self.trace.model.billing is Billing.HOURLY
 
     def begin(self, k: int) -> None:
-        self.k = k
+        self._k = k
         np.add(self.starts, k, out=self.idx)
         np.add(self.offset, self.idx, out=self.fi)
+
+    def advance(self, steps: IntArray) -> None:
+        """Move each job `steps[i]` grid steps on its own clock (ends lockstep)."""
+        self.lockstep = False
+        self.idx += steps
+        self.fi += steps
+
+    def retire(self, jobs: IntArray) -> None:
+        """`jobs` reached the horizon: their outcome stays as it is and they take no further
+        part (marked done, without an instance, so no rule of a step applies to them)."""
+        self.done[jobs] = True
+        self.stopping[jobs] = False
+        self.ckpt[jobs] = False
+        self.set_market(jobs, np.full(len(jobs), IDLE, dtype=np.int64))
 
     def set_market(self, jobs: IntArray, markets: IntArray) -> None:
         self.market[jobs] = markets
