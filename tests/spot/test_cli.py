@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import subprocess
 import sys
@@ -100,16 +99,6 @@ def test_usage_errors_exit_2(
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is not None, reason="has matplotlib")
-def test_plot_needs_matplotlib(
-    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert run(_args(*_prices(data_dir), "--plot", str(tmp_path / "p.png"))) == 2
-    assert "matplotlib" in capsys.readouterr().err
-    assert not (tmp_path / "p.png").exists()
-
-
-@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="no matplotlib")
 def test_plot_is_written(data_dir: Path, tmp_path: Path) -> None:
     assert run(_args(*_prices(data_dir), "--plot", str(tmp_path / "p.png"))) == 0
     assert (tmp_path / "p.png").stat().st_size > 0
