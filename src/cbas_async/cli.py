@@ -28,6 +28,7 @@ from cbas_async.jobs import load_spec_file
 from cbas_async.records import JobRecord
 from cbas_async.session import open_session
 from cbas_async.settings import Settings
+from cbas_async.spot.options import add_arguments as add_simulate_arguments
 from cbas_async.states import JobState
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
@@ -76,11 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("simulate", help="replay spot traces against policies")
-    try:
-        from cbas_async.spot.cli import add_arguments
-    except ImportError:  # pragma: no cover - the spot package is always shipped
-        return
-    add_arguments(p)
+    add_simulate_arguments(p)
 
 
 def _print_job(job: JobRecord, as_json: bool) -> None:

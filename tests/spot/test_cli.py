@@ -114,3 +114,10 @@ def test_module_entry_point(data_dir: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["policies"][0]["name"] == "ondemand"
+
+
+def test_every_policy_name_has_a_builder_and_the_options_name_them_all() -> None:
+    from cbas_async.spot import catalog, options
+
+    assert set(catalog._BUILDERS) | {catalog.OPTIMUM} == set(options.NAMES)
+    assert catalog.POLICY_NAMES == options.NAMES

@@ -3,7 +3,7 @@ the offline optimum and the broker. Everything here is pure except `prices.py` (
 CSV sources) and the command-line helpers (`cli.py`, `scenario.py`, `plot.py`).
 
 The master uses `choose_placement` (broker) and `attempt_cost` (cost); `cbas simulate`
-is `cli.add_arguments` + `cli.run`.
+is `options.add_arguments` (light: the `cbas` parser every process builds) + `cli.run`.
 """
 
 from cbas_async.spot.broker import BrokerJob, Placement, choose_placement

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from cbas_async.spot.broker_policy import BrokerPolicy
 from cbas_async.spot.deadline import UniformProgress
 from cbas_async.spot.history import PriceHistory
+from cbas_async.spot.options import NAMES
 from cbas_async.spot.policies import (
     OnDemand,
     PolicyContext,
@@ -29,7 +30,7 @@ _BUILDERS: dict[str, Callable[[PolicyContext, PriceHistory | None], Policy]] = {
     "uniform-progress": lambda ctx, _: UniformProgress(ctx),
     "broker": BrokerPolicy,
 }
-POLICY_NAMES: tuple[str, ...] = (*_BUILDERS, OPTIMUM)
+POLICY_NAMES: tuple[str, ...] = NAMES  # in the order of `cbas simulate --help`
 
 
 def parse_policies(text: str) -> list[str]:
