@@ -67,9 +67,7 @@ def _job_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _output_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--policies", default="all", help=f"all, or some of: {', '.join(NAMES)}"
-    )
+    parser.add_argument("--policies", default="all", help=f"all, or some of: {', '.join(NAMES)}")
     parser.add_argument("--json", action="store_true", help='print {"policies": [...]}')
     parser.add_argument(
         "--plot", type=Path, metavar="FILE.png", help="write a PNG (needs cbas-async[plot])"
