@@ -22,6 +22,7 @@ PLANNED = (
     "yi-adaptive",
     "young-daly",
     "uniform-progress",
+    "broker",
 )
 
 

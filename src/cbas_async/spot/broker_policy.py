@@ -14,6 +14,9 @@ safety net of `deadline.py`.
   on-demand whose slack covers the switch and the guard, with some zone's expected spell
   with capacity worth a round trip, plans again and moves to spot if the plan can start
   now. A job without a spot placement (no usable history) stays on on-demand.
+
+Every rule reads each job's own clock, never the stepper's common one, so the policy runs
+under fast-forward too, with its plan (`broker_plan.py`).
 """
 
 from __future__ import annotations
@@ -21,10 +24,18 @@ from __future__ import annotations
 import numpy as np
 
 from cbas_async.spot.broker import BrokerJob, Placement, choose_placement
-from cbas_async.spot.deadline import must_commit, must_protect
+from cbas_async.spot.broker_plan import BrokerPlanner, at_hour_end, worth_spot
 from cbas_async.spot.history import PriceHistory, PriceSeries, from_epoch_s
+from cbas_async.spot.plans import Plan
 from cbas_async.spot.policies import PolicyContext, cheapest_spot
-from cbas_async.spot.progress import behind, can_switch, reserve_s, round_trip_s, spare_s
+from cbas_async.spot.progress import (
+    behind,
+    can_switch,
+    must_commit,
+    must_protect,
+    reserve_s,
+    spare_s,
+)
 from cbas_async.spot.risk import PRIOR_EVENTS, CapacityOutlook
 from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
 
@@ -48,7 +59,7 @@ class BrokerPolicy:
         jobs = len(ctx.starts)
         self.committed = np.zeros(jobs, dtype=bool)
         self.used = np.ones(jobs, dtype=bool)  # the plan has run: plan again at next launch
-        self.plan_step = np.full(jobs, -(10**9), dtype=np.int64)
+        self.plan_step = np.full(jobs, -(10**9), dtype=np.int64)  # on the job's own clock
         self.plan_market = np.full(jobs, -1, dtype=np.int64)
         self.plan_bid = np.full(jobs, np.inf)
         self.interval = np.full(jobs, np.inf)  # work between checkpoints, or hours when aligned
@@ -58,10 +69,11 @@ class BrokerPolicy:
         # interruption rates and waits at the on-demand cap: capacity, and bid-era prices
         self.outlook = CapacityOutlook(trace, ctx.lookback_steps)
         self.capacity = self.outlook if trace.model.notice_s else None
+        self._planner: BrokerPlanner | None = None
 
     def launch(self, sim: SimState, jobs: IntArray) -> tuple[IntArray, FloatArray]:
         self.committed[jobs] |= must_commit(sim, jobs)
-        stale = self.used[jobs] | (sim.k - self.plan_step[jobs] >= self.replan_steps)
+        stale = self.used[jobs] | self._plan_old(sim, jobs)
         stale |= self._elsewhere(sim, jobs)
         for job in jobs[stale & ~self.committed[jobs]]:
             self._plan(sim, int(job))
@@ -78,12 +90,8 @@ class BrokerPolicy:
         by_work |= must_protect(sim)
         if not self.aligned.any():
             return by_work
-        in_session_s = (sim.idx - sim.session_start) * sim.step_s
-        to_end_s = (-in_session_s) % 3600.0
-        cost_s = sim.workload.checkpoint_cost_s
-        hour = np.round((in_session_s + to_end_s) / 3600.0)
-        due = (to_end_s >= cost_s) & (to_end_s < cost_s + sim.step_s) & (in_session_s > 0)
-        due &= hour % np.where(self.aligned, self.interval, 1.0) == 0
+        every_h = np.where(self.aligned, self.interval, 1.0)
+        due, to_end_s = at_hour_end(sim, sim.idx - sim.session_start, every_h)
         due &= sim.workload.work_s - sim.x > to_end_s  # not when it finishes before the hour ends
         aligned: BoolArray = by_work | (on_spot & self.aligned & due)
         return aligned
@@ -106,6 +114,17 @@ class BrokerPolicy:
     def compact(self, keep: BoolArray) -> None:
         for name in _PER_JOB:
             setattr(self, name, getattr(self, name)[keep])
+
+    def plan(self, sim: SimState) -> Plan:
+        """For fast-forward: see `broker_plan.py`."""
+        if self._planner is None:
+            self._planner = BrokerPlanner(self, sim)
+        return self._planner.plan(sim)
+
+    def _plan_old(self, sim: SimState, jobs: IntArray) -> BoolArray:
+        """Planned an hour or more ago (on the job's own clock)."""
+        old: BoolArray = sim.own_steps(jobs) - self.plan_step[jobs] >= self.replan_steps
+        return old
 
     def _ready(self, sim: SimState, jobs: IntArray) -> BoolArray:
         """The planned spot zone can take the job now."""
@@ -130,21 +149,12 @@ class BrokerPolicy:
     def _worth_spot(self, sim: SimState, jobs: IntArray) -> BoolArray:
         """Some zone can take the job now, and its expected spell with capacity (from its
         interruption rate) saves more than a round trip through spot costs."""
-        if len(jobs) == 0:
-            return np.zeros(0, dtype=bool)
-        trace = sim.trace
-        cols = sim.idx[jobs]
-        can = (trace.price_max[:, cols] <= trace.ondemand_usd_per_hour) & trace.available[:, cols]
-        rates = np.stack([self.outlook.rates_per_hour(int(c)) for c in cols], axis=1)
-        saving = 1.0 - trace.price_start[:, cols] / trace.ondemand_usd_per_hour
-        pays: BoolArray = can & (3600.0 / rates * saving > round_trip_s(sim))
-        worth: BoolArray = np.any(pays, axis=0)
-        return worth
+        return worth_spot(sim, self.outlook, sim.idx[jobs])
 
     def _stale_on_demand(self, sim: SimState, jobs: IntArray) -> BoolArray:
         """Plans of jobs on on-demand worth redoing: an hour old, or a spot zone that cannot
         take the job while another can."""
-        old = sim.k - self.plan_step[jobs] >= self.replan_steps
+        old = self._plan_old(sim, jobs)
         waiting = (self.plan_market[jobs] < self.ondemand) & ~self._ready(sim, jobs)
         stale: BoolArray = old | waiting
         return stale
@@ -231,7 +241,7 @@ class BrokerPolicy:
         loss_s = (instance_s - work_s) / planned if planned > 0 else 0.0
         reserve = reserve_s(loss_s=count * loss_s, interruptions=count)
         self.reserve_per_work[job] = reserve / work_s if spot and work_s > 0 else 0.0
-        self.plan_step[job] = sim.k
+        self.plan_step[job] = sim.own_steps(slice(job, job + 1))[0]
         self.used[job] = False
 
 
