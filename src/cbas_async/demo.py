@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,6 +27,9 @@ JOBS = {
     "fails": ("fails/spec.json", JobState.FAILED),
 }
 INTERRUPTED_JOB = "primes"
+PRIMES_RESULT = "primes below 3000000: 216816"  # what an uninterrupted run writes
+# the primes example paced to run about 15 s: still running when its notice lands
+PRIMES_PAUSE_S = "0.5"
 TIMEOUT_S = 300.0
 
 
@@ -82,11 +87,26 @@ def _table(jobs: dict[str, JobRecord]) -> None:
         _say(f"{row}  {note[:60]}")
 
 
-async def _run_jobs(cloud: LocalCloud) -> bool:
+def _specs(home: Path) -> dict[str, Path]:
+    """The examples' specs; the interrupted one slowed down, in a copy under `home`."""
+    paths = {name: EXAMPLES / spec for name, (spec, _) in JOBS.items()}
+    source = paths[INTERRUPTED_JOB]
+    folder = home / "specs"
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = json.loads(source.read_text())
+    spec["env"] = {**spec.get("env", {}), "PAUSE_S": PRIMES_PAUSE_S}
+    for name in spec.get("input_files", []):
+        shutil.copy(source.parent / name, folder / name)
+    paths[INTERRUPTED_JOB] = folder / source.name
+    paths[INTERRUPTED_JOB].write_text(json.dumps(spec))
+    return paths
+
+
+async def _run_jobs(cloud: LocalCloud, home: Path) -> bool:
     async with open_session(cloud.settings) as session:
         ids = {}
-        for name, (spec, _) in JOBS.items():
-            job = await commands.submit(session, EXAMPLES / spec, clock=SystemClock())
+        for name, spec in _specs(home).items():
+            job = await commands.submit(session, spec, clock=SystemClock())
             ids[name] = job.job_id
             _say(f"submitted {name}: {job.job_id}")
         jobs = await _progress(session, ids, cloud)
@@ -94,9 +114,13 @@ async def _run_jobs(cloud: LocalCloud) -> bool:
         out = Path(tempfile.mkdtemp(prefix="cbas-demo-out-"))
         await commands.outputs(session, ids["primes"], out)
         result = out / "result.txt"
-        if result.is_file():
-            _say(f"\nprimes result (after an interruption): {result.read_text().strip()}")
-    return all(jobs[name].state is expected for name, (_, expected) in JOBS.items())
+        text = result.read_text().strip() if result.is_file() else "(missing)"
+        resumed = jobs[INTERRUPTED_JOB].attempt >= 2
+        _say(f"\nprimes result (resumed in attempt {jobs[INTERRUPTED_JOB].attempt}): {text}")
+    ended = all(jobs[name].state is expected for name, (_, expected) in JOBS.items())
+    if not resumed:
+        _say("the interrupted job was never resumed from its checkpoint")
+    return ended and resumed and text == PRIMES_RESULT
 
 
 async def run_demo(settings: Settings) -> int:
@@ -109,10 +133,11 @@ async def run_demo(settings: Settings) -> int:
         async with asyncio.TaskGroup() as group:
             runner = group.create_task(run_components(parts, stopping, 10.0))
             try:
-                ok = await _run_jobs(cloud)
+                ok = await _run_jobs(cloud, home)
             finally:
                 stopping.set()
             await runner
-    _say("\ndemo " + ("passed: every job ended as expected" if ok else "FAILED: see the table"))
+    verdict = "passed: every job ended as expected, primes resumed with the right result"
+    _say("\ndemo " + (verdict if ok else "FAILED: see the table"))
     _say(f"logs: {home}/master.log and {home}/instances/*/worker.log")
     return 0 if ok else 1
