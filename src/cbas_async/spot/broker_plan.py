@@ -20,17 +20,9 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from cbas_async.spot.plans import NEVER, Plan, next_true, steps_above, steps_to
-from cbas_async.spot.progress import (
-    commit_guard_s,
-    commit_progress_s,
-    guard_s,
-    protect_guard_s,
-    round_trip_s,
-    slack_s,
-    spare_s,
-    switch_s,
-)
+from cbas_async.spot.progress import guard_s, round_trip_s, spare_s, switch_s
 from cbas_async.spot.risk import PRIOR_EVENTS, CapacityOutlook
+from cbas_async.spot.safety import commit_guard_s, commit_progress_s, protect_guard_s, slack_s
 from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
 
 if TYPE_CHECKING:

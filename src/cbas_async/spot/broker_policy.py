@@ -28,15 +28,9 @@ from cbas_async.spot.broker_plan import BrokerPlanner, at_hour_end, worth_spot
 from cbas_async.spot.history import PriceHistory, PriceSeries, from_epoch_s
 from cbas_async.spot.plans import Plan
 from cbas_async.spot.policies import PolicyContext, cheapest_spot
-from cbas_async.spot.progress import (
-    behind,
-    can_switch,
-    must_commit,
-    must_protect,
-    reserve_s,
-    spare_s,
-)
+from cbas_async.spot.progress import behind, can_switch, reserve_s, spare_s
 from cbas_async.spot.risk import PRIOR_EVENTS, CapacityOutlook
+from cbas_async.spot.safety import must_commit, must_protect
 from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
 
 _PER_JOB = (

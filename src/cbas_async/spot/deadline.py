@@ -1,6 +1,7 @@
-"""Deadline-aware policies: Uniform Progress (the NSDI 2024 baseline) and the shared safety net.
+"""Uniform Progress, the deadline-aware baseline of NSDI 2024.
 
-Uniform Progress and the broker policy (`broker_policy.py`) share a safety net. Counting
+Uniform Progress and the broker policy (`broker_policy.py`) share a safety net
+(`safety.py`). Counting
 unsaved work as lost, when the time left could soon no longer absorb one more grid step
 plus a checkpoint before finishing on on-demand, the job checkpoints; when it can no
 longer, the job moves to on-demand for good. Uniform Progress is from Wu et al., "Can't Be
@@ -12,8 +13,6 @@ Uniform Progress checkpoints every Daly interval.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from cbas_async.spot.policies import (
@@ -22,44 +21,8 @@ from cbas_async.spot.policies import (
     cheapest_spot,
     young_daly_table,
 )
+from cbas_async.spot.safety import must_commit, must_protect
 from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
-
-
-def slack_s(
-    sim: SimState, jobs: IntArray | slice, *, progress: FloatArray | None = None
-) -> FloatArray:
-    """Time to spare if the job moved to on-demand now with this progress (by default the
-    saved progress: unsaved work counted as lost)."""
-    load = sim.workload
-    done_s = sim.saved[jobs] if progress is None else progress
-    slack: FloatArray = (
-        load.deadline_s - sim.elapsed_s - (load.restart_cost_s + load.work_s - done_s)
-    )
-    return slack
-
-
-def _checkpoint_s(sim: SimState) -> float:
-    return sim.step_s * math.ceil(sim.workload.checkpoint_cost_s / sim.step_s)
-
-
-def must_commit(sim: SimState, jobs: IntArray | slice) -> BoolArray:
-    """Per job: on-demand from now on is the only safe way left to meet the deadline (one
-    more step, and a checkpoint before leaving, must still fit). When a checkpoint fits in
-    a step, the work done so far counts: `must_protect` saves it during this step."""
-    guard_s = sim.step_s + _checkpoint_s(sim)
-    fits = sim.workload.checkpoint_cost_s <= sim.step_s
-    progress = sim.x[jobs] if fits else None
-    committed: BoolArray = slack_s(sim, jobs, progress=progress) < guard_s
-    return committed
-
-
-def must_protect(sim: SimState) -> BoolArray:
-    """Per job: checkpoint now, because losing the unsaved work would soon force on-demand
-    (this keeps a job that is about to finish on spot from being moved for nothing)."""
-    guard_s = sim.step_s + 2 * _checkpoint_s(sim)
-    at_risk = sim.running & (sim.market != sim.ondemand) & (sim.x > sim.saved) & ~sim.ckpt
-    protect: BoolArray = at_risk & (slack_s(sim, slice(None)) < guard_s)
-    return protect
 
 
 class UniformProgress(SpotNoCheckpoint):
@@ -77,20 +40,27 @@ class UniformProgress(SpotNoCheckpoint):
         self.row_base = np.arange(len(ctx.starts), dtype=np.int64) * self.columns
         self.ondemand = ctx.trace.n_zones
 
-    def _line_s(self, sim: SimState) -> float:
-        return sim.workload.work_s * min(sim.elapsed_s / sim.workload.deadline_s, 1.0)
+    def line_s(self, sim: SimState, jobs: IntArray | slice) -> FloatArray:
+        """The uniform progress line, on each job's own clock."""
+        load = sim.workload
+        line: FloatArray = load.work_s * np.minimum(sim.own_elapsed_s(jobs) / load.deadline_s, 1.0)
+        return line
+
+    def interval_s(self, sim: SimState) -> FloatArray:
+        """Each job's Daly interval in the market it is in."""
+        interval: FloatArray = self.interval_flat[self.row_base + np.maximum(sim.market, 0)]
+        return interval
 
     def launch(self, sim: SimState, jobs: IntArray) -> tuple[IntArray, FloatArray]:
         self.committed[jobs] |= must_commit(sim, jobs)
         spot, bids = super().launch(sim, jobs)
-        behind = sim.saved[jobs] < self._line_s(sim)
+        behind = sim.saved[jobs] < self.line_s(sim, jobs)
         fallback = np.where(behind, self.ondemand, -1)
         markets = np.where(spot >= 0, spot, fallback)
         return np.where(self.committed[jobs], self.ondemand, markets), bids
 
     def checkpoint(self, sim: SimState) -> BoolArray | None:
-        interval_s = self.interval_flat[self.row_base + np.maximum(sim.market, 0)]
-        due: BoolArray = sim.x - sim.saved >= interval_s
+        due: BoolArray = sim.x - sim.saved >= self.interval_s(sim)
         return due | must_protect(sim)
 
     def stop(self, sim: SimState) -> BoolArray | None:
@@ -99,7 +69,7 @@ class UniformProgress(SpotNoCheckpoint):
         leave: BoolArray = newly & (sim.market != self.ondemand)
         on_demand = np.flatnonzero(sim.running & ~self.committed & (sim.market == self.ondemand))
         if len(on_demand):
-            ahead = sim.x[on_demand] >= self._line_s(sim)
+            ahead = sim.x[on_demand] >= self.line_s(sim, on_demand)
             bids = np.full(len(on_demand), self.bid_usd_per_hour)
             spot_now = cheapest_spot(sim, on_demand, bids) >= 0
             leave[on_demand[ahead & spot_now]] = True

@@ -21,14 +21,14 @@ reserve follows the interruptions the plan expects, so a job waits through outag
 can afford to, bridges only when the deadline needs it, and returns to spot when it pays.
 
 Every rule here reads each job's own clock (`SimState.own_elapsed_s`), so the broker also
-runs under fast-forward: `slack_s`, `must_commit` and `must_protect` are the safety net of
-`deadline.py` (which reads the common clock of the plain stepper), bit for bit in lockstep.
+runs under fast-forward; the safety net under the reserve is `safety.py`'s.
 """
 
 from __future__ import annotations
 
 import math
 
+from cbas_async.spot.safety import checkpoint_steps_s, slack_s
 from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
 
 
@@ -38,11 +38,6 @@ def reserve_s(*, loss_s: float, interruptions: float) -> float:
     if interruptions <= 0:
         return max(loss_s, 0.0)
     return max(loss_s, 0.0) * (1.0 + 1.0 / math.sqrt(interruptions))
-
-
-def checkpoint_steps_s(sim: SimState) -> float:
-    """A checkpoint in whole grid steps: a job that stops does no work until it has left."""
-    return sim.step_s * math.ceil(sim.workload.checkpoint_cost_s / sim.step_s)
 
 
 def switch_s(sim: SimState) -> float:
@@ -63,51 +58,6 @@ def guard_s(sim: SimState) -> float:
     kept whatever the plan expects, or the safety net would commit the job to on-demand
     at the first interruption."""
     return sim.step_s + checkpoint_steps_s(sim) + round_trip_s(sim)
-
-
-def slack_s(
-    sim: SimState, jobs: IntArray | slice, *, progress: FloatArray | None = None
-) -> FloatArray:
-    """Time to spare if the job moved to on-demand now with this progress (by default the
-    saved progress: unsaved work counted as lost)."""
-    load = sim.workload
-    done_s = sim.saved[jobs] if progress is None else progress
-    slack: FloatArray = (
-        load.deadline_s - sim.own_elapsed_s(jobs) - (load.restart_cost_s + load.work_s - done_s)
-    )
-    return slack
-
-
-def commit_guard_s(sim: SimState) -> float:
-    """Slack below which a job commits to on-demand: one more step and a checkpoint."""
-    return sim.step_s + checkpoint_steps_s(sim)
-
-
-def protect_guard_s(sim: SimState) -> float:
-    """Slack (unsaved work counted as lost) below which a job on spot saves its work."""
-    return sim.step_s + 2 * checkpoint_steps_s(sim)
-
-
-def commit_progress_s(sim: SimState, jobs: IntArray | slice) -> FloatArray:
-    """The progress `must_commit` counts: all of it when a checkpoint fits in a step
-    (`must_protect` saves it during this step), else the saved progress."""
-    fits = sim.workload.checkpoint_cost_s <= sim.step_s
-    progress: FloatArray = sim.x[jobs] if fits else sim.saved[jobs]
-    return progress
-
-
-def must_commit(sim: SimState, jobs: IntArray | slice) -> BoolArray:
-    """Per job: on-demand from now on is the only safe way left to meet the deadline."""
-    slack = slack_s(sim, jobs, progress=commit_progress_s(sim, jobs))
-    committed: BoolArray = slack < commit_guard_s(sim)
-    return committed
-
-
-def must_protect(sim: SimState) -> BoolArray:
-    """Per job: checkpoint now, because losing the unsaved work would soon force on-demand."""
-    at_risk = sim.running & (sim.market != sim.ondemand) & (sim.x > sim.saved) & ~sim.ckpt
-    protect: BoolArray = at_risk & (slack_s(sim, slice(None)) < protect_guard_s(sim))
-    return protect
 
 
 def spare_s(
