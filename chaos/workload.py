@@ -108,34 +108,29 @@ def _spec(name: str, command: list[str], outputs: list[str]) -> dict[str, Any]:
 
 
 def _primes(name: str, limit: int) -> JobPlan:
-    spec = {
-        **_spec(name, ["python3", "primes.py", str(limit)], ["result.txt"]),
-        "input_files": ["primes.py"],
-        "env": {"CHUNK": "20000", "PAUSE_S": "0.15"},
-        "checkpoint": {"method": "app", "interval_s": 1},
-    }
-    text = f"primes below {limit}: {count_primes_below(limit)}\n"
-    return JobPlan(
-        name=name,
-        kind="primes",
-        spec=spec,
-        expected_state=JobState.SUCCEEDED,
-        output=("result.txt", text),
-    )
+    """The primes example, which saves its own state when asked."""
+    return _counting(name, "primes", "primes.py", limit, pause_s="0.15", method="app", every_s=1)
 
 
 def _dmtcp(name: str, limit: int) -> JobPlan:
     """A program that knows nothing of checkpoints, checkpointed by DMTCP."""
+    return _counting(name, "dmtcp", "count.py", limit, pause_s="0.1", method="dmtcp", every_s=2)
+
+
+def _counting(
+    name: str, kind: str, program: str, limit: int, *, pause_s: str, method: str, every_s: int
+) -> JobPlan:
+    """A job counting the primes below `limit` with `program`, checkpointed by `method`."""
     spec = {
-        **_spec(name, ["python3", "count.py", str(limit)], ["result.txt"]),
-        "input_files": ["count.py"],
-        "env": {"CHUNK": "20000", "PAUSE_S": "0.1"},
-        "checkpoint": {"method": "dmtcp", "interval_s": 2},
+        **_spec(name, ["python3", program, str(limit)], ["result.txt"]),
+        "input_files": [program],
+        "env": {"CHUNK": "20000", "PAUSE_S": pause_s},
+        "checkpoint": {"method": method, "interval_s": every_s},
     }
     text = f"primes below {limit}: {count_primes_below(limit)}\n"
     return JobPlan(
         name=name,
-        kind="dmtcp",
+        kind=kind,
         spec=spec,
         expected_state=JobState.SUCCEEDED,
         output=("result.txt", text),
