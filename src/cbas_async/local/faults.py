@@ -98,6 +98,8 @@ class FaultGate:
             return list(self._outages)
 
     def _should_fail(self, environ: dict[str, Any]) -> str | None:
+        if not self._outages and not any(self._next.values()):
+            return None  # nothing planned: every request of the local cloud passes here
         signed = signer(environ)
         if signed is None or signed[0] in self._exempt:
             return None
