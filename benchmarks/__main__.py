@@ -92,7 +92,7 @@ async def api_section(scratch: Path) -> str:
     return (
         "## REST API requests per second\n\n"
         "Command: `make bench` (alone: `.venv/bin/python -m benchmarks.bench_api`). The "
-        "master's HTTP app (`build_app` + `web.mount`) on 127.0.0.1 with a bearer token, "
+        "master's HTTP app (`master.app.http_app`) on 127.0.0.1 with a bearer token, "
         "an aiohttp client in the same process. Baseline in the same run: `/healthz` on the "
         "same server.\n\n" + bench_api.markdown(result)
     )

@@ -1,4 +1,4 @@
-"""REST API requests per second: the master's own aiohttp app (`build_app` + `web.mount`, as
+"""REST API requests per second: the master's own aiohttp app (`master.app.http_app`, as
 `open_master` builds it) on 127.0.0.1, backed by a moto server in a child process, under an
 aiohttp client keeping a fixed number of requests in flight.
 
@@ -33,18 +33,16 @@ from cbas_async.bootstrap import bootstrap
 from cbas_async.bus import Bus
 from cbas_async.clock import SystemClock
 from cbas_async.local.cloud import local_settings
+from cbas_async.master.app import http_app
 from cbas_async.master.health import Health
-from cbas_async.master.http import build_app
 from cbas_async.master.server import HttpServer
 from cbas_async.master.tracker import HeartbeatTracker
 from cbas_async.metrics import Metrics
 from cbas_async.session import Session, open_session
 from cbas_async.settings import Settings
-from cbas_async.sns import SnsVerifier
-from cbas_async.sns_certs import CertificateCache, http_fetcher
 from cbas_async.states import JobState
 from cbas_async.store import JobStore, new_job_id
-from cbas_async.web import WebParts, mount
+from cbas_async.web import WebParts
 from cbas_async.web.auth import TokenStore
 
 SPEC = {"name": "bench", "command": ["true"], "checkpoint": {"method": "none"}}
@@ -145,26 +143,10 @@ def master_app(cloud: Session) -> web.Application:
     health.mark("sqs")
     health.mark("dynamodb")
     bus = Bus()
-    settings = cloud.settings
-    verifier = SnsVerifier(
-        certificates=CertificateCache(fetch=http_fetcher(cloud.clients.http), clock=clock),
-        region=settings.region,
-        enabled=settings.sns_verify,
-        clock=clock,
+    parts = WebParts(
+        cloud=cloud, clock=clock, bus=bus, tracker=HeartbeatTracker(), metrics=Metrics()
     )
-    app = build_app(
-        health=health,
-        bus=bus,
-        verifier=verifier,
-        session=cloud.clients.http,
-        topics=frozenset({cloud.resources.events_topic_arn}),
-        max_body_bytes=settings.max_body_bytes,
-        region=settings.region,
-        verify=settings.sns_verify,
-    )
-    tracker, metrics = HeartbeatTracker(), Metrics()
-    mount(app, WebParts(cloud=cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics))
-    return app
+    return http_app(cloud.settings, cloud.clients, cloud.resources, health, bus, clock, parts)
 
 
 async def load(

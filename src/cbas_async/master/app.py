@@ -103,7 +103,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         web_parts = parts_for_master(cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics)
         server = await stack.enter_async_context(
             HttpServer(
-                app=_http_app(settings, clients, resources, health, bus, clock, web_parts),
+                app=http_app(settings, clients, resources, health, bus, clock, web_parts),
                 host=settings.http_host,
                 port=settings.http_port,
             )
@@ -124,7 +124,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         yield Master(settings, clients, resources, store, bus, health, lease, server, components)
 
 
-def _http_app(
+def http_app(
     settings: Settings,
     clients: Clients,
     resources: Resources,
@@ -133,6 +133,7 @@ def _http_app(
     clock: Clock,
     web_parts: WebParts,
 ) -> web.Application:
+    """The master's HTTP app: /healthz, /sns, and the web face mounted on it."""
     verifier = SnsVerifier(
         certificates=CertificateCache(fetch=http_fetcher(clients.http), clock=clock),
         region=settings.region,
