@@ -14,10 +14,11 @@ import pytest
 
 import cbas_async.spot.simulator as simulator
 from cbas_async.spot.availability import AvailabilityHistory
-from cbas_async.spot.catalog import make_policy
+from cbas_async.spot.catalog import OPTIMUM, make_policy
 from cbas_async.spot.fastforward import add_in_order
 from cbas_async.spot.history import from_epoch_s
 from cbas_async.spot.market import Billing
+from cbas_async.spot.options import NAMES
 from cbas_async.spot.policies import PolicyContext, YoungDaly
 from cbas_async.spot.prices import read_ondemand_csv, read_price_csv
 from cbas_async.spot.simulator import (
@@ -32,16 +33,7 @@ from cbas_async.spot.step import step as step_rules
 from cbas_async.spot.trace import MarketTrace, trace_from_availability, trace_from_prices
 from tests.spot.test_simulator import AT_BOUNDARY, EDGES, LATE_CAPACITY, MID_HOUR, NO_CAPACITY
 
-PLANNED = (
-    "ondemand",
-    "spot-no-ckpt",
-    "yi-hour",
-    "yi-edge",
-    "yi-adaptive",
-    "young-daly",
-    "uniform-progress",
-    "broker",
-)
+PLANNED = tuple(name for name in NAMES if name != OPTIMUM)  # every simulated policy
 HOUR = 3600.0
 WORKLOADS = {
     # checkpoints shorter than a step: replayed inside fast-forward
