@@ -17,6 +17,7 @@ class HeartbeatTracker:
     _confirmed: dict[str, int] = field(default_factory=dict)
 
     def seen(self, job_id: str, attempt: int, at: float) -> None:
+        """A ping (also the key `prune` ages by: pings and confirms come after one)."""
         known = self._last.get(job_id)
         if known is None or (attempt, at) > known:
             self._last[job_id] = (attempt, at)
@@ -58,7 +59,6 @@ class HeartbeatTracker:
         """Forget the jobs not in `live` last heard of (or watched) before `before`; the
         age guard keeps a job whose state change the live list has not caught up with."""
         gone = [j for j, (_, at) in self._last.items() if at < before and j not in live]
-        gone += [j for j in self._pinged.keys() - self._last.keys() if j not in live]
         for job_id in gone:
             self.forget(job_id)
         return len(gone)
