@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -91,7 +91,7 @@ def parse_envelope(body: bytes, *, max_bytes: int) -> SnsEnvelope:
         timestamp=_timestamp(_required(raw, "Timestamp")),
         signature_version=_signature_version(raw),
         signature=_signature(raw),
-        signing_cert_url=_signed(_required, raw, "SigningCertURL"),
+        signing_cert_url=_signed(raw, "SigningCertURL"),
         subject=None if confirmation else _optional(raw, "Subject"),
         token=_required(raw, "Token") if confirmation else None,
         subscribe_url=_required(raw, "SubscribeURL") if confirmation else None,
@@ -148,24 +148,23 @@ def _timestamp(text: str) -> datetime:
         raise InvalidMessage(f"Timestamp {text[:50]!r} is not an ISO 8601 time") from exc
 
 
-def _signed(
-    read: Callable[[Mapping[str, object], str], str], raw: Mapping[str, object], key: str
-) -> str:
+def _signed(raw: Mapping[str, object], key: str) -> str:
+    """A signature field: missing or empty makes the message unsigned, not malformed."""
     try:
-        return read(raw, key)
+        return _required(raw, key)
     except InvalidMessage as exc:
         raise Unsigned(str(exc)) from exc
 
 
 def _signature_version(raw: Mapping[str, object]) -> str:
-    version = _signed(_required, raw, "SignatureVersion")
+    version = _signed(raw, "SignatureVersion")
     if version not in _HASHES:
         raise Unsigned(f"unknown SignatureVersion {version[:20]!r}")
     return version
 
 
 def _signature(raw: Mapping[str, object]) -> bytes:
-    text = _signed(_required, raw, "Signature")
+    text = _signed(raw, "Signature")
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
