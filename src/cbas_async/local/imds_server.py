@@ -17,6 +17,7 @@ from types import TracebackType
 from aiohttp import web
 
 from cbas_async.clock import Clock, SystemClock
+from cbas_async.httpserver import HttpServer
 
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
@@ -53,12 +54,12 @@ class ImdsEmulator:
         self._clock = clock or SystemClock()
         self._instances: dict[str, _Instance] = {}
         self._tokens: dict[str, _Token] = {}
-        self._runner: web.AppRunner | None = None
+        self._server: HttpServer | None = None
         self.port = 0
 
     @property
     def url(self) -> str:
-        if self._runner is None:
+        if self._server is None:
             raise RuntimeError("IMDS emulator not started")
         return f"http://{self._host}:{self.port}"
 
@@ -86,16 +87,10 @@ class ImdsEmulator:
         app = web.Application()
         app.router.add_put("/{instance_id}/latest/api/token", self._token)
         app.router.add_get("/{instance_id}/latest/{path:.*}", self._metadata)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
+        server = HttpServer(app=app, host=self._host, port=self._port)
+        await server.__aenter__()
+        self._server = server
+        self.port = server.port
         return self
 
     async def __aexit__(
@@ -104,9 +99,9 @@ class ImdsEmulator:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.__aexit__(exc_type, exc, tb)
+            self._server = None
 
     async def _token(self, request: web.Request) -> web.Response:
         instance_id = request.match_info["instance_id"]

@@ -23,13 +23,14 @@ from cbas_async.handlers.placement import broker_placer
 from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.sweeper import Sweeper, subscription_key
+from cbas_async.httpserver import HttpServer
 from cbas_async.master.health import Health, LoopLagMonitor
 from cbas_async.master.http import build_app
 from cbas_async.master.launcher import Launcher
 from cbas_async.master.lease import MasterLease
 from cbas_async.master.ping_poller import PingPoller
 from cbas_async.master.price_fetcher import SpotMarket, open_spot_market
-from cbas_async.master.server import HttpServer, Subscription
+from cbas_async.master.server import Subscription
 from cbas_async.master.supervisor import Supervisor
 from cbas_async.master.tracker import HeartbeatTracker
 from cbas_async.metrics import Metrics

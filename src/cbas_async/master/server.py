@@ -1,54 +1,17 @@
-"""Runs the master's aiohttp app inside the master's own loop, and subscribes its /sns
-endpoint to the spot-events topic while it is up."""
+"""Subscribes the master's /sns endpoint to the spot-events topic while it is up (the app
+itself is served by `httpserver.HttpServer`)."""
 
 from __future__ import annotations
 
-import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import structlog
-from aiohttp import web
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns import SNSClient
 
 log = structlog.get_logger(__name__)
-
-
-class HttpServer:
-    """Binds on enter (port 0 picks a free port), serves until `stopping`, cleans up on exit."""
-
-    name = "http"
-
-    def __init__(self, *, app: web.Application, host: str, port: int) -> None:
-        self._runner = web.AppRunner(app, access_log=None)
-        self._host = host
-        self._port = port
-        self.port = port
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
-
-    async def __aenter__(self) -> HttpServer:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
-        log.info("http_listening", url=self.url)
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._runner.cleanup()
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        await stopping.wait()
 
 
 class Subscription:

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from cbas_async.clock import Clock
 from cbas_async.errors import InvalidMessage, TransientError
+from cbas_async.httpserver import HttpServer
 from cbas_async.messages import Command, decode
 from cbas_async.sns import DuplicateFilter, SnsEnvelope, SnsVerifier, confirm_subscription
 from cbas_async.sns_intake import Refused, SnsIntake
@@ -71,24 +72,22 @@ class CommandEndpoint:
             max_bytes=max_body_bytes,
             duplicates=DuplicateFilter(capacity=1000),
         )
-        self._runner: web.AppRunner | None = None
+        self._server: HttpServer | None = None
         self._subscription_arn: str | None = None
         self.url = ""
 
     async def __aenter__(self) -> CommandEndpoint:
         app = web.Application(client_max_size=self._max_body_bytes)
         app.router.add_post(PATH, self.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
+        server = HttpServer(app=app, host=self._bind_host, port=self._port)
+        await server.__aenter__()
         try:
-            await web.TCPSite(runner, self._bind_host, self._port).start()
-            port = int(runner.addresses[0][1])
-            self.url = f"http://{self._advertise_host}:{port}{PATH}"
+            self.url = f"http://{self._advertise_host}:{server.port}{PATH}"
             self._subscription_arn = await self._subscribe()
         except BaseException:
-            await runner.cleanup()
+            await server.__aexit__(None, None, None)
             raise
-        self._runner = runner
+        self._server = server
         log.info("command_endpoint_ready", url=self.url)
         return self
 
@@ -101,9 +100,9 @@ class CommandEndpoint:
         try:
             await self._unsubscribe()
         finally:
-            if self._runner is not None:
-                await self._runner.cleanup()
-                self._runner = None
+            if self._server is not None:
+                await self._server.__aexit__(exc_type, exc, tb)
+                self._server = None
 
     async def _subscribe(self) -> str:
         policy = json.dumps({"instance_id": [self._instance_id]})
