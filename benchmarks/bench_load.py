@@ -30,6 +30,7 @@ from cbas_async.bus import Bus
 from cbas_async.clock import SystemClock, utc_iso
 from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.interruptions import InterruptionHandler
+from cbas_async.master.app import subscribe_handlers
 from cbas_async.master.health import Health
 from cbas_async.master.launcher import Launcher
 from cbas_async.master.ping_poller import PingPoller
@@ -125,17 +126,14 @@ def _master() -> _Master:
     feed = _BatchFeed()
     # the master's subscribers, in its order (web.mount, then master.app._wire)
     bus.subscribe("metrics", Metrics().on_event, kinds=Metrics.kinds)
-    bus.subscribe(
-        "heartbeats",
-        HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor="bench"),
-        kinds=HeartbeatHandler.kinds,
-    )
     never_called = cast("EC2Client", object())  # pings are not the interruption handler's event
     launcher = Launcher(ec2=never_called, image_id="ami-bench", deployment="bench")
-    bus.subscribe(
-        "interruptions",
-        InterruptionHandler(store=store, launcher=launcher, clock=clock, wake=asyncio.Event()),
-        kinds=InterruptionHandler.kinds,
+    subscribe_handlers(
+        bus,
+        heartbeats=HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor="bench"),
+        interruptions=InterruptionHandler(
+            store=store, launcher=launcher, clock=clock, wake=asyncio.Event()
+        ),
     )
     poller = PingPoller(
         sqs=cast("SQSClient", feed),

@@ -155,6 +155,14 @@ def http_app(
     return app
 
 
+def subscribe_handlers(
+    bus: Bus, *, heartbeats: HeartbeatHandler, interruptions: InterruptionHandler
+) -> None:
+    """The master's event handlers on its bus, each for the kinds of events it handles."""
+    bus.subscribe("heartbeats", heartbeats, kinds=HeartbeatHandler.kinds)
+    bus.subscribe("interruptions", interruptions, kinds=InterruptionHandler.kinds)
+
+
 def _wire(
     settings: Settings,
     clients: Clients,
@@ -173,15 +181,10 @@ def _wire(
     launcher = Launcher(
         ec2=clients.ec2, image_id=settings.worker_image_id, deployment=settings.deployment
     )
-    bus.subscribe(
-        "heartbeats",
-        HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor=me),
-        kinds=HeartbeatHandler.kinds,
-    )
-    bus.subscribe(
-        "interruptions",
-        InterruptionHandler(store=store, launcher=launcher, clock=clock, wake=wake),
-        kinds=InterruptionHandler.kinds,
+    subscribe_handlers(
+        bus,
+        heartbeats=HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor=me),
+        interruptions=InterruptionHandler(store=store, launcher=launcher, clock=clock, wake=wake),
     )
     scheduler = Scheduler(
         store=store,
