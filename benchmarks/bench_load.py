@@ -28,13 +28,13 @@ from benchmarks.rates import Rate, best, table, timed
 from cbas_async import logs
 from cbas_async.bus import Bus
 from cbas_async.clock import SystemClock, utc_iso
+from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.interruptions import InterruptionHandler
 from cbas_async.master.app import subscribe_handlers
 from cbas_async.master.health import Health
-from cbas_async.master.launcher import Launcher
 from cbas_async.master.ping_poller import PingPoller
-from cbas_async.master.tracker import HeartbeatTracker
 from cbas_async.messages import Ping, decode
 from cbas_async.metrics import Metrics
 from cbas_async.records import JobRecord

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
 from cbas_async.events import Event, InterruptionWarned
-from cbas_async.master.tracker import HeartbeatTracker
+from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.records import JobRecord
 from cbas_async.states import JobState
 from cbas_async.store import JobStore

@@ -1,8 +1,9 @@
-"""A short-lived connection to a deployment for the CLI: clients, resources, store, sandbox."""
+"""A short-lived connection to a deployment for the CLI (clients, resources, store, sandbox),
+and `make_store`, the job store on a deployment's tables."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from botocore.parsers import ResponseParserError
 from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import Resources, resolve
 from cbas_async.errors import CloudUnreachable, ConfigError
+from cbas_async.records import JobRecord
 from cbas_async.sandbox import Sandbox
 from cbas_async.settings import Settings
 from cbas_async.store import JobStore
@@ -29,6 +31,20 @@ class Session:
     resources: Resources
     store: JobStore
     sandbox: Sandbox
+
+
+def make_store(
+    clients: Clients,
+    resources: Resources,
+    on_transition: Callable[[JobRecord], None] | None = None,
+) -> JobStore:
+    return JobStore(
+        dynamo=clients.dynamo,
+        jobs_table=resources.jobs_table,
+        events_table=resources.events_table,
+        misc_table=resources.misc_table,
+        on_transition=on_transition,
+    )
 
 
 @asynccontextmanager
@@ -51,11 +67,6 @@ async def open_session(settings: Settings) -> AsyncIterator[Session]:
             raise ConfigError("CBAS_DEPLOYMENT", f"{exc}; run `cbas bootstrap` first") from exc
         except (ClientError, ResponseParserError) as exc:
             raise CloudUnreachable(endpoint, str(exc)) from exc
-        store = JobStore(
-            dynamo=clients.dynamo,
-            jobs_table=resources.jobs_table,
-            events_table=resources.events_table,
-            misc_table=resources.misc_table,
-        )
+        store = make_store(clients, resources)
         sandbox = Sandbox(s3=clients.s3, bucket=resources.bucket)
         yield Session(settings, clients, resources, store, sandbox)

@@ -15,7 +15,7 @@ from cbas_async.local.market import (
     load_trace_market,
     market_timeline,
 )
-from cbas_async.master.replay import WARMUP
+from cbas_async.spot.replay import WARMUP
 from tests.fakes import FakeClock
 
 WALL = datetime(2026, 11, 27, 12, tzinfo=UTC)

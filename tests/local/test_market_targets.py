@@ -9,11 +9,11 @@ from pathlib import Path
 
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap
+from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.local.hypervisor import Hypervisor, LocalInstance
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.market import Target, instance_targets
-from cbas_async.master.app import make_store
-from cbas_async.master.launcher import Launcher, Placement
+from cbas_async.session import make_store
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from tests.fakes import FakeClock
@@ -27,7 +27,7 @@ async def test_targets_combine_ec2_and_the_job_placement(
 ) -> None:
     store = make_store(clients, await bootstrap(clients, settings))
     launcher = Launcher(ec2=clients.ec2, image_id=settings.worker_image_id, deployment="test")
-    placement = Placement(
+    placement = LaunchRequest(
         region="us-east-1",
         zone="us-east-1c",
         instance_type="m5.large",

@@ -8,8 +8,8 @@ import pytest
 
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources, bootstrap
-from cbas_async.master.app import make_store
-from cbas_async.master.launcher import Launcher
+from cbas_async.fleet.launcher import Launcher
+from cbas_async.session import make_store
 from cbas_async.settings import Settings
 from cbas_async.store import JobStore
 

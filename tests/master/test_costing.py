@@ -13,6 +13,8 @@ import pytest
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import utc_iso
+from cbas_async.fleet.launcher import Launcher, LaunchRequest
+from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.costing import (
     AttemptSpan,
     JobCosting,
@@ -25,14 +27,12 @@ from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.sweeper import Sweeper
 from cbas_async.master.health import Health
-from cbas_async.master.launcher import Launcher, Placement
-from cbas_async.master.pricebook import PriceBook
 from cbas_async.master.supervisor import Supervisor
-from cbas_async.master.tracker import HeartbeatTracker
 from cbas_async.records import CheckpointPointer, JobEvent
 from cbas_async.settings import Settings
 from cbas_async.spot.history import PriceHistory
 from cbas_async.spot.market import BID_ERA, CURRENT_ERA
+from cbas_async.spot.pricebook import PriceBook
 from cbas_async.spot.prices import PricePoint
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
@@ -40,7 +40,7 @@ from tests.fakes import FakeClock
 
 T0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
 S = JobState
-PLACEMENT = Placement(
+PLACEMENT = LaunchRequest(
     region="us-east-1",
     zone="us-east-1a",
     instance_type="c5.large",
@@ -49,7 +49,7 @@ PLACEMENT = Placement(
 )
 
 
-OTHER_ZONE = Placement(
+OTHER_ZONE = LaunchRequest(
     region="us-east-1",
     zone="us-east-1b",
     instance_type="m5.large",
@@ -156,7 +156,7 @@ async def _run_attempt(
     start_s: float,
     end: S,
     *,
-    placement: Placement = PLACEMENT,
+    placement: LaunchRequest = PLACEMENT,
     length_s: float = 1000.0,
 ) -> None:
     """PENDING -> LAUNCHING -> RUNNING -> `end`, `start_s` seconds after T0, `length_s` long."""

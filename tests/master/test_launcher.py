@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cbas_async.master.launcher import Launcher, Placement
+from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.messages import UserData
 
 
@@ -27,7 +27,7 @@ def _user_data(job_id: str) -> UserData:
     )
 
 
-def _placement(**changes: object) -> Placement:
+def _placement(**changes: object) -> LaunchRequest:
     values: dict[str, object] = {
         "region": "us-east-1",
         "zone": "us-east-1b",
@@ -36,7 +36,7 @@ def _placement(**changes: object) -> Placement:
         "checkpoint_interval_s": 60.0,
     }
     values.update(changes)
-    return Placement(**values)  # type: ignore[arg-type]
+    return LaunchRequest(**values)  # type: ignore[arg-type]
 
 
 async def test_spot_placement_launches_a_spot_instance_in_its_zone(launcher: Launcher) -> None:

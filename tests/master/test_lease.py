@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from cbas_async.master.lease import MasterLease, owner_alive
+from cbas_async.fleet.lease import MasterLease, owner_alive
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 from tests.fakes import FakeClock

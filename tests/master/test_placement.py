@@ -18,13 +18,13 @@ from cbas_async.handlers.placement import (
     checkpoint_cost_s,
     checkpointed_work_s,
     remaining_work_hours,
-    to_launch_placement,
+    to_launch_request,
 )
-from cbas_async.master.pricebook import PriceBook
 from cbas_async.records import CheckpointPointer, JobRecord
 from cbas_async.spot.broker import Placement as BrokerPlacement
 from cbas_async.spot.history import PriceHistory
 from cbas_async.spot.market import CURRENT_ERA
+from cbas_async.spot.pricebook import PriceBook
 from cbas_async.spot.prices import PricePoint
 from cbas_async.states import JobState
 from tests.fakes import FakeClock
@@ -116,7 +116,7 @@ def test_on_demand_choice_launches_without_a_cap() -> None:
         expected_cost_usd=0.085,
         expected_runtime_s=3600.0,
     )
-    placement = to_launch_placement(chosen, {})
+    placement = to_launch_request(chosen, {})
     assert placement.market == "on-demand"
     assert placement.max_price_usd_per_hour is None
     assert placement.checkpoint_interval_s == MAX_CHECKPOINT_INTERVAL_S
@@ -141,7 +141,7 @@ def test_hour_aligned_checkpoints_pass_to_the_launch_unless_the_spec_sets_an_int
         expected_runtime_s=3 * 3600.0,
         checkpoint_at_hour_end=True,
     )
-    placement = to_launch_placement(chosen, spec)
+    placement = to_launch_request(chosen, spec)
     assert placement.checkpoint_at_hour_end is aligned
     assert placement.checkpoint_interval_s == interval_s
 

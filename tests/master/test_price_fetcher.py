@@ -12,11 +12,11 @@ from cbas_async.aws import Clients
 from cbas_async.bus import Bus
 from cbas_async.events import Event, PricesUpdated
 from cbas_async.master.price_fetcher import PriceFetcher, open_price_feed, open_spot_market
-from cbas_async.master.pricebook import PriceBook, ondemand_prices
-from cbas_async.master.replay import WARMUP, ReplayPriceSource, ReplayTimeline
 from cbas_async.settings import Settings
 from cbas_async.spot.market import BID_ERA, CURRENT_ERA
+from cbas_async.spot.pricebook import PriceBook, ondemand_prices
 from cbas_async.spot.prices import Ec2PriceSource
+from cbas_async.spot.replay import WARMUP, ReplayPriceSource, ReplayTimeline
 from tests.fakes import FakeClock
 
 WALL = datetime(2026, 11, 27, 12, tzinfo=UTC)

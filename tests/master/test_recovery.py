@@ -8,12 +8,13 @@ import pytest
 
 from cbas_async.bootstrap import Resources
 from cbas_async.events import WorkerPinged
+from cbas_async.fleet.launcher import Launcher, LaunchRequest
+from cbas_async.fleet.tags import tag_value
+from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.placement import first_allowed_type
 from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
-from cbas_async.master.launcher import Launcher, Placement, tag_value
-from cbas_async.master.tracker import HeartbeatTracker
 from cbas_async.messages import Ping, UserData, decode
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
@@ -201,7 +202,7 @@ async def test_user_data_carries_hour_aligned_checkpoints(
     parts: Parts, aligned: bool, interval_s: float, every_hours: int | None
 ) -> None:
     job = await parts.store.get(await parts.pending_job())
-    placement = Placement(
+    placement = LaunchRequest(
         region="us-east-1",
         zone="us-east-1a",
         instance_type="c5.large",

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
+from cbas_async.fleet.launcher import Launcher, LaunchRequest
+from cbas_async.fleet.lease import MasterLease
 from cbas_async.handlers.sweeper import Sweeper, subscription_key
-from cbas_async.master.launcher import Launcher, Placement
-from cbas_async.master.lease import MasterLease
 from cbas_async.messages import UserData
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
@@ -41,7 +41,7 @@ async def test_instances_of_finished_or_stale_attempts_are_terminated(
     clients: Clients, resources: Resources, store: JobStore, launcher: Launcher
 ) -> None:
     clock = FakeClock(NOW)
-    placement = Placement(
+    placement = LaunchRequest(
         region="us-east-1",
         zone=None,
         instance_type="c5.large",

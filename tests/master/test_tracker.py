@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cbas_async.master.tracker import HeartbeatTracker
+from cbas_async.fleet.tracker import HeartbeatTracker
 
 
 def test_prune_forgets_only_quiet_jobs_that_are_no_longer_live() -> None:

@@ -14,7 +14,8 @@ import pytest
 from playwright.async_api import FilePayload, Page, async_playwright, expect
 
 from cbas_async import localenv
-from cbas_async.master.app import open_master, run_components
+from cbas_async.components import run_components
+from cbas_async.master.app import open_master
 from cbas_async.states import JobState
 from tests.integration.conftest import E2E
 

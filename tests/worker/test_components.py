@@ -20,7 +20,6 @@ from cbas_async.worker.imds import ImdsClient
 from cbas_async.worker.logship import LogShipper
 from cbas_async.worker.notice import NoticeWatcher
 from cbas_async.worker.retry import is_transient, retrying
-from cbas_async.worker.timing import sleep_or_stop
 from tests.fakes import FakeClock
 from tests.worker.helpers import LocalCloud, until_asleep
 
@@ -146,21 +145,6 @@ async def test_log_shipper_ships_in_numbered_chunks(cloud: LocalCloud, tmp_path:
     await again.resume_numbering()
     await again.flush()
     assert [c.seq for c in await cloud.sandbox.log_chunks("j-1")] == [0, 1, 2, 3, 4]
-
-
-async def test_sleep_or_stop_returns_early_when_stopped() -> None:
-    clock = FakeClock()
-    stop = asyncio.Event()
-    async with asyncio.TaskGroup() as tg:
-        sleeping = tg.create_task(sleep_or_stop(clock, 100, stop))
-        await asyncio.sleep(0)
-        stop.set()
-    assert sleeping.result() is True
-    async with asyncio.TaskGroup() as tg:
-        sleeping = tg.create_task(sleep_or_stop(clock, 1, asyncio.Event()))
-        await until_asleep(clock)
-        await clock.advance(1)
-    assert sleeping.result() is False
 
 
 def _client_error(code: str, status: int) -> ClientError:

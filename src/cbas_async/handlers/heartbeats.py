@@ -8,7 +8,7 @@ import structlog
 from cbas_async.clock import Clock
 from cbas_async.errors import JobNotFound, StaleWrite
 from cbas_async.events import Event, WorkerPinged
-from cbas_async.master.tracker import HeartbeatTracker
+from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 

@@ -10,7 +10,8 @@ import structlog
 from cbas_async.clock import Clock, utc_iso
 from cbas_async.errors import JobNotFound, StaleWrite
 from cbas_async.events import Event, InterruptionWarned
-from cbas_async.master.launcher import Launcher, tag_value
+from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.tags import tag_value
 from cbas_async.states import LIVE
 from cbas_async.store import JobStore
 

@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cbas_async.clock import Clock, parse_utc
-from cbas_async.master.launcher import Placement
-from cbas_async.master.pricebook import PriceBook
+from cbas_async.fleet.launcher import LaunchRequest
 from cbas_async.records import JobRecord
 from cbas_async.spot.broker import BrokerJob, choose_placement
 from cbas_async.spot.broker import Placement as BrokerPlacement
+from cbas_async.spot.pricebook import PriceBook
 
 DEFAULT_CHECKPOINT_INTERVAL_S = 300.0
 DEFAULT_WORK_HOURS = 1.0
@@ -37,17 +37,17 @@ DEFAULT_INSTANCE_TYPE = "c5.large"
 MIN_CHECKPOINT_INTERVAL_S = 30.0
 MAX_CHECKPOINT_INTERVAL_S = 86400.0
 
-Placer = Callable[[JobRecord], Placement]
+Placer = Callable[[JobRecord], LaunchRequest]
 
 
 def first_allowed_type(region: str) -> Placer:
     """Place on the spec's first allowed instance type, capped at the spec's max price."""
 
-    def place(job: JobRecord) -> Placement:
+    def place(job: JobRecord) -> LaunchRequest:
         spec = job.spec
         types = spec.get("resources", {}).get("instance_types") or [DEFAULT_INSTANCE_TYPE]
         interval = spec.get("checkpoint", {}).get("interval_s") or DEFAULT_CHECKPOINT_INTERVAL_S
-        return Placement(
+        return LaunchRequest(
             region=region,
             zone=None,
             instance_type=str(types[0]),
@@ -61,7 +61,7 @@ def first_allowed_type(region: str) -> Placer:
 def broker_placer(*, book: PriceBook, clock: Clock, region: str) -> Placer:
     """Place each job where the broker expects it to cost least, with the book's prices now."""
 
-    def place(job: JobRecord) -> Placement:
+    def place(job: JobRecord) -> LaunchRequest:
         now = clock.now()
         chosen = choose_placement(
             job=broker_job(job, region=region, now=now),
@@ -71,7 +71,7 @@ def broker_placer(*, book: PriceBook, clock: Clock, region: str) -> Placer:
             now=now,
             model=book.model,
         )
-        return to_launch_placement(chosen, job.spec)
+        return to_launch_request(chosen, job.spec)
 
     return place
 
@@ -143,11 +143,12 @@ def checkpoint_cost_s(job: JobRecord) -> float:
     return value if math.isfinite(value) and value > 0 else DEFAULT_CHECKPOINT_COST_S
 
 
-def to_launch_placement(chosen: BrokerPlacement, spec: dict[str, Any]) -> Placement:
-    """The launcher's placement; the spec's checkpoint interval wins over the broker's."""
+def to_launch_request(chosen: BrokerPlacement, spec: dict[str, Any]) -> LaunchRequest:
+    """The launch request for the broker's choice; the spec's checkpoint interval wins over
+    the broker's."""
     asked = spec.get("checkpoint", {}).get("interval_s")
     interval = float(asked) if asked else _clamp_interval(chosen.checkpoint_interval_s)
-    return Placement(
+    return LaunchRequest(
         region=chosen.region,
         zone=chosen.zone,
         instance_type=chosen.instance_type,

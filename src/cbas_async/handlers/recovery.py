@@ -9,8 +9,8 @@ import structlog
 
 from cbas_async.clock import Clock
 from cbas_async.errors import StaleWrite
-from cbas_async.master.launcher import Launcher
-from cbas_async.master.tracker import HeartbeatTracker
+from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.records import JobRecord
 from cbas_async.states import JobState
 from cbas_async.store import JobStore

@@ -13,10 +13,10 @@ import structlog
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import Clock
 from cbas_async.errors import PermanentError, StaleWrite, TransientError
+from cbas_async.fleet.launcher import Launcher, LaunchRequest
+from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.placement import Placer
-from cbas_async.master.launcher import Launcher, Placement
-from cbas_async.master.tracker import HeartbeatTracker
 from cbas_async.messages import UserData
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
@@ -72,7 +72,7 @@ class Scheduler:
         self._tracker.watch(job.job_id, job.attempt, self._clock.monotonic())
         await self._launch(job, placement)
 
-    async def _launch(self, job: JobRecord, placement: Placement) -> None:
+    async def _launch(self, job: JobRecord, placement: LaunchRequest) -> None:
         user_data = self.user_data(job, placement)
         for attempt in range(1, LAUNCH_TRIES + 1):
             try:
@@ -98,7 +98,7 @@ class Scheduler:
             return
         log.error("launch_gave_up", job_id=job.job_id)  # lost-worker check will re-queue it
 
-    def user_data(self, job: JobRecord, placement: Placement) -> UserData:
+    def user_data(self, job: JobRecord, placement: LaunchRequest) -> UserData:
         s, r = self._settings, self._resources
         return UserData(
             job_id=job.job_id,

@@ -12,8 +12,9 @@ from botocore.exceptions import ClientError
 
 from cbas_async.clock import Clock
 from cbas_async.errors import JobNotFound
-from cbas_async.master.launcher import Launcher, tag_value
-from cbas_async.master.lease import owner_alive
+from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.lease import owner_alive
+from cbas_async.fleet.tags import tag_value
 from cbas_async.messages import Command, CommandKind
 from cbas_async.store import JobStore
 

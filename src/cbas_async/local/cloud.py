@@ -20,6 +20,7 @@ from cbas_async import localenv
 from cbas_async.aws import open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.clock import Clock, SystemClock
+from cbas_async.components import run_components
 from cbas_async.httpserver import HttpServer
 from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
@@ -33,7 +34,7 @@ from cbas_async.local.market import (
     market_timeline,
 )
 from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
-from cbas_async.master.app import make_store, run_components
+from cbas_async.session import make_store
 from cbas_async.settings import Settings
 from cbas_async.web.auth import TokenStore
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from cbas_async.clock import Clock
+from cbas_async.fleet.tags import tag_value
 from cbas_async.local.imds_server import ImdsEmulator
-from cbas_async.master.launcher import tag_value
-from cbas_async.master.waiting import sleep_or_stop
+from cbas_async.loops import every
 
 if TYPE_CHECKING:
     from types_aiobotocore_ec2 import EC2Client
@@ -67,12 +67,13 @@ class Hypervisor:
 
     async def run(self, stopping: asyncio.Event) -> None:
         try:
-            while not stopping.is_set():
-                try:
-                    await self.poll_once()
-                except Exception:
-                    log.exception("hypervisor_poll_failed")
-                await sleep_or_stop(stopping, self._clock, self._poll_s)
+            await every(
+                self._poll_s,
+                self.poll_once,
+                stopping=stopping,
+                clock=self._clock,
+                log_event="hypervisor_poll_failed",
+            )
         finally:
             await self.kill_all()
 

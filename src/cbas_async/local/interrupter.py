@@ -16,7 +16,7 @@ from botocore.parsers import ResponseParserError
 from cbas_async.clock import Clock, utc_iso
 from cbas_async.local.hypervisor import Hypervisor
 from cbas_async.local.imds_server import ImdsEmulator
-from cbas_async.master.waiting import sleep_or_stop
+from cbas_async.loops import every
 
 if TYPE_CHECKING:
     from types_aiobotocore_ec2 import EC2Client
@@ -86,9 +86,7 @@ class Interrupter:
         return local.instance_id
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            await self.reclaim_due()
-            await sleep_or_stop(stopping, self._clock, 0.2)
+        await every(0.2, self.reclaim_due, stopping=stopping, clock=self._clock, log_event=None)
 
     async def reclaim_due(self) -> None:
         now = self._clock.monotonic()

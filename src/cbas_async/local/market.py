@@ -18,13 +18,13 @@ import structlog
 from cbas_async.clock import Clock
 from cbas_async.errors import JobNotFound
 from cbas_async.local.hypervisor import Hypervisor
-from cbas_async.master.pricebook import BUILTIN_ONDEMAND_USD_PER_HOUR
-from cbas_async.master.replay import ReplayTimeline, replay_origin_s
-from cbas_async.master.waiting import sleep_or_stop
+from cbas_async.loops import every
 from cbas_async.spot.availability import AvailabilityHistory
 from cbas_async.spot.history import PriceHistory, epoch_s
 from cbas_async.spot.market import interrupted_by_price
+from cbas_async.spot.pricebook import BUILTIN_ONDEMAND_USD_PER_HOUR
 from cbas_async.spot.prices import read_price_csv
+from cbas_async.spot.replay import ReplayTimeline, replay_origin_s
 from cbas_async.store import JobStore
 
 if TYPE_CHECKING:
@@ -140,12 +140,13 @@ class LocalMarket:
         self._warned: set[str] = set()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                await self.step_once()
-            except Exception:
-                log.exception("local_market_step_failed")
-            await sleep_or_stop(stopping, self._clock, self._poll_s)
+        await every(
+            self._poll_s,
+            self.step_once,
+            stopping=stopping,
+            clock=self._clock,
+            log_event="local_market_step_failed",
+        )
 
     async def step_once(self) -> list[str]:
         """Interrupt what the market reclaims now; returns the jobs warned."""

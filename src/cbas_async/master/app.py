@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 from aiohttp import web
@@ -16,6 +15,10 @@ from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock, SystemClock
+from cbas_async.components import Component, run_components
+from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.lease import MasterLease
+from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.interruptions import InterruptionHandler
@@ -26,17 +29,13 @@ from cbas_async.handlers.sweeper import Sweeper, subscription_key
 from cbas_async.httpserver import HttpServer
 from cbas_async.master.health import Health, LoopLagMonitor
 from cbas_async.master.http import build_app
-from cbas_async.master.launcher import Launcher
-from cbas_async.master.lease import MasterLease
 from cbas_async.master.ping_poller import PingPoller
 from cbas_async.master.price_fetcher import SpotMarket, open_spot_market
 from cbas_async.master.server import Subscription
 from cbas_async.master.supervisor import Supervisor
-from cbas_async.master.tracker import HeartbeatTracker
 from cbas_async.metrics import Metrics
-from cbas_async.records import JobRecord
 from cbas_async.sandbox import Sandbox
-from cbas_async.session import Session
+from cbas_async.session import Session, make_store
 from cbas_async.settings import Settings
 from cbas_async.sns import SnsVerifier
 from cbas_async.sns_certs import CertificateCache, http_fetcher
@@ -44,12 +43,6 @@ from cbas_async.store import JobStore
 from cbas_async.web import WebParts, mount, parts_for_master
 
 log = structlog.get_logger(__name__)
-
-
-class Component(Protocol):
-    name: str
-
-    async def run(self, stopping: asyncio.Event) -> None: ...
 
 
 @dataclass
@@ -65,20 +58,6 @@ class Master:
     lease: MasterLease
     server: HttpServer
     components: list[Component]
-
-
-def make_store(
-    clients: Clients,
-    resources: Resources,
-    on_transition: Callable[[JobRecord], None] | None = None,
-) -> JobStore:
-    return JobStore(
-        dynamo=clients.dynamo,
-        jobs_table=resources.jobs_table,
-        events_table=resources.events_table,
-        misc_table=resources.misc_table,
-        on_transition=on_transition,
-    )
 
 
 @asynccontextmanager
@@ -242,19 +221,6 @@ class _BusComponent:
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self._bus.run(stopping)
-
-
-async def run_components(
-    components: list[Component], stopping: asyncio.Event, grace_s: float
-) -> None:
-    """Run every component until `stopping`; cancel those still busy after the grace period."""
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(c.run(stopping), name=c.name) for c in components]
-        await stopping.wait()
-        _, late = await asyncio.wait(tasks, timeout=grace_s)
-        for task in late:
-            log.warning("component_cancelled", component=task.get_name())
-            task.cancel()
 
 
 async def serve(settings: Settings, *, stopping: asyncio.Event | None = None) -> int:

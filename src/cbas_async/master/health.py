@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cbas_async.clock import Clock
-from cbas_async.master.waiting import sleep_or_stop
+from cbas_async.loops import sleep_or_stop
 
 
 @dataclass
@@ -51,6 +51,6 @@ class LoopLagMonitor:
         loop = asyncio.get_running_loop()
         while not stopping.is_set():
             before = loop.time()
-            await sleep_or_stop(stopping, self._health.clock, self._interval_s)
+            await sleep_or_stop(self._health.clock, self._interval_s, stopping)
             late = loop.time() - before - self._interval_s
             self._health.loop_lag_s = max(late, 0.0)

@@ -11,8 +11,8 @@ from cbas_async.bus import Bus
 from cbas_async.clock import Clock
 from cbas_async.errors import InvalidMessage
 from cbas_async.events import WorkerPinged
+from cbas_async.loops import unless_stopped
 from cbas_async.master.health import Health
-from cbas_async.master.waiting import unless_stopped
 from cbas_async.messages import Ping, decode
 
 if TYPE_CHECKING:

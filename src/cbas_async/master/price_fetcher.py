@@ -14,13 +14,13 @@ from cbas_async.bus import Bus
 from cbas_async.clock import Clock
 from cbas_async.errors import CbasError
 from cbas_async.events import PricesUpdated
-from cbas_async.master.pricebook import PriceBook, ondemand_prices
-from cbas_async.master.replay import WARMUP, ReplayPriceSource
-from cbas_async.master.waiting import sleep_or_stop
+from cbas_async.loops import every
 from cbas_async.settings import Settings
 from cbas_async.spot.history import from_epoch_s
 from cbas_async.spot.market import model_for
+from cbas_async.spot.pricebook import PriceBook, ondemand_prices
 from cbas_async.spot.prices import Ec2PriceSource, PriceSource
+from cbas_async.spot.replay import WARMUP, ReplayPriceSource
 
 if TYPE_CHECKING:
     from types_aiobotocore_ec2 import EC2Client
@@ -52,9 +52,10 @@ class PriceFetcher:
         self._backfill = backfill
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            await self.refresh()
-            await sleep_or_stop(stopping, self._clock, self._interval_s)
+        # `refresh` logs the failures it expects; anything else ends the master
+        await every(
+            self._interval_s, self.refresh, stopping=stopping, clock=self._clock, log_event=None
+        )
 
     async def refresh(self) -> int:
         """`fetch_once`, logging instead of raising (the old prices stay in use)."""

@@ -9,13 +9,13 @@ import structlog
 
 from cbas_async.clock import Clock
 from cbas_async.errors import JobNotFound
+from cbas_async.fleet.lease import owner_alive
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.sweeper import Sweeper
+from cbas_async.loops import every
 from cbas_async.master.health import Health
-from cbas_async.master.lease import owner_alive
-from cbas_async.master.waiting import sleep_or_stop
 from cbas_async.records import JobRecord
 from cbas_async.states import TERMINAL, JobState
 from cbas_async.store import JobStore
@@ -64,13 +64,14 @@ class Supervisor:
         self._seen: set[str] | None = None  # my live jobs at the last pass
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                await self.supervise_once(stopping)
-            except Exception:
-                log.exception("supervise_failed")
-            self._wake.clear()
-            await _wait_any(stopping, self._wake, self._clock, self._interval_s)
+        await every(
+            self._interval_s,
+            lambda: self.supervise_once(stopping),
+            stopping=stopping,
+            clock=self._clock,
+            log_event="supervise_failed",
+            wake=self._wake,
+        )
 
     async def supervise_once(self, stopping: asyncio.Event | None = None) -> None:
         """One pass over every live job; with `stopping` set, no new work is started."""
@@ -144,20 +145,3 @@ class Supervisor:
                 log.info("job_adopted", job_id=job.job_id, previous_owner=owner)
                 mine.append(await self._store.get(job.job_id))
         return mine
-
-
-async def _wait_any(
-    stopping: asyncio.Event, wake: asyncio.Event, clock: Clock, seconds: float
-) -> None:
-    """Sleep until the next tick, an early wake-up, or shutdown."""
-    combined = asyncio.Event()
-
-    async def relay(source: asyncio.Event) -> None:
-        await source.wait()
-        combined.set()
-
-    async with asyncio.TaskGroup() as group:
-        relays = [group.create_task(relay(stopping)), group.create_task(relay(wake))]
-        await sleep_or_stop(combined, clock, seconds)
-        for task in relays:
-            task.cancel()

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from cbas_async import commands
 from cbas_async.errors import InvalidSpec
-from cbas_async.master.waiting import sleep_or_stop
+from cbas_async.loops import sleep_or_stop
 from cbas_async.sandbox import LogChunk, Sandbox, safe_relative
 from cbas_async.session import Session
 from cbas_async.web.api import PREFIX, int_param, job_id_of
@@ -62,7 +62,7 @@ async def stream_logs(request: web.Request) -> web.StreamResponse:
                 await _send(response, "end", {"state": job.state.value})
                 break
             await response.write(b": keep-alive\n\n")  # finds clients that went away
-            await sleep_or_stop(closing, clock, poll_s)
+            await sleep_or_stop(clock, poll_s, closing)
     except ConnectionResetError:
         pass  # the client left
     return response

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Literal
 import structlog
 
 from cbas_async.clock import Clock, utc_iso
+from cbas_async.loops import every
 from cbas_async.messages import Ping
-from cbas_async.worker.timing import sleep_or_stop
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -55,9 +55,15 @@ class Heartbeat:
         self._seq = 0
 
     async def run(self, stopping: asyncio.Event) -> None:
-        await self.beat_once()
-        while not await sleep_or_stop(self._clock, self._interval_s, stopping):
-            await self.beat_once()
+        await self.beat_once()  # at once, even when already stopping
+        await every(
+            self._interval_s,
+            self.beat_once,
+            stopping=stopping,
+            clock=self._clock,
+            log_event=None,  # `beat_once` logs a failed send
+            wait_first=True,
+        )
 
     def ping(self) -> Ping:
         return Ping(

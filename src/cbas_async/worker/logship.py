@@ -13,9 +13,9 @@ from pathlib import Path
 import structlog
 
 from cbas_async.clock import Clock
+from cbas_async.loops import every
 from cbas_async.sandbox import Sandbox
 from cbas_async.worker.retry import retrying
-from cbas_async.worker.timing import sleep_or_stop
 
 log = structlog.get_logger(__name__)
 
@@ -54,8 +54,14 @@ class LogShipper:
                 self._seqs[chunk.stream] = max(self._seqs[chunk.stream], chunk.seq + 1)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not await sleep_or_stop(self._clock, self._interval_s, stopping):
-            await self.ship_once()
+        await every(
+            self._interval_s,
+            self.ship_once,
+            stopping=stopping,
+            clock=self._clock,
+            log_event=None,  # `ship_once` logs its upload failures
+            wait_first=True,
+        )
 
     async def ship_once(self) -> int:
         """Ship at most one chunk per stream; returns the bytes shipped. Never raises for

@@ -7,8 +7,8 @@ import asyncio
 import structlog
 
 from cbas_async.clock import Clock
+from cbas_async.loops import sleep_or_stop
 from cbas_async.worker.imds import ImdsClient, InstanceAction
-from cbas_async.worker.timing import sleep_or_stop
 
 log = structlog.get_logger(__name__)
 

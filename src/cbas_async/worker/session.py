@@ -11,6 +11,7 @@ import structlog
 
 from cbas_async.clock import Clock
 from cbas_async.errors import StaleWrite
+from cbas_async.loops import sleep_or_stop
 from cbas_async.messages import Command
 from cbas_async.worker.checkpoint.manager import CheckpointManager
 from cbas_async.worker.checkpoint.schedule import CheckpointSchedule
@@ -18,7 +19,6 @@ from cbas_async.worker.imds import InstanceAction
 from cbas_async.worker.jobwriter import JobWriter
 from cbas_async.worker.notice import NoticeWatcher
 from cbas_async.worker.runner import JobProcess
-from cbas_async.worker.timing import sleep_or_stop
 
 log = structlog.get_logger(__name__)
 

@@ -1,8 +1,7 @@
-"""Small timing helpers: interruptible sleeps and per-step duration logging."""
+"""Per-step duration logging: `StepTimer`."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,19 +11,6 @@ import structlog
 from cbas_async.clock import Clock
 
 log = structlog.get_logger(__name__)
-
-
-async def sleep_or_stop(clock: Clock, seconds: float, stopping: asyncio.Event) -> bool:
-    """Sleep on `clock` unless `stopping` is set first; returns whether it is set."""
-    if stopping.is_set():
-        return True
-    async with asyncio.TaskGroup() as tg:
-        sleeper = tg.create_task(clock.sleep(seconds))
-        waiter = tg.create_task(stopping.wait())
-        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        sleeper.cancel()
-        waiter.cancel()
-    return stopping.is_set()
 
 
 class StepTimer:

@@ -9,13 +9,14 @@ import structlog
 
 from cbas_async.clock import Clock
 from cbas_async.errors import StaleWrite
+from cbas_async.loops import sleep_or_stop
 from cbas_async.records import CheckpointPointer
 from cbas_async.worker.checkpoint.archive import Fingerprint, fingerprint
 from cbas_async.worker.checkpoint.base import Checkpointer, JobHandle
 from cbas_async.worker.checkpoint.schedule import CheckpointSchedule
 from cbas_async.worker.checkpoint.storage import CheckpointStorage
 from cbas_async.worker.heartbeat import Progress
-from cbas_async.worker.timing import StepTimer, sleep_or_stop
+from cbas_async.worker.timing import StepTimer
 
 log = structlog.get_logger(__name__)
 

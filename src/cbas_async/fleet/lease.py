@@ -13,7 +13,7 @@ import structlog
 from aiodynamo.expressions import F
 
 from cbas_async.clock import Clock
-from cbas_async.master.waiting import sleep_or_stop
+from cbas_async.loops import every
 from cbas_async.store import JobStore
 
 log = structlog.get_logger(__name__)
@@ -75,13 +75,18 @@ class MasterLease:
         log.info("lease_released", master_id=self.master_id)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                if not await self.renew_once():
-                    log.error("lease_taken", master_id=self.master_id)
-            except Exception:
-                log.exception("lease_renew_failed", master_id=self.master_id)
-            await sleep_or_stop(stopping, self._clock, self._ttl_s / 3)
+        await every(
+            self._ttl_s / 3,
+            self._renew_or_complain,
+            stopping=stopping,
+            clock=self._clock,
+            log_event="lease_renew_failed",
+            master_id=self.master_id,
+        )
+
+    async def _renew_or_complain(self) -> None:
+        if not await self.renew_once():
+            log.error("lease_taken", master_id=self.master_id)
 
 
 async def owner_alive(store: JobStore, owner: str, now_s: float) -> bool:

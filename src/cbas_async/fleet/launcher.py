@@ -1,4 +1,5 @@
-"""Launches a job's attempt on a spot (or on-demand) instance through EC2 RunInstances."""
+"""Launches a job's attempt on a spot (or on-demand) instance through EC2 RunInstances: the
+`LaunchRequest` (where, how bought, at what cap) and the `Launcher` that carries it out."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 
 from cbas_async.errors import PermanentError, TransientError
+from cbas_async.fleet.tags import tags
 from cbas_async.messages import UserData
 
 if TYPE_CHECKING:
@@ -18,8 +20,10 @@ _PERMANENT = {"InvalidParameterValue", "InvalidAMIID.NotFound", "Unsupported", "
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Placement:
-    """Where, in which market and at what cap an attempt runs."""
+class LaunchRequest:
+    """What to launch for an attempt: region, zone, instance type, purchase option (spot or
+    on-demand), max price and checkpoint interval. Not the broker's choice
+    (`spot.broker.Placement`), which this is made from."""
 
     region: str
     zone: str | None
@@ -42,15 +46,6 @@ class Placement:
         }
 
 
-def tags(deployment: str, job_id: str, attempt: int) -> list[dict[str, str]]:
-    return [
-        {"Key": "cbas:deployment", "Value": deployment},
-        {"Key": "cbas:job_id", "Value": job_id},
-        {"Key": "cbas:attempt", "Value": str(attempt)},
-        {"Key": "Name", "Value": f"cbas-{job_id}-{attempt}"},
-    ]
-
-
 class Launcher:
     """Runs one spot instance per attempt; idempotent per (job, attempt) via ClientToken."""
 
@@ -59,11 +54,11 @@ class Launcher:
         self._image_id = image_id
         self._deployment = deployment
 
-    async def launch(self, placement: Placement, user_data: UserData) -> str:
+    async def launch(self, request: LaunchRequest, user_data: UserData) -> str:
         """Start the instance; returns its id. Raises TransientError or PermanentError."""
-        request: dict[str, Any] = {
+        params: dict[str, Any] = {
             "ImageId": self._image_id,
-            "InstanceType": placement.instance_type,
+            "InstanceType": request.instance_type,
             "MinCount": 1,
             "MaxCount": 1,
             "UserData": user_data.encode(),
@@ -75,12 +70,12 @@ class Launcher:
                 }
             ],
         }
-        if placement.market == "spot":
-            request["InstanceMarketOptions"] = _spot_options(placement)
-        if placement.zone:
-            request["Placement"] = {"AvailabilityZone": placement.zone}
+        if request.market == "spot":
+            params["InstanceMarketOptions"] = _spot_options(request)
+        if request.zone:
+            params["Placement"] = {"AvailabilityZone": request.zone}
         try:
-            response = await self._ec2.run_instances(**request)
+            response = await self._ec2.run_instances(**params)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _PERMANENT:
@@ -126,18 +121,11 @@ class Launcher:
             await self._ec2.terminate_instances(InstanceIds=instance_ids)
 
 
-def _spot_options(placement: Placement) -> dict[str, Any]:
+def _spot_options(request: LaunchRequest) -> dict[str, Any]:
     spot: dict[str, Any] = {
         "SpotInstanceType": "one-time",
         "InstanceInterruptionBehavior": "terminate",
     }
-    if placement.max_price_usd_per_hour:
-        spot["MaxPrice"] = f"{placement.max_price_usd_per_hour:.6f}"
+    if request.max_price_usd_per_hour:
+        spot["MaxPrice"] = f"{request.max_price_usd_per_hour:.6f}"
     return {"MarketType": "spot", "SpotOptions": spot}
-
-
-def tag_value(instance: dict[str, Any], key: str) -> str | None:
-    for tag in instance.get("Tags", []):
-        if tag.get("Key") == key:
-            return str(tag.get("Value"))
-    return None
