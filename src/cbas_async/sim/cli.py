@@ -13,12 +13,12 @@ import json
 import sys
 
 from cbas_async.clock import parse_utc
-from cbas_async.spot.catalog import parse_policies
+from cbas_async.sim.catalog import parse_policies
+from cbas_async.sim.options import add_arguments
+from cbas_async.sim.plot import PlotUnavailable, require_matplotlib, write_plot
+from cbas_async.sim.report import Scenario, evaluate, format_table
+from cbas_async.sim.scenario import ScenarioError, build_scenario
 from cbas_async.spot.history import epoch_s
-from cbas_async.spot.options import add_arguments
-from cbas_async.spot.plot import PlotUnavailable, require_matplotlib, write_plot
-from cbas_async.spot.report import Scenario, evaluate, format_table
-from cbas_async.spot.scenario import ScenarioError, build_scenario
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbas_async.spot.deadline import UniformProgress
-from cbas_async.spot.plans import NEVER, Plan, interval_plan, steps_above, steps_to
-from cbas_async.spot.safety import (
+from cbas_async.sim.deadline import UniformProgress
+from cbas_async.sim.plans import NEVER, Plan, interval_plan, steps_above, steps_to
+from cbas_async.sim.safety import (
     commit_guard_s,
     commit_progress_s,
     protect_guard_s,
     slack_s,
 )
-from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
+from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState
 
 _MARGIN = 1e-9  # relative slack on the progress line, far above float rounding
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import math
 
-from cbas_async.spot.safety import checkpoint_steps_s, slack_s
-from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
+from cbas_async.sim.safety import checkpoint_steps_s, slack_s
+from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState
 
 
 def reserve_s(*, loss_s: float, interruptions: float) -> float:

@@ -24,8 +24,7 @@ from typing import cast
 
 import numpy as np
 
-from cbas_async.spot.interval import daly_interval_s
-from cbas_async.spot.plans import (
+from cbas_async.sim.plans import (
     NEVER,
     LevelPlan,
     LevelTables,
@@ -37,9 +36,10 @@ from cbas_async.spot.plans import (
     steps_to,
     whole_threshold,
 )
-from cbas_async.spot.risk import failure_within, interruption_rate_per_hour, lookback, price_levels
-from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState, Workload
-from cbas_async.spot.trace import MarketTrace
+from cbas_async.sim.risk import failure_within, interruption_rate_per_hour, lookback, price_levels
+from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState, Workload
+from cbas_async.sim.trace import MarketTrace
+from cbas_async.spot.interval import daly_interval_s
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbas_async.spot.policies import (
+from cbas_async.sim.policies import (
     PolicyContext,
     SpotNoCheckpoint,
     cheapest_spot,
     young_daly_table,
 )
-from cbas_async.spot.safety import must_commit, must_protect
-from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
+from cbas_async.sim.safety import must_commit, must_protect
+from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState
 
 
 class UniformProgress(SpotNoCheckpoint):

@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from cbas_async.spot.catalog import OPTIMUM, make_policy
+from cbas_async.sim.catalog import OPTIMUM, make_policy
+from cbas_async.sim.oracle import optimum
+from cbas_async.sim.policies import PolicyContext
+from cbas_async.sim.simulator import SimResult, simulate
+from cbas_async.sim.state import IntArray, Workload
+from cbas_async.sim.trace import MarketTrace
 from cbas_async.spot.history import PriceHistory
-from cbas_async.spot.oracle import optimum
-from cbas_async.spot.policies import PolicyContext
-from cbas_async.spot.simulator import SimResult, simulate
-from cbas_async.spot.state import IntArray, Workload
-from cbas_async.spot.trace import MarketTrace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cbas_async.spot.broker_policy import BrokerPolicy
-from cbas_async.spot.deadline import UniformProgress
-from cbas_async.spot.history import PriceHistory
-from cbas_async.spot.options import NAMES
-from cbas_async.spot.policies import (
+from cbas_async.sim.broker_policy import BrokerPolicy
+from cbas_async.sim.deadline import UniformProgress
+from cbas_async.sim.options import NAMES
+from cbas_async.sim.policies import (
     OnDemand,
     PolicyContext,
     SpotNoCheckpoint,
@@ -17,7 +16,8 @@ from cbas_async.spot.policies import (
     YiHour,
     YoungDaly,
 )
-from cbas_async.spot.simulator import Policy
+from cbas_async.sim.simulator import Policy
+from cbas_async.spot.history import PriceHistory
 
 OPTIMUM = "optimum"
 _BUILDERS: dict[str, Callable[[PolicyContext, PriceHistory | None], Policy]] = {

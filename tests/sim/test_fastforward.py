@@ -12,26 +12,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import cbas_async.spot.simulator as simulator
-from cbas_async.spot.availability import AvailabilityHistory
-from cbas_async.spot.catalog import OPTIMUM, make_policy
-from cbas_async.spot.fastforward import add_in_order
-from cbas_async.spot.history import from_epoch_s
-from cbas_async.spot.market import Billing
-from cbas_async.spot.options import NAMES
-from cbas_async.spot.policies import PolicyContext, YoungDaly
-from cbas_async.spot.prices import read_ondemand_csv, read_price_csv
-from cbas_async.spot.simulator import (
+import cbas_async.sim.simulator as simulator
+from cbas_async.sim.catalog import OPTIMUM, make_policy
+from cbas_async.sim.fastforward import add_in_order
+from cbas_async.sim.options import NAMES
+from cbas_async.sim.policies import PolicyContext, YoungDaly
+from cbas_async.sim.simulator import (
     Policy,
     SimResult,
     planner_for,
     simulate,
     simulate_stepwise,
 )
-from cbas_async.spot.state import BoolArray, SimState, Workload
-from cbas_async.spot.step import step as step_rules
-from cbas_async.spot.trace import MarketTrace, trace_from_availability, trace_from_prices
-from tests.spot.test_simulator import AT_BOUNDARY, EDGES, LATE_CAPACITY, MID_HOUR, NO_CAPACITY
+from cbas_async.sim.state import BoolArray, SimState, Workload
+from cbas_async.sim.step import step as step_rules
+from cbas_async.sim.trace import MarketTrace, trace_from_availability, trace_from_prices
+from cbas_async.spot.availability import AvailabilityHistory
+from cbas_async.spot.history import from_epoch_s
+from cbas_async.spot.market import Billing
+from cbas_async.spot.prices import read_ondemand_csv, read_price_csv
+from tests.sim.test_simulator import AT_BOUNDARY, EDGES, LATE_CAPACITY, MID_HOUR, NO_CAPACITY
 
 PLANNED = tuple(name for name in NAMES if name != OPTIMUM)  # every simulated policy
 HOUR = 3600.0

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
+from cbas_async.sim.cli import add_arguments, run
+from cbas_async.sim.plot import figure, write_plot
+from cbas_async.sim.report import Scenario, evaluate
+from cbas_async.sim.state import Workload
+from cbas_async.sim.trace import MarketTrace, trace_from_availability, trace_from_prices
 from cbas_async.spot.availability import AvailabilityHistory
-from cbas_async.spot.cli import add_arguments, run
-from cbas_async.spot.plot import figure, write_plot
 from cbas_async.spot.prices import read_price_csv
-from cbas_async.spot.report import Scenario, evaluate
-from cbas_async.spot.state import Workload
-from cbas_async.spot.trace import MarketTrace, trace_from_availability, trace_from_prices
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 POLICIES = ["ondemand", "spot-no-ckpt", "young-daly", "uniform-progress"]

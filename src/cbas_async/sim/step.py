@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cbas_async.spot.state import FloatArray, IntArray, SimState
+from cbas_async.sim.state import FloatArray, IntArray, SimState
 
 if TYPE_CHECKING:
-    from cbas_async.spot.simulator import Policy
+    from cbas_async.sim.simulator import Policy
 
 
 def step(sim: SimState, policy: Policy) -> None:

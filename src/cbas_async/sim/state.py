@@ -17,8 +17,8 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from cbas_async.sim.trace import MarketTrace
 from cbas_async.spot.market import Billing
-from cbas_async.spot.trace import MarketTrace
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

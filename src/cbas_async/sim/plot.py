@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from cbas_async.spot.report import Scenario
-from cbas_async.spot.simulator import SimResult
+from cbas_async.sim.report import Scenario
+from cbas_async.sim.simulator import SimResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

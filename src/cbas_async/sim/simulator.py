@@ -16,13 +16,13 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from cbas_async.spot.deadline import UniformProgress
-from cbas_async.spot.fastforward import FastForward, replays_exactly
-from cbas_async.spot.plans import Plan
-from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState, Workload
-from cbas_async.spot.step import step
-from cbas_async.spot.trace import MarketTrace
-from cbas_async.spot.uniform_plan import UniformProgressPlanner
+from cbas_async.sim.deadline import UniformProgress
+from cbas_async.sim.fastforward import FastForward, replays_exactly
+from cbas_async.sim.plans import Plan
+from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState, Workload
+from cbas_async.sim.step import step
+from cbas_async.sim.trace import MarketTrace
+from cbas_async.sim.uniform_plan import UniformProgressPlanner
 
 __all__ = [
     "Planner",

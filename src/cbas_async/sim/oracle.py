@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from cbas_async.sim.state import Workload
+from cbas_async.sim.trace import MarketTrace
 from cbas_async.spot.market import Billing, Era
-from cbas_async.spot.state import Workload
-from cbas_async.spot.trace import MarketTrace
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import cbas_async.spot.simulator as simulator
-from cbas_async.spot.broker_plan import BrokerPlanner, at_hour_end, rates_per_hour_at
-from cbas_async.spot.broker_policy import BrokerPolicy
-from cbas_async.spot.plans import NEVER
-from cbas_async.spot.risk import CapacityOutlook
-from cbas_async.spot.simulator import Policy, simulate
-from cbas_async.spot.state import SimState, Workload
-from cbas_async.spot.step import step as step_rules
-from tests.spot.test_fastforward import TRACES, _context
+import cbas_async.sim.simulator as simulator
+from cbas_async.sim.broker_plan import BrokerPlanner, at_hour_end, rates_per_hour_at
+from cbas_async.sim.broker_policy import BrokerPolicy
+from cbas_async.sim.plans import NEVER
+from cbas_async.sim.risk import CapacityOutlook
+from cbas_async.sim.simulator import Policy, simulate
+from cbas_async.sim.state import SimState, Workload
+from cbas_async.sim.step import step as step_rules
+from tests.sim.test_fastforward import TRACES, _context
 
 HOUR = 3600.0
 LOAD = Workload(work_s=24 * HOUR, deadline_s=48 * HOUR, checkpoint_cost_s=60, restart_cost_s=120)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbas_async.spot.plans import NEVER, Plan, next_true
-from cbas_async.spot.state import FloatArray, IntArray, SimState, Workload
-from cbas_async.spot.trace import MarketTrace
+from cbas_async.sim.plans import NEVER, Plan, next_true
+from cbas_async.sim.state import FloatArray, IntArray, SimState, Workload
+from cbas_async.sim.trace import MarketTrace
 
 _BLOCK = 64  # charges summed per pass of `add_in_order` (bounds its memory)
 

@@ -16,7 +16,7 @@ from typing import Final, cast
 
 import numpy as np
 
-from cbas_async.spot.state import BoolArray, FloatArray, IntArray, Workload
+from cbas_async.sim.state import BoolArray, FloatArray, IntArray, Workload
 
 NEVER: Final = 1 << 40  # a step offset beyond any horizon
 _AROUND = np.arange(5)  # candidates around an estimate in `first_step`

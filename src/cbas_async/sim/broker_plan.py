@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from cbas_async.spot.plans import NEVER, Plan, next_true, steps_above, steps_to
-from cbas_async.spot.progress import guard_s, round_trip_s, spare_s, switch_s
-from cbas_async.spot.risk import PRIOR_EVENTS, CapacityOutlook
-from cbas_async.spot.safety import commit_guard_s, commit_progress_s, protect_guard_s, slack_s
-from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
+from cbas_async.sim.plans import NEVER, Plan, next_true, steps_above, steps_to
+from cbas_async.sim.progress import guard_s, round_trip_s, spare_s, switch_s
+from cbas_async.sim.risk import PRIOR_EVENTS, CapacityOutlook
+from cbas_async.sim.safety import commit_guard_s, commit_progress_s, protect_guard_s, slack_s
+from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState
 
 if TYPE_CHECKING:
-    from cbas_async.spot.broker_policy import BrokerPolicy
+    from cbas_async.sim.broker_policy import BrokerPolicy
 
 _MARGIN_S = 1e-3  # far above float rounding of slack, far below a whole second
 

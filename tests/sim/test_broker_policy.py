@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from cbas_async.sim.state import Workload
 from cbas_async.spot.market import BID_ERA, CURRENT_ERA
-from cbas_async.spot.state import Workload
-from tests.spot.synthetic import make_trace, run, steps
+from tests.sim.synthetic import make_trace, run, steps
 
 LOOKBACK = 1440
 TAIL = 80

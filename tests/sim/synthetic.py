@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cbas_async.sim.policies import PolicyContext
+from cbas_async.sim.report import Scenario, run_policy
+from cbas_async.sim.simulator import SimResult
+from cbas_async.sim.state import Workload
+from cbas_async.sim.trace import MarketTrace
 from cbas_async.spot.market import MarketModel
-from cbas_async.spot.policies import PolicyContext
-from cbas_async.spot.report import Scenario, run_policy
-from cbas_async.spot.simulator import SimResult
-from cbas_async.spot.state import Workload
-from cbas_async.spot.trace import MarketTrace
 
 START_S = 1_699_999_200.0  # 2023-11-14T22:00:00Z, on an hour
 

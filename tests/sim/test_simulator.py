@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cbas_async.sim.policies import OnDemand, YoungDaly
+from cbas_async.sim.report import Scenario, run_policy
+from cbas_async.sim.simulator import SimResult, simulate
+from cbas_async.sim.state import Workload
+from cbas_async.sim.trace import MarketTrace
 from cbas_async.spot.market import BID_ERA, CURRENT_ERA, MarketModel
-from cbas_async.spot.policies import OnDemand, YoungDaly
-from cbas_async.spot.report import Scenario, run_policy
-from cbas_async.spot.simulator import SimResult, simulate
-from cbas_async.spot.state import Workload
-from cbas_async.spot.trace import MarketTrace
-from tests.spot.synthetic import context, make_trace, run, steps
+from tests.sim.synthetic import context, make_trace, run, steps
 
 PLAIN = Workload(work_s=7200, deadline_s=14400)
 COSTLY = Workload(work_s=7200, deadline_s=14400, checkpoint_cost_s=60, restart_cost_s=120)

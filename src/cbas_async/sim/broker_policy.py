@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from cbas_async.sim.broker_plan import BrokerPlanner, at_hour_end, worth_spot
+from cbas_async.sim.plans import Plan
+from cbas_async.sim.policies import PolicyContext, cheapest_spot
+from cbas_async.sim.progress import behind, can_switch, reserve_s, spare_s
+from cbas_async.sim.risk import PRIOR_EVENTS, CapacityOutlook
+from cbas_async.sim.safety import must_commit, must_protect
+from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState
 from cbas_async.spot.broker import BrokerJob, Placement, choose_placement
-from cbas_async.spot.broker_plan import BrokerPlanner, at_hour_end, worth_spot
 from cbas_async.spot.history import PriceHistory, PriceSeries, from_epoch_s
-from cbas_async.spot.plans import Plan
-from cbas_async.spot.policies import PolicyContext, cheapest_spot
-from cbas_async.spot.progress import behind, can_switch, reserve_s, spare_s
-from cbas_async.spot.risk import PRIOR_EVENTS, CapacityOutlook
-from cbas_async.spot.safety import must_commit, must_protect
-from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
 
 _PER_JOB = (
     *("committed", "used", "plan_step", "plan_market", "plan_bid", "interval", "aligned"),

@@ -9,17 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cbas_async.sim.catalog import OPTIMUM, POLICY_NAMES
+from cbas_async.sim.oracle import optimum, units_per_step
+from cbas_async.sim.report import Scenario, run_policy
+from cbas_async.sim.state import Workload
+from cbas_async.sim.trace import MarketTrace, trace_from_availability, trace_from_prices
 from cbas_async.spot.availability import AvailabilityHistory
-from cbas_async.spot.catalog import OPTIMUM, POLICY_NAMES
 from cbas_async.spot.history import PriceHistory, from_epoch_s
 from cbas_async.spot.market import BID_ERA, CURRENT_ERA
-from cbas_async.spot.oracle import optimum, units_per_step
 from cbas_async.spot.prices import read_ondemand_csv, read_price_csv
-from cbas_async.spot.report import Scenario, run_policy
-from cbas_async.spot.state import Workload
-from cbas_async.spot.trace import MarketTrace, trace_from_availability, trace_from_prices
-from tests.spot.conftest import DATA
-from tests.spot.synthetic import make_trace, steps
+from tests.conftest import DATA
+from tests.sim.synthetic import make_trace, steps
 
 PLAIN = Workload(work_s=7200, deadline_s=14400)
 

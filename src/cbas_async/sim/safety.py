@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from cbas_async.spot.state import BoolArray, FloatArray, IntArray, SimState
+from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState
 
 
 def checkpoint_steps_s(sim: SimState) -> float:

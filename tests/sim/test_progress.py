@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from cbas_async.spot.progress import reserve_s
+from cbas_async.sim.progress import reserve_s
 
 
 def test_the_reserve_is_the_expected_loss_plus_one_poisson_deviation() -> None:

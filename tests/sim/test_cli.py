@@ -1,4 +1,4 @@
-"""`cbas simulate` through `add_arguments` + `run`, and as `python -m cbas_async.spot.cli`."""
+"""`cbas simulate` through `add_arguments` + `run`, and as `python -m cbas_async.sim.cli`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cbas_async.spot.catalog import POLICY_NAMES
-from cbas_async.spot.cli import add_arguments, run
+from cbas_async.sim.catalog import POLICY_NAMES
+from cbas_async.sim.cli import add_arguments, run
 
 FIELDS = {
     "name",
@@ -106,7 +106,7 @@ def test_plot_is_written(data_dir: Path, tmp_path: Path) -> None:
 
 def test_module_entry_point(data_dir: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "cbas_async.spot.cli", *_prices(data_dir), "--json"],
+        [sys.executable, "-m", "cbas_async.sim.cli", *_prices(data_dir), "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -117,7 +117,7 @@ def test_module_entry_point(data_dir: Path) -> None:
 
 
 def test_every_policy_name_has_a_builder_and_the_options_name_them_all() -> None:
-    from cbas_async.spot import catalog, options
+    from cbas_async.sim import catalog, options
 
     assert set(catalog._BUILDERS) | {catalog.OPTIMUM} == set(options.NAMES)
     assert catalog.POLICY_NAMES == options.NAMES

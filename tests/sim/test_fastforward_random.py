@@ -7,13 +7,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cbas_async.spot.catalog import OPTIMUM, make_policy
+from cbas_async.sim.catalog import OPTIMUM, make_policy
+from cbas_async.sim.options import NAMES
+from cbas_async.sim.policies import PolicyContext
+from cbas_async.sim.simulator import planner_for, simulate, simulate_stepwise
+from cbas_async.sim.state import Workload
 from cbas_async.spot.market import BID_ERA, CURRENT_ERA
-from cbas_async.spot.options import NAMES
-from cbas_async.spot.policies import PolicyContext
-from cbas_async.spot.simulator import planner_for, simulate, simulate_stepwise
-from cbas_async.spot.state import Workload
-from tests.spot.synthetic import make_trace
+from tests.sim.synthetic import make_trace
 
 PLANNED = tuple(name for name in NAMES if name != OPTIMUM)  # every simulated policy
 
