@@ -15,7 +15,7 @@ takes a step under the rules, as the stepper would), never long. Each decision o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -25,10 +25,35 @@ from cbas_async.sim.risk import PRIOR_EVENTS, CapacityOutlook
 from cbas_async.sim.safety import commit_guard_s, commit_progress_s, protect_guard_s, slack_s
 from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState
 
-if TYPE_CHECKING:
-    from cbas_async.sim.broker_policy import BrokerPolicy
-
 _MARGIN_S = 1e-3  # far above float rounding of slack, far below a whole second
+
+
+class BrokerPlans(Protocol):
+    """What the planner reads of the broker policy: its outlook, and each job's plan (where
+    and at what max price, made at which step of the job's clock) and checkpoint rule."""
+
+    @property
+    def outlook(self) -> CapacityOutlook: ...
+    @property
+    def ondemand(self) -> int: ...  # the on-demand column, after the zones
+    @property
+    def replan_steps(self) -> int: ...  # a plan is old after this many steps
+    @property
+    def committed(self) -> BoolArray: ...
+    @property
+    def used(self) -> BoolArray: ...
+    @property
+    def plan_step(self) -> IntArray: ...
+    @property
+    def plan_market(self) -> IntArray: ...
+    @property
+    def plan_bid(self) -> FloatArray: ...
+    @property
+    def interval(self) -> FloatArray: ...
+    @property
+    def aligned(self) -> BoolArray: ...
+    @property
+    def reserve_per_work(self) -> FloatArray: ...
 
 
 def at_hour_end(
@@ -73,9 +98,9 @@ def _above(value: FloatArray, floor: float, fall: float) -> IntArray:
 
 
 class BrokerPlanner:
-    """The plan of one `BrokerPolicy` in one run, with that run's tables."""
+    """The plan of one broker policy (`broker_policy.py`) in one run, with that run's tables."""
 
-    def __init__(self, policy: BrokerPolicy, sim: SimState) -> None:
+    def __init__(self, policy: BrokerPlans, sim: SimState) -> None:
         self.policy = policy
         steps = np.arange(sim.n)
         self.next_worth = next_true(worth_spot(sim, policy.outlook, steps))
