@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from cbas_async.sim.catalog import POLICY_NAMES, make_policy
-from cbas_async.sim.policies import PolicyContext
+from cbas_async.sim.policy import PolicyContext
 from cbas_async.sim.report import PolicySummary, Scenario, evaluate
 from cbas_async.sim.simulator import simulate, simulate_stepwise
 from cbas_async.sim.state import Workload

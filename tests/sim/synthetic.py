@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cbas_async.sim.policies import PolicyContext
+from cbas_async.sim.policy import PolicyContext
 from cbas_async.sim.report import Scenario, run_policy
 from cbas_async.sim.simulator import SimResult
 from cbas_async.sim.state import Workload

@@ -13,8 +13,9 @@ import cbas_async.sim.simulator as simulator
 from cbas_async.sim.broker_plan import BrokerPlanner, at_hour_end, rates_per_hour_at
 from cbas_async.sim.broker_policy import BrokerPolicy
 from cbas_async.sim.plans import NEVER
+from cbas_async.sim.policy import Policy
 from cbas_async.sim.risk import CapacityOutlook
-from cbas_async.sim.simulator import Policy, simulate
+from cbas_async.sim.simulator import simulate
 from cbas_async.sim.state import SimState, Workload
 from cbas_async.sim.step import step as step_rules
 from tests.sim.test_fastforward import TRACES, _context

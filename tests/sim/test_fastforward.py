@@ -14,16 +14,11 @@ import pytest
 
 import cbas_async.sim.simulator as simulator
 from cbas_async.sim.catalog import OPTIMUM, make_policy
+from cbas_async.sim.checkpointing import YoungDaly
 from cbas_async.sim.fastforward import add_in_order
 from cbas_async.sim.options import NAMES
-from cbas_async.sim.policies import PolicyContext, YoungDaly
-from cbas_async.sim.simulator import (
-    Policy,
-    SimResult,
-    planner_for,
-    simulate,
-    simulate_stepwise,
-)
+from cbas_async.sim.policy import Policy, PolicyContext
+from cbas_async.sim.simulator import SimResult, planner_for, simulate, simulate_stepwise
 from cbas_async.sim.state import BoolArray, SimState, Workload
 from cbas_async.sim.step import step as step_rules
 from cbas_async.sim.trace import MarketTrace, trace_from_availability, trace_from_prices

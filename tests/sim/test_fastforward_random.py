@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from cbas_async.sim.catalog import OPTIMUM, make_policy
 from cbas_async.sim.options import NAMES
-from cbas_async.sim.policies import PolicyContext
+from cbas_async.sim.policy import PolicyContext
 from cbas_async.sim.simulator import planner_for, simulate, simulate_stepwise
 from cbas_async.sim.state import Workload
 from cbas_async.spot.market import BID_ERA, CURRENT_ERA

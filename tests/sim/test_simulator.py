@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cbas_async.sim.policies import OnDemand, YoungDaly
+from cbas_async.sim.baselines import OnDemand
+from cbas_async.sim.checkpointing import YoungDaly
 from cbas_async.sim.report import Scenario, run_policy
 from cbas_async.sim.simulator import SimResult, simulate
 from cbas_async.sim.state import Workload

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from cbas_async.sim.baselines import cheapest_spot
 from cbas_async.sim.broker_plan import BrokerPlanner, at_hour_end, worth_spot
 from cbas_async.sim.plans import Plan
-from cbas_async.sim.policies import PolicyContext, cheapest_spot
+from cbas_async.sim.policy import PolicyContext
 from cbas_async.sim.progress import behind, can_switch, reserve_s, spare_s
 from cbas_async.sim.risk import PRIOR_EVENTS, CapacityOutlook
 from cbas_async.sim.safety import must_commit, must_protect

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cbas_async.sim.baselines import OnDemand, SpotNoCheckpoint
 from cbas_async.sim.broker_policy import BrokerPolicy
+from cbas_async.sim.checkpointing import YiAdaptive, YiEdge, YiHour, YoungDaly
 from cbas_async.sim.deadline import UniformProgress
 from cbas_async.sim.options import NAMES
-from cbas_async.sim.policies import (
-    OnDemand,
-    PolicyContext,
-    SpotNoCheckpoint,
-    YiAdaptive,
-    YiEdge,
-    YiHour,
-    YoungDaly,
-)
-from cbas_async.sim.simulator import Policy
+from cbas_async.sim.policy import Policy, PolicyContext
 from cbas_async.spot.history import PriceHistory
 
 OPTIMUM = "optimum"

@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbas_async.sim.policies import (
-    PolicyContext,
-    SpotNoCheckpoint,
-    cheapest_spot,
-    young_daly_table,
-)
+from cbas_async.sim.baselines import SpotNoCheckpoint, cheapest_spot
+from cbas_async.sim.checkpointing import young_daly_table
+from cbas_async.sim.policy import PolicyContext
 from cbas_async.sim.safety import must_commit, must_protect
 from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from cbas_async.sim.catalog import OPTIMUM, make_policy
 from cbas_async.sim.oracle import optimum
-from cbas_async.sim.policies import PolicyContext
+from cbas_async.sim.policy import PolicyContext
 from cbas_async.sim.simulator import SimResult, simulate
 from cbas_async.sim.state import IntArray, Workload
 from cbas_async.sim.trace import MarketTrace

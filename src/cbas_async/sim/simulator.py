@@ -12,21 +12,18 @@ them, with the same results bit for bit:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from cbas_async.sim.deadline import UniformProgress
 from cbas_async.sim.fastforward import FastForward, replays_exactly
-from cbas_async.sim.plans import Plan
+from cbas_async.sim.policy import Planner, Policy
 from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState, Workload
 from cbas_async.sim.step import step
 from cbas_async.sim.trace import MarketTrace
 from cbas_async.sim.uniform_plan import UniformProgressPlanner
 
 __all__ = [
-    "Planner",
-    "Policy",
     "SimResult",
     "SimState",
     "Workload",
@@ -34,44 +31,6 @@ __all__ = [
     "simulate",
     "simulate_stepwise",
 ]
-
-
-class Policy(Protocol):
-    """A vectorised online policy; it reads `SimState` and answers for many jobs at once."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def saves_on_notice(self) -> bool:
-        """Whether it checkpoints when an interruption notice arrives."""
-        ...
-
-    def launch(self, sim: SimState, jobs: IntArray) -> tuple[IntArray, FloatArray]:
-        """For idle `jobs`: (market per job, -1 to wait; max price per job)."""
-        ...
-
-    def checkpoint(self, sim: SimState) -> BoolArray | None:
-        """Per job: start a checkpoint now (None: never)."""
-        ...
-
-    def stop(self, sim: SimState) -> BoolArray | None:
-        """Per job: leave the current instance (after a checkpoint) (None: never)."""
-        ...
-
-    def compact(self, keep: BoolArray) -> None:
-        """The simulator dropped the rows of finished jobs: keep only these rows."""
-        ...
-
-
-@runtime_checkable
-class Planner(Policy, Protocol):
-    """A policy that can say what it will decide (for fast-forward); its rules must not
-    read `sim.k` or `sim.elapsed_s`, as jobs are not in lockstep."""
-
-    def plan(self, sim: SimState) -> Plan:
-        """From each job's current step: see `Plan`."""
-        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

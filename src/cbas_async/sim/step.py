@@ -16,14 +16,10 @@ Every rule reads each job's own step (`sim.idx`), so jobs need not be in lockste
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from cbas_async.sim.policy import Policy
 from cbas_async.sim.state import FloatArray, IntArray, SimState
-
-if TYPE_CHECKING:
-    from cbas_async.sim.simulator import Policy
 
 
 def step(sim: SimState, policy: Policy) -> None:
