@@ -31,8 +31,8 @@ from cbas_async.master.supervisor import Supervisor
 from cbas_async.master.tracker import HeartbeatTracker
 from cbas_async.records import CheckpointPointer, JobEvent
 from cbas_async.settings import Settings
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
 from cbas_async.spot.history import PriceHistory, PricePoint
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 from tests.fakes import FakeClock

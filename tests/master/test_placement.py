@@ -23,8 +23,8 @@ from cbas_async.handlers.placement import (
 from cbas_async.master.pricebook import PriceBook
 from cbas_async.records import CheckpointPointer, JobRecord
 from cbas_async.spot.broker import Placement as BrokerPlacement
+from cbas_async.spot.eras import CURRENT_ERA
 from cbas_async.spot.history import PriceHistory, PricePoint
-from cbas_async.spot.market import CURRENT_ERA
 from cbas_async.states import JobState
 from tests.fakes import FakeClock
 

@@ -15,7 +15,7 @@ from cbas_async.master.price_fetcher import PriceFetcher, open_price_feed, open_
 from cbas_async.master.pricebook import PriceBook, ondemand_prices
 from cbas_async.master.replay import WARMUP, ReplayPriceSource, ReplayTimeline
 from cbas_async.settings import Settings
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
 from cbas_async.spot.prices import Ec2PriceSource
 from tests.fakes import FakeClock
 

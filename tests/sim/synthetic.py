@@ -11,7 +11,7 @@ from cbas_async.sim.report import Scenario, run_policy
 from cbas_async.sim.simulator import SimResult
 from cbas_async.sim.state import Workload
 from cbas_async.sim.trace import MarketTrace
-from cbas_async.spot.market import MarketModel
+from cbas_async.spot.eras import MarketModel
 
 START_S = 1_699_999_200.0  # 2023-11-14T22:00:00Z, on an hour
 

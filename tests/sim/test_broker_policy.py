@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from cbas_async.sim.state import Workload
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
 from tests.sim.synthetic import make_trace, run, steps
 
 LOOKBACK = 1440

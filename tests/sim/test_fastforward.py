@@ -23,8 +23,8 @@ from cbas_async.sim.state import BoolArray, SimState, Workload
 from cbas_async.sim.step import step as step_rules
 from cbas_async.sim.trace import MarketTrace, trace_from_availability, trace_from_prices
 from cbas_async.spot.availability import AvailabilityHistory
+from cbas_async.spot.eras import Billing
 from cbas_async.spot.history import from_epoch_s
-from cbas_async.spot.market import Billing
 from cbas_async.spot.prices import read_ondemand_csv, read_price_csv
 from tests.sim.test_simulator import AT_BOUNDARY, EDGES, LATE_CAPACITY, MID_HOUR, NO_CAPACITY
 

@@ -12,7 +12,7 @@ from cbas_async.sim.options import NAMES
 from cbas_async.sim.policy import PolicyContext
 from cbas_async.sim.simulator import planner_for, simulate, simulate_stepwise
 from cbas_async.sim.state import Workload
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
 from tests.sim.synthetic import make_trace
 
 PLANNED = tuple(name for name in NAMES if name != OPTIMUM)  # every simulated policy

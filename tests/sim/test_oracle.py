@@ -15,8 +15,8 @@ from cbas_async.sim.report import Scenario, run_policy
 from cbas_async.sim.state import Workload
 from cbas_async.sim.trace import MarketTrace, trace_from_availability, trace_from_prices
 from cbas_async.spot.availability import AvailabilityHistory
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
 from cbas_async.spot.history import PriceHistory, from_epoch_s
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA
 from cbas_async.spot.prices import read_ondemand_csv, read_price_csv
 from tests.conftest import DATA
 from tests.sim.synthetic import make_trace, steps

@@ -16,7 +16,7 @@ from cbas_async.sim.report import Scenario, run_policy
 from cbas_async.sim.simulator import SimResult, simulate
 from cbas_async.sim.state import Workload
 from cbas_async.sim.trace import MarketTrace
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA, MarketModel
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA, MarketModel
 from tests.sim.synthetic import context, make_trace, run, steps
 
 PLAIN = Workload(work_s=7200, deadline_s=14400)

@@ -40,7 +40,7 @@ from cbas_async.errors import JobNotFound, StaleWrite
 from cbas_async.master.pricebook import PriceBook
 from cbas_async.records import CheckpointPointer, JobEvent, JobRecord
 from cbas_async.spot.cost import AttemptCost, attempt_cost, job_cost
-from cbas_async.spot.market import MarketModel
+from cbas_async.spot.eras import MarketModel
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 

@@ -22,8 +22,8 @@ from cbas_async.master.pricebook import BUILTIN_ONDEMAND_USD_PER_HOUR
 from cbas_async.master.replay import ReplayTimeline, replay_origin_s
 from cbas_async.master.waiting import sleep_or_stop
 from cbas_async.spot.availability import AvailabilityHistory
+from cbas_async.spot.eras import interrupted_by_price
 from cbas_async.spot.history import PriceHistory, epoch_s
-from cbas_async.spot.market import interrupted_by_price
 from cbas_async.spot.prices import read_price_csv
 from cbas_async.store import JobStore
 

@@ -18,8 +18,8 @@ from cbas_async.master.pricebook import PriceBook, ondemand_prices
 from cbas_async.master.replay import WARMUP, ReplayPriceSource
 from cbas_async.master.waiting import sleep_or_stop
 from cbas_async.settings import Settings
+from cbas_async.spot.eras import model_for
 from cbas_async.spot.history import from_epoch_s
-from cbas_async.spot.market import model_for
 from cbas_async.spot.prices import Ec2PriceSource, PriceSource
 
 if TYPE_CHECKING:

@@ -45,7 +45,7 @@ class BrokerPlans(Protocol):
     @property
     def plan_step(self) -> IntArray: ...
     @property
-    def plan_market(self) -> IntArray: ...
+    def plan_pool(self) -> IntArray: ...
     @property
     def plan_bid(self) -> FloatArray: ...
     @property
@@ -128,7 +128,7 @@ class BrokerPlanner:
         quiet = np.minimum(quiet, _above(spare, 0.0, step_s))
         slack = slack_s(sim, jobs, progress=commit_progress_s(sim, jobs))
         quiet = np.minimum(quiet, _above(slack, commit_guard_s(sim), step_s))
-        planned = p.plan_market[jobs]
+        planned = p.plan_pool[jobs]
         now = p.committed[jobs] | p.used[jobs] | (planned < 0) | (planned >= p.ondemand)
         return np.where(now, 0, quiet)
 
@@ -151,7 +151,7 @@ class BrokerPlanner:
         slack = slack_s(sim, jobs, progress=commit_progress_s(sim, jobs))
         committed = p.committed[jobs]
         quiet = np.where(committed, NEVER, _above(slack, commit_guard_s(sim), fall))
-        spot = sim.market[jobs] != p.ondemand
+        spot = sim.pool[jobs] != p.ondemand
         protect = _above(slack_s(sim, jobs), protect_guard_s(sim), step_s)
         quiet = np.minimum(quiet, np.where(spot, protect, NEVER))
         on_demand = ~spot & ~committed
@@ -168,7 +168,7 @@ class BrokerPlanner:
         able = after_switch >= guard_s(sim) - _MARGIN_S
         idx = sim.idx[jobs]
         from_step = idx.copy()
-        on_demand_plan = p.plan_market[jobs] >= p.ondemand
+        on_demand_plan = p.plan_pool[jobs] >= p.ondemand
         age = p.plan_step[jobs] + p.replan_steps - sim.own_steps(jobs)
         from_step[on_demand_plan] += np.maximum(age[on_demand_plan], 0)
         worth = self.next_worth[np.minimum(from_step, sim.n)]
@@ -180,7 +180,7 @@ class BrokerPlanner:
     def _checkpoints(self, sim: SimState, jobs: IntArray) -> tuple[IntArray, IntArray]:
         """Checkpoints on spot: every `interval` of work, or aligned to hour ends."""
         p, load, step_s = self.policy, sim.workload, sim.step_s
-        spot = sim.market[jobs] != p.ondemand
+        spot = sim.pool[jobs] != p.ondemand
         aligned = p.aligned[jobs]
         needed = np.ceil(np.where(aligned, np.inf, p.interval[jobs]))
         by_work = spot & ~aligned & np.isfinite(needed)

@@ -35,7 +35,7 @@ from cbas_async.spot.broker import BrokerJob, Placement, choose_placement
 from cbas_async.spot.history import PriceHistory, PriceSeries, from_epoch_s
 
 _PER_JOB = (
-    *("committed", "used", "plan_step", "plan_market", "plan_bid", "interval", "aligned"),
+    *("committed", "used", "plan_step", "plan_pool", "plan_bid", "interval", "aligned"),
     "reserve_per_work",
 )
 
@@ -55,7 +55,7 @@ class BrokerPolicy:
         self.committed = np.zeros(jobs, dtype=bool)
         self.used = np.ones(jobs, dtype=bool)  # the plan has run: plan again at next launch
         self.plan_step = np.full(jobs, -(10**9), dtype=np.int64)  # on the job's own clock
-        self.plan_market = np.full(jobs, -1, dtype=np.int64)
+        self.plan_pool = np.full(jobs, -1, dtype=np.int64)
         self.plan_bid = np.full(jobs, np.inf)
         self.interval = np.full(jobs, np.inf)  # work between checkpoints, or hours when aligned
         self.aligned = np.zeros(jobs, dtype=bool)
@@ -72,15 +72,15 @@ class BrokerPolicy:
         stale |= self._elsewhere(sim, jobs)
         for job in jobs[stale & ~self.committed[jobs]]:
             self._plan(sim, int(job))
-        markets = self.plan_market[jobs]
-        waiting = (markets < self.ondemand) & ~self._ready(sim, jobs)
+        pools = self.plan_pool[jobs]
+        waiting = (pools < self.ondemand) & ~self._ready(sim, jobs)
         late = behind(sim, jobs, self.reserve_per_work[jobs])
-        markets = np.where(waiting, np.where(late, self.ondemand, -1), markets)
-        return np.where(self.committed[jobs], self.ondemand, markets), self.plan_bid[jobs]
+        pools = np.where(waiting, np.where(late, self.ondemand, -1), pools)
+        return np.where(self.committed[jobs], self.ondemand, pools), self.plan_bid[jobs]
 
     def checkpoint(self, sim: SimState) -> BoolArray | None:
-        self.used |= sim.running & (sim.market == self.plan_market)
-        on_spot = sim.market != self.ondemand
+        self.used |= sim.running & (sim.pool == self.plan_pool)
+        on_spot = sim.pool != self.ondemand
         by_work: BoolArray = on_spot & ~self.aligned & (sim.x - sim.saved >= self.interval)
         by_work |= must_protect(sim)
         if not self.aligned.any():
@@ -94,9 +94,9 @@ class BrokerPolicy:
     def stop(self, sim: SimState) -> BoolArray | None:
         newly = sim.running & ~self.committed & must_commit(sim, slice(None))
         self.committed |= newly
-        leave: BoolArray = newly & (sim.market != self.ondemand)
+        leave: BoolArray = newly & (sim.pool != self.ondemand)
         on_demand = np.flatnonzero(
-            sim.running & ~self.committed & (sim.market == self.ondemand) & self._turn(sim)
+            sim.running & ~self.committed & (sim.pool == self.ondemand) & self._turn(sim)
         )
         if len(on_demand):
             movable = on_demand[can_switch(sim, on_demand)]
@@ -123,7 +123,7 @@ class BrokerPolicy:
 
     def _ready(self, sim: SimState, jobs: IntArray) -> BoolArray:
         """The planned spot zone can take the job now."""
-        planned = self.plan_market[jobs]
+        planned = self.plan_pool[jobs]
         rows = np.minimum(planned, self.ondemand - 1)
         cols = sim.idx[jobs]
         trace = sim.trace
@@ -136,7 +136,7 @@ class BrokerPolicy:
         """Steps where an on-demand job may leave: under hourly billing only at the end of a
         paid hour (so it is not wasted), otherwise any step."""
         if not sim.hourly:
-            return np.ones(len(sim.market), dtype=bool)
+            return np.ones(len(sim.pool), dtype=bool)
         steps_in = sim.idx - sim.session_start
         turn: BoolArray = steps_in % sim.steps_per_hour == sim.steps_per_hour - 1
         return turn
@@ -150,13 +150,13 @@ class BrokerPolicy:
         """Plans of jobs on on-demand worth redoing: an hour old, or a spot zone that cannot
         take the job while another can."""
         old = self._plan_old(sim, jobs)
-        waiting = (self.plan_market[jobs] < self.ondemand) & ~self._ready(sim, jobs)
+        waiting = (self.plan_pool[jobs] < self.ondemand) & ~self._ready(sim, jobs)
         stale: BoolArray = old | waiting
         return stale
 
     def _elsewhere(self, sim: SimState, jobs: IntArray) -> BoolArray:
         """Waiting for a zone while another one could take the job now."""
-        planned = self.plan_market[jobs]
+        planned = self.plan_pool[jobs]
         waiting = (planned < self.ondemand) & ~self._ready(sim, jobs)
         if not waiting.any():
             return waiting
@@ -218,7 +218,7 @@ class BrokerPolicy:
     def _record(self, sim: SimState, job: int, placement: Placement) -> None:
         trace = self.ctx.trace
         spot = placement.market == "spot" and placement.zone in trace.zones
-        self.plan_market[job] = trace.zones.index(placement.zone) if spot else self.ondemand
+        self.plan_pool[job] = trace.zones.index(placement.zone) if spot else self.ondemand
         cap = placement.max_price_usd_per_hour
         self.plan_bid[job] = cap if cap is not None else trace.ondemand_usd_per_hour
         interval = placement.checkpoint_interval_s

@@ -39,7 +39,7 @@ from cbas_async.spot.interval import daly_interval_s
 
 
 def young_daly_table(ctx: PolicyContext) -> FloatArray:
-    """(jobs, zones + 1): Daly's interval per job and market (on-demand: never)."""
+    """(jobs, zones + 1): Daly's interval per job and pool (on-demand: never)."""
     lo, hi = lookback(ctx.starts, ctx.lookback_steps)
     rate = interruption_rate_per_hour(ctx.trace, ctx.trace.ondemand_usd_per_hour, lo, hi)
     mtbf_s = 3600.0 / rate
@@ -97,7 +97,7 @@ class YiEdge(SpotNoCheckpoint):
         super().__init__(ctx)
         trace = ctx.trace
         od = np.full((1, trace.n_steps), trace.ondemand_usd_per_hour)
-        prices = np.concatenate([trace.price_start, od])  # per market, as `sim.flat_start`
+        prices = np.concatenate([trace.price_start, od])  # per pool, as `sim.flat_start`
         rising = prices > np.concatenate([prices[:, :1], prices[:, :-1]], axis=1)
         before, last = prefix_counts(rising)
         self.marks_before, self.last_mark = before.ravel(), last.ravel()
@@ -109,7 +109,7 @@ class YiEdge(SpotNoCheckpoint):
         return sim.flat_start[sim.fi] > sim.flat_start[previous]
 
     def plan(self, sim: SimState) -> Plan:
-        key = np.maximum(sim.market, 0) * self.stride + sim.idx
+        key = np.maximum(sim.pool, 0) * self.stride + sim.idx
         return MarkedPlan(
             quiet=self.launch_wait(sim),
             first=self.next_mark[key] - sim.idx,
@@ -139,12 +139,12 @@ class YiAdaptive(SpotNoCheckpoint):
         self.chance_flat = with_ondemand.ravel()
         self.row_base = np.arange(jobs, dtype=np.int64) * (zones + 1) * levels
         od_level = np.zeros((1, trace.n_steps), dtype=np.int64)
-        levels_per_market = np.concatenate([price_levels(trace), od_level])
-        self.level_flat = levels_per_market.ravel()
-        self.tables = LevelTables.build(levels_per_market, levels)
+        levels_per_pool = np.concatenate([price_levels(trace), od_level])
+        self.level_flat = levels_per_pool.ravel()
+        self.tables = LevelTables.build(levels_per_pool, levels)
         self.level_ids = np.arange(levels)
         # unsaved work at which it is due, and steps from one checkpoint to the next, per
-        # job, market and level (as `chance_flat`)
+        # job, pool and level (as `chance_flat`)
         odds, cost_s = self.chance_flat, ctx.workload.checkpoint_cost_s
         estimate = np.divide(cost_s, odds, out=np.full(len(odds), np.inf), where=odds > 0)
         self.needed_flat = whole_threshold(estimate, lambda r: odds[:, None] * r > cost_s)
@@ -154,7 +154,7 @@ class YiAdaptive(SpotNoCheckpoint):
 
     def checkpoint(self, sim: SimState) -> BoolArray | None:
         level = self.level_flat[sim.fi]
-        key = self.row_base + np.maximum(sim.market, 0) * self.levels + level
+        key = self.row_base + np.maximum(sim.pool, 0) * self.levels + level
         at_risk_s = sim.x - sim.saved
         due: BoolArray = self.chance_flat[key] * at_risk_s > self.workload.checkpoint_cost_s
         return due
@@ -169,10 +169,10 @@ class YiAdaptive(SpotNoCheckpoint):
         checkpoints come every `period` steps while the levels keep it; with a period of 1,
         at every step of a level with that period, until a level with another period
         within reach; after that `LevelPlan` finds them one by one."""
-        market = np.maximum(sim.market, 0)
-        keys = (self.row_base + market * self.levels)[:, None] + self.level_ids
+        pool = np.maximum(sim.pool, 0)
+        keys = (self.row_base + pool * self.levels)[:, None] + self.level_ids
         passed = steps_to(self.needed_flat[keys], (sim.x - sim.saved)[:, None], sim.step_s)
-        position = market * self.tables.stride + sim.idx
+        position = pool * self.tables.stride + sim.idx
         first = self.tables.ahead(position, passed).min(axis=1)
         ahead = np.minimum(first, sim.n - 1 - sim.idx)  # (beyond the trace, nothing to do)
         period = self.period_flat[keys[:, 0] + self.level_flat[sim.fi + ahead]]
@@ -215,7 +215,7 @@ class YoungDaly(SpotNoCheckpoint):
         )
 
     def checkpoint(self, sim: SimState) -> BoolArray | None:
-        interval_s = self.interval_flat[self.row_base + np.maximum(sim.market, 0)]
+        interval_s = self.interval_flat[self.row_base + np.maximum(sim.pool, 0)]
         due: BoolArray = sim.x - sim.saved >= interval_s
         return due
 
@@ -223,6 +223,6 @@ class YoungDaly(SpotNoCheckpoint):
         self.row_base = self.row_base[keep]
 
     def plan(self, sim: SimState) -> Plan:
-        key = self.row_base + np.maximum(sim.market, 0)
+        key = self.row_base + np.maximum(sim.pool, 0)
         first = steps_to(self.needed_flat[key], sim.x - sim.saved, sim.step_s)
         return Plan(quiet=self.launch_wait(sim), first=first, period=self.period_flat[key])

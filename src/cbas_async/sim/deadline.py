@@ -44,8 +44,8 @@ class UniformProgress(SpotNoCheckpoint):
         return line
 
     def interval_s(self, sim: SimState) -> FloatArray:
-        """Each job's Daly interval in the market it is in."""
-        interval: FloatArray = self.interval_flat[self.row_base + np.maximum(sim.market, 0)]
+        """Each job's Daly interval in the pool it runs in."""
+        interval: FloatArray = self.interval_flat[self.row_base + np.maximum(sim.pool, 0)]
         return interval
 
     def launch(self, sim: SimState, jobs: IntArray) -> tuple[IntArray, FloatArray]:
@@ -53,8 +53,8 @@ class UniformProgress(SpotNoCheckpoint):
         spot, bids = super().launch(sim, jobs)
         behind = sim.saved[jobs] < self.line_s(sim, jobs)
         fallback = np.where(behind, self.ondemand, -1)
-        markets = np.where(spot >= 0, spot, fallback)
-        return np.where(self.committed[jobs], self.ondemand, markets), bids
+        pools = np.where(spot >= 0, spot, fallback)
+        return np.where(self.committed[jobs], self.ondemand, pools), bids
 
     def checkpoint(self, sim: SimState) -> BoolArray | None:
         due: BoolArray = sim.x - sim.saved >= self.interval_s(sim)
@@ -63,8 +63,8 @@ class UniformProgress(SpotNoCheckpoint):
     def stop(self, sim: SimState) -> BoolArray | None:
         newly = sim.running & ~self.committed & must_commit(sim, slice(None))
         self.committed |= newly
-        leave: BoolArray = newly & (sim.market != self.ondemand)
-        on_demand = np.flatnonzero(sim.running & ~self.committed & (sim.market == self.ondemand))
+        leave: BoolArray = newly & (sim.pool != self.ondemand)
+        on_demand = np.flatnonzero(sim.running & ~self.committed & (sim.pool == self.ondemand))
         if len(on_demand):
             ahead = sim.x[on_demand] >= self.line_s(sim, on_demand)
             bids = np.full(len(on_demand), self.bid_usd_per_hour)

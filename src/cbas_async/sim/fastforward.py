@@ -2,7 +2,7 @@
 
 Between two events a running job only gains work and cost, and an idle one only waits.
 Events are what the step rules (`step.py`) would act on: an interruption (the next step
-whose price or capacity blocks the job's max price, from a per-market table), the step in
+whose price or capacity blocks the job's max price, from a per-pool table), the step in
 which the job could finish, a restart, checkpoint or stop in progress, the horizon, and
 whatever its policy decides, which it tells with a `Plan` (`plans.py`).
 
@@ -70,7 +70,7 @@ class FastForward:
     def __init__(self, sim: SimState) -> None:
         self.sim = sim
         trace, load = sim.trace, sim.workload
-        # per-second billing: a step's charge, per market and step (as `step.py` computes it)
+        # per-second billing: a step's charge, per pool and step (as `step.py` computes it)
         self.per_step_usd = sim.flat_mean * trace.step_s / 3600.0 if not sim.hourly else None
         self.inline_checkpoints = load.checkpoint_cost_s < trace.step_s
         self._blocked_at: dict[float, IntArray] = {}
@@ -104,7 +104,7 @@ class FastForward:
         return np.where((first == 0) & (sim.x[rows] <= sim.saved[rows]), 0, until)
 
     def _until_blocked(self, rows: IntArray) -> IntArray:
-        """Steps until the job's market blocks its max price (an interruption)."""
+        """Steps until the job's pool blocks its max price (an interruption)."""
         sim = self.sim
         bids = sim.bid[rows]
         capped = np.isfinite(bids)  # on-demand (no cap) is never interrupted
@@ -120,7 +120,7 @@ class FastForward:
         return until
 
     def _blocked_table(self, bid: float) -> IntArray:
-        """Flat like `sim.fi`: the next step (of that market) that blocks this max price."""
+        """Flat like `sim.fi`: the next step (of that pool) that blocks this max price."""
         table = self._blocked_at.get(bid)
         if table is None:
             sim = self.sim

@@ -2,7 +2,7 @@
 
 Dynamic programming over the trace's grid. The state at a step boundary is the progress
 (in units of `unit_s`, a divisor of the grid step), whether an instance runs and in which
-market, and (hourly billing) how far into its instance-hour it is. An instance run
+pool, and (hourly billing) how far into its instance-hour it is. An instance run
 ("session") pays the restart cost at its start when progress was saved, and a checkpoint
 at its end unless it finishes the job. Overheads are rounded down to whole units.
 
@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from cbas_async.sim.state import Workload
 from cbas_async.sim.trace import MarketTrace
-from cbas_async.spot.market import Billing, Era
+from cbas_async.spot.eras import Billing, Era
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -43,7 +43,7 @@ class OptimumResult:
 
 @dataclass(frozen=True, slots=True)
 class _Grid:
-    """The job's window as the DP sees it: markets are the zones plus on-demand."""
+    """The job's window as the DP sees it: pools are the zones plus on-demand."""
 
     step_s: float
     units: int  # progress units per step
@@ -51,10 +51,10 @@ class _Grid:
     restart_units: int
     checkpoint_units: int
     hours: int  # phases of an instance-hour (1 for per-second billing)
-    start: FloatArray  # (markets, steps) opening prices
+    start: FloatArray  # (pools, steps) opening prices
     mean: FloatArray
     usable: npt.NDArray[np.bool_]
-    refundable: npt.NDArray[np.bool_]  # (markets, phase, step): may end here, partial hour free
+    refundable: npt.NDArray[np.bool_]  # (pools, phase, step): may end here, partial hour free
 
 
 def _new_highs(highs: FloatArray, hours: int) -> npt.NDArray[np.bool_]:
@@ -116,7 +116,7 @@ def optimum(trace: MarketTrace, workload: Workload, start: int) -> OptimumResult
 
 
 class _Solver:
-    """The DP tables: `idle[y]` and `run[market, phase, y]`, minimal cost so far."""
+    """The DP tables: `idle[y]` and `run[pool, phase, y]`, minimal cost so far."""
 
     def __init__(self, grid: _Grid, deadline_s: float) -> None:
         self.g, self.deadline_s = grid, deadline_s

@@ -2,7 +2,7 @@
 
 From each job's current step, if nothing happens to the job, a plan says for how many
 steps the policy will decide nothing but checkpoints, and at which of those steps
-checkpoints start: periodically, at marked steps of the market, or at the steps whose price
+checkpoints start: periodically, at marked steps of the pool, or at the steps whose price
 level is among some levels. Each must be exactly the policy's own answer at that step;
 the helpers here compute thresholds with the policy's float arithmetic (`first_step`) and
 then work in whole seconds, as fast-forward does.
@@ -42,11 +42,11 @@ class Plan:
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class MarkedPlan(Plan):
-    """Checkpoints at marked steps of the job's market (the `first` is the next one)."""
+    """Checkpoints at marked steps of the job's pool (the `first` is the next one)."""
 
-    marks_before: IntArray  # flat (markets x (steps + 1)): marked steps before each step
-    last_mark: IntArray  # flat (markets x (steps + 1)): last marked step up to each (-1: none)
-    key: IntArray  # per job: market x (steps + 1) + its trace step, when planned
+    marks_before: IntArray  # flat (pools x (steps + 1)): marked steps before each step
+    last_mark: IntArray  # flat (pools x (steps + 1)): last marked step up to each (-1: none)
+    key: IntArray  # per job: pool x (steps + 1) + its trace step, when planned
     idx: IntArray  # per job: its trace step, when planned
 
     def checkpoints(self, jobs: IntArray, steps: IntArray) -> tuple[IntArray, IntArray]:
@@ -58,8 +58,8 @@ class MarkedPlan(Plan):
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class LevelTables:
-    """Lookups over a grid of price levels (markets x steps) by position: market x
-    (steps + 1) + step, one more per market for the end of its row."""
+    """Lookups over a grid of price levels (pools x steps) by position: pool x
+    (steps + 1) + step, one more per pool for the end of its row."""
 
     stride: int
     level_at: IntArray  # per position: its level
@@ -70,15 +70,15 @@ class LevelTables:
 
     @classmethod
     def build(cls, grid: IntArray, levels: int) -> LevelTables:
-        markets, steps = grid.shape
-        ends = np.arange(markets)[:, None] * (steps + 1)  # where each market's row starts
+        pools, steps = grid.shape
+        ends = np.arange(pools)[:, None] * (steps + 1)  # where each pool's row starts
         at_level = np.stack([grid == level for level in range(levels)])
-        changed = np.concatenate([np.zeros((markets, 1), bool), grid[:, 1:] != grid[:, :-1]], 1)
+        changed = np.concatenate([np.zeros((pools, 1), bool), grid[:, 1:] != grid[:, :-1]], 1)
         after_change = next_true(changed)[:, 1:]  # from the next step on
         before, last = prefix_counts(at_level)
         return cls(
             stride=steps + 1,
-            level_at=np.concatenate([grid, np.zeros((markets, 1), np.int64)], 1).ravel(),
+            level_at=np.concatenate([grid, np.zeros((pools, 1), np.int64)], 1).ravel(),
             next_change=(np.concatenate([after_change, after_change[:, -1:]], 1) + ends).ravel(),
             next_at_level=(next_true(at_level) + ends).reshape(levels, -1),
             at_level_before=before.reshape(levels, -1),
@@ -86,7 +86,7 @@ class LevelTables:
         )
 
     def end(self, position: IntArray) -> IntArray:
-        """The position that ends the row (the market) of each position."""
+        """The position that ends the row (the pool) of each position."""
         end: IntArray = position - position % self.stride + self.stride - 1
         return end
 

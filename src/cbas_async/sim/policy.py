@@ -35,7 +35,7 @@ class Policy(Protocol):
         ...
 
     def launch(self, sim: SimState, jobs: IntArray) -> tuple[IntArray, FloatArray]:
-        """For idle `jobs`: (market per job, -1 to wait; max price per job)."""
+        """For idle `jobs`: (pool per job, -1 to wait; max price per job)."""
         ...
 
     def checkpoint(self, sim: SimState) -> BoolArray | None:

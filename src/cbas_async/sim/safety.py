@@ -59,6 +59,6 @@ def must_commit(sim: SimState, jobs: IntArray | slice) -> BoolArray:
 def must_protect(sim: SimState) -> BoolArray:
     """Per job: checkpoint now, because losing the unsaved work would soon force on-demand
     (this keeps a job that is about to finish on spot from being moved for nothing)."""
-    at_risk = sim.running & (sim.market != sim.ondemand) & (sim.x > sim.saved) & ~sim.ckpt
+    at_risk = sim.running & (sim.pool != sim.ondemand) & (sim.x > sim.saved) & ~sim.ckpt
     protect: BoolArray = at_risk & (slack_s(sim, slice(None)) < protect_guard_s(sim))
     return protect

@@ -13,8 +13,8 @@ from cbas_async.sim.report import Scenario
 from cbas_async.sim.state import Workload
 from cbas_async.sim.trace import MarketTrace, trace_from_availability, trace_from_prices
 from cbas_async.spot.availability import AvailabilityHistory
+from cbas_async.spot.eras import model_named
 from cbas_async.spot.history import PriceHistory, from_epoch_s
-from cbas_async.spot.market import model_named
 from cbas_async.spot.prices import read_ondemand_csv, read_price_csv
 
 DEFAULT_PRICE_STEP_S = 300.0

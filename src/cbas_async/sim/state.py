@@ -18,16 +18,16 @@ import numpy as np
 import numpy.typing as npt
 
 from cbas_async.sim.trace import MarketTrace
-from cbas_async.spot.market import Billing
+from cbas_async.spot.eras import Billing
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-IDLE = -1  # market index of a job with no instance
+IDLE = -1  # pool index of a job with no instance
 # every per-job array, and those that make up the result
 _PER_JOB = (
-    *("ids", "starts", "idx", "market", "offset", "fi", "running", "done", "ckpt", "stopping"),
+    *("ids", "starts", "idx", "pool", "offset", "fi", "running", "done", "ckpt", "stopping"),
     *("session_start", "done_step", "interruptions", "bid", "completion"),
     *("x", "saved", "debt", "cost", "lost", "hour_usd"),
 )
@@ -55,7 +55,8 @@ class Workload:
 
 
 class SimState:
-    """Every job's state at the current grid step; markets 0..Z-1 are zones, Z is on-demand."""
+    """Every job's state at the current grid step. A pool is where an instance runs: pools
+    0..Z-1 are the zones' spot capacity, pool Z is on-demand."""
 
     def __init__(self, trace: MarketTrace, workload: Workload, starts: IntArray, horizon: int):
         if len(starts) == 0:
@@ -70,8 +71,8 @@ class SimState:
         self.starts = starts.astype(np.int64)
         self.lockstep = True
         self._k, self.idx = 0, self.starts.copy()
-        self.market = np.full(jobs, IDLE, dtype=np.int64)
-        self.offset = np.zeros(jobs, dtype=np.int64)  # market * n, for flat gathers
+        self.pool = np.full(jobs, IDLE, dtype=np.int64)
+        self.offset = np.zeros(jobs, dtype=np.int64)  # pool * n, for flat gathers
         self.fi = self.idx.copy()
         self.running = np.zeros(jobs, dtype=bool)
         self.done = np.zeros(jobs, dtype=bool)
@@ -150,12 +151,12 @@ class SimState:
         self.done[jobs] = True
         self.stopping[jobs] = False
         self.ckpt[jobs] = False
-        self.set_market(jobs, np.full(len(jobs), IDLE, dtype=np.int64))
+        self.set_pool(jobs, np.full(len(jobs), IDLE, dtype=np.int64))
 
-    def set_market(self, jobs: IntArray, markets: IntArray) -> None:
-        self.market[jobs] = markets
-        self.running[jobs] = markets >= 0
-        self.offset[jobs] = np.maximum(markets, 0) * self.n
+    def set_pool(self, jobs: IntArray, pools: IntArray) -> None:
+        self.pool[jobs] = pools
+        self.running[jobs] = pools >= 0
+        self.offset[jobs] = np.maximum(pools, 0) * self.n
         self.fi[jobs] = self.offset[jobs] + self.idx[jobs]
 
     def session_seconds(self, jobs: IntArray) -> FloatArray:
@@ -191,7 +192,7 @@ class SimState:
         self.debt[jobs] = 0.0
         self.ckpt[jobs] = False
         self.stopping[jobs] = False
-        self.set_market(jobs, np.full(len(jobs), IDLE, dtype=np.int64))
+        self.set_pool(jobs, np.full(len(jobs), IDLE, dtype=np.int64))
 
 
 def _steps_per_hour(trace: MarketTrace) -> int:

@@ -5,7 +5,7 @@ At each job's step boundary:
    bid era a partial instance-hour is refunded; with a notice long enough for a checkpoint,
    a checkpointing policy keeps its progress up to the notice;
 2. voluntary stops take effect (a policy's stop first runs a checkpoint);
-3. idle jobs may launch (the policy picks a market and a max price);
+3. idle jobs may launch (the policy picks a pool and a max price);
 4. running jobs may start a checkpoint;
 5. each running job spends the step on overhead (restart, checkpoint), then work, and is
    billed: in hourly billing each instance-hour at its start, else per second (60 s minimum).
@@ -88,15 +88,15 @@ def _launch(sim: SimState, policy: Policy) -> None:
     if not idle.any():
         return
     jobs = np.flatnonzero(idle)
-    markets, bids = policy.launch(sim, jobs)
-    flat = np.maximum(markets, 0) * sim.n + sim.idx[jobs]
+    pools, bids = policy.launch(sim, jobs)
+    flat = np.maximum(pools, 0) * sim.n + sim.idx[jobs]
     spot_ok = (sim.flat_max[flat] <= bids) & sim.flat_available[flat]
-    go = (markets == sim.ondemand) | ((markets >= 0) & spot_ok)
-    jobs, markets = jobs[go], markets[go]
+    go = (pools == sim.ondemand) | ((pools >= 0) & spot_ok)
+    jobs, pools = jobs[go], pools[go]
     if len(jobs) == 0:
         return
-    sim.set_market(jobs, markets)
-    sim.bid[jobs] = np.where(markets == sim.ondemand, np.inf, bids[go])
+    sim.set_pool(jobs, pools)
+    sim.bid[jobs] = np.where(pools == sim.ondemand, np.inf, bids[go])
     sim.session_start[jobs] = sim.idx[jobs]
     sim.x[jobs] = sim.saved[jobs]
     sim.debt[jobs] = np.where(sim.saved[jobs] > 0, sim.workload.restart_cost_s, 0.0)
@@ -159,7 +159,7 @@ def _finish(sim: SimState, jobs: IntArray, used: FloatArray) -> None:
     if not sim.hourly:
         _bill_minimum(sim, jobs, sim.session_seconds(jobs) + used[jobs])
     sim.saved[jobs] = sim.x[jobs]
-    sim.set_market(jobs, np.full(len(jobs), -1, dtype=np.int64))
+    sim.set_pool(jobs, np.full(len(jobs), -1, dtype=np.int64))
 
 
 def _bill_minimum(sim: SimState, jobs: IntArray, duration_s: FloatArray) -> None:

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from cbas_async.spot.availability import AvailabilityHistory
+from cbas_async.spot.eras import CURRENT_ERA, Era, MarketModel, hazard_availability, model_for
 from cbas_async.spot.history import PriceHistory, from_epoch_s
-from cbas_async.spot.market import CURRENT_ERA, Era, MarketModel, hazard_availability, model_for
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]

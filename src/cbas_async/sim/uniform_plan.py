@@ -49,7 +49,7 @@ class UniformProgressPlanner:
         could be taken: a launch, a move to on-demand for good, a checkpoint to protect
         work near the deadline, a move from on-demand back to spot."""
         p = self.policy
-        key = p.row_base + np.maximum(sim.market, 0)
+        key = p.row_base + np.maximum(sim.pool, 0)
         first = steps_to(self.needed_flat[key], sim.x - sim.saved, sim.step_s)
         quiet = self._running_quiet(sim)
         idle = np.flatnonzero(~sim.running & ~sim.done)
@@ -77,7 +77,7 @@ class UniformProgressPlanner:
         fall = load.checkpoint_cost_s if load.checkpoint_cost_s <= step_s else step_s
         slack = slack_s(sim, slice(None), progress=commit_progress_s(sim, slice(None)))
         quiet = np.where(p.committed, NEVER, steps_above(slack, commit_guard, fall))
-        on_demand = sim.market == p.ondemand
+        on_demand = sim.pool == p.ondemand
         saved_slack = slack_s(sim, slice(None), progress=sim.saved)
         protect = steps_above(saved_slack, protect_guard, step_s)
         quiet = np.minimum(quiet, np.where(on_demand, NEVER, protect))

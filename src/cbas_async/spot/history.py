@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
-from cbas_async.spot.market import (
+from cbas_async.spot.eras import (
     HOUR_S,
     Billing,
     MarketModel,

@@ -1,4 +1,4 @@
-"""Spot market models: how each era of EC2 spot interrupts and bills an instance.
+"""Spot market eras: how each era of EC2 spot interrupts and bills an instance (its `MarketModel`).
 
 Two eras, as the data READMEs describe them:
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from cbas_async.spot.market import (
+from cbas_async.spot.eras import (
     BID_ERA,
     CURRENT_ERA,
     Billing,
