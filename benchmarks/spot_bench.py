@@ -24,15 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+from cbas_async.sim.catalog import POLICY_NAMES, make_policy
+from cbas_async.sim.policy import PolicyContext
+from cbas_async.sim.report import PolicySummary, Scenario, evaluate
+from cbas_async.sim.simulator import simulate, simulate_stepwise
+from cbas_async.sim.state import Workload
+from cbas_async.sim.trace import MarketTrace, trace_from_availability, trace_from_prices
 from cbas_async.spot.availability import AvailabilityHistory
-from cbas_async.spot.catalog import POLICY_NAMES, make_policy
 from cbas_async.spot.history import PriceHistory, from_epoch_s
-from cbas_async.spot.policies import PolicyContext
 from cbas_async.spot.prices import read_ondemand_csv, read_price_csv
-from cbas_async.spot.report import PolicySummary, Scenario, evaluate
-from cbas_async.spot.simulator import simulate, simulate_stepwise
-from cbas_async.spot.state import Workload
-from cbas_async.spot.trace import MarketTrace, trace_from_availability, trace_from_prices
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SHAPES = ((2.0, 4.0), (6.0, 12.0), (24.0, 36.0))  # (work hours, deadline hours)

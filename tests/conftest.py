@@ -1,4 +1,5 @@
-"""Shared fixtures: one moto server per test session, reset after each test."""
+"""Shared fixtures: one moto server per test session, reset after each test; the shared data
+(`shared/data/` beside the repository), skipped when it is absent."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from cbas_async.aws import Clients, open_clients
 from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
 from cbas_async.settings import Settings
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # nothing in the tests may reach a real account
 for _name in [n for n in os.environ if n.startswith("AWS_")]:
@@ -48,3 +51,10 @@ def settings(moto_url: str, tmp_path: Path) -> Settings:
 async def clients(settings: Settings) -> AsyncIterator[Clients]:
     async with open_clients(settings) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    return DATA

@@ -28,7 +28,7 @@ from cbas_async.jobs import load_spec_file
 from cbas_async.records import JobRecord
 from cbas_async.session import open_session
 from cbas_async.settings import Settings
-from cbas_async.spot.options import add_arguments as add_simulate_arguments
+from cbas_async.sim.options import add_arguments as add_simulate_arguments
 from cbas_async.states import JobState
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
@@ -291,7 +291,7 @@ def _dispatch(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
         return _run(run_demo(settings))
     if command == "simulate":
-        from cbas_async.spot.cli import run
+        from cbas_async.sim.cli import run
 
         return run(args)
     if command == "interrupt":

@@ -30,10 +30,9 @@ from cbas_async.master.health import Health
 from cbas_async.master.supervisor import Supervisor
 from cbas_async.records import CheckpointPointer, JobEvent
 from cbas_async.settings import Settings
-from cbas_async.spot.history import PriceHistory
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
+from cbas_async.spot.history import PriceHistory, PricePoint
 from cbas_async.spot.pricebook import PriceBook
-from cbas_async.spot.prices import PricePoint
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 from tests.fakes import FakeClock

@@ -22,10 +22,9 @@ from cbas_async.handlers.placement import (
 )
 from cbas_async.records import CheckpointPointer, JobRecord
 from cbas_async.spot.broker import Placement as BrokerPlacement
-from cbas_async.spot.history import PriceHistory
-from cbas_async.spot.market import CURRENT_ERA
+from cbas_async.spot.eras import CURRENT_ERA
+from cbas_async.spot.history import PriceHistory, PricePoint
 from cbas_async.spot.pricebook import PriceBook
-from cbas_async.spot.prices import PricePoint
 from cbas_async.states import JobState
 from tests.fakes import FakeClock
 

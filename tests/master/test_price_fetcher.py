@@ -13,7 +13,7 @@ from cbas_async.bus import Bus
 from cbas_async.events import Event, PricesUpdated
 from cbas_async.master.price_fetcher import PriceFetcher, open_price_feed, open_spot_market
 from cbas_async.settings import Settings
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
 from cbas_async.spot.pricebook import PriceBook, ondemand_prices
 from cbas_async.spot.prices import Ec2PriceSource
 from cbas_async.spot.replay import WARMUP, ReplayPriceSource, ReplayTimeline

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cbas_async.spot.broker import BrokerJob, Placement, choose_placement
-from cbas_async.spot.history import PriceHistory
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA
-from cbas_async.spot.prices import PricePoint
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
+from cbas_async.spot.history import PriceHistory, PricePoint
 
 NOW = datetime(2021, 4, 1, 12, tzinfo=UTC)
 ONDEMAND = {"c5.large": 0.085, "m5.large": 0.096}

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cbas_async.spot.cost import attempt_cost, job_cost, ondemand_run_usd
-from cbas_async.spot.history import PriceHistory
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA
-from cbas_async.spot.prices import PricePoint
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
+from cbas_async.spot.history import PriceHistory, PricePoint
 
 T0 = datetime(2015, 3, 1, tzinfo=UTC)
 HISTORY = PriceHistory.from_points(

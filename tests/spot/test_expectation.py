@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from cbas_async.spot.eras import BID_ERA
 from cbas_async.spot.expectation import expected_run
-from cbas_async.spot.market import BID_ERA
 
 HOUR = 3600.0
 

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from cbas_async.spot.history import PriceHistory, PriceSeries
-from cbas_async.spot.market import BID_ERA, CURRENT_ERA
-from cbas_async.spot.prices import PricePoint
+from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
+from cbas_async.spot.history import PriceHistory, PricePoint, PriceSeries
 
 T0 = datetime(2015, 3, 1, tzinfo=UTC)
 

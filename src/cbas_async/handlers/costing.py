@@ -39,7 +39,7 @@ from cbas_async.clock import parse_utc, utc_iso
 from cbas_async.errors import JobNotFound, StaleWrite
 from cbas_async.records import CheckpointPointer, JobEvent, JobRecord
 from cbas_async.spot.cost import AttemptCost, attempt_cost, job_cost
-from cbas_async.spot.market import MarketModel
+from cbas_async.spot.eras import MarketModel
 from cbas_async.spot.pricebook import PriceBook
 from cbas_async.states import JobState
 from cbas_async.store import JobStore

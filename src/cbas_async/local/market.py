@@ -20,8 +20,8 @@ from cbas_async.errors import JobNotFound
 from cbas_async.local.hypervisor import Hypervisor
 from cbas_async.loops import every
 from cbas_async.spot.availability import AvailabilityHistory
+from cbas_async.spot.eras import interrupted_by_price
 from cbas_async.spot.history import PriceHistory, epoch_s
-from cbas_async.spot.market import interrupted_by_price
 from cbas_async.spot.pricebook import BUILTIN_ONDEMAND_USD_PER_HOUR
 from cbas_async.spot.prices import read_price_csv
 from cbas_async.spot.replay import ReplayTimeline, replay_origin_s

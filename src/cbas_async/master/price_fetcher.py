@@ -16,8 +16,8 @@ from cbas_async.errors import CbasError
 from cbas_async.events import PricesUpdated
 from cbas_async.loops import every
 from cbas_async.settings import Settings
+from cbas_async.spot.eras import model_for
 from cbas_async.spot.history import from_epoch_s
-from cbas_async.spot.market import model_for
 from cbas_async.spot.pricebook import PriceBook, ondemand_prices
 from cbas_async.spot.prices import Ec2PriceSource, PriceSource
 from cbas_async.spot.replay import WARMUP, ReplayPriceSource

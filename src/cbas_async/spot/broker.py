@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+from cbas_async.spot.eras import Billing, Era, MarketModel, model_for
 from cbas_async.spot.expectation import ExpectedRun, expected_run
 from cbas_async.spot.history import PriceHistory, PriceSeries, epoch_s
 from cbas_async.spot.interval import daly_interval_s
-from cbas_async.spot.market import Billing, Era, MarketModel, model_for
 from cbas_async.spot.outlook import (
     SpotOutlook,
     bridge_s,

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from cbas_async.spot.eras import HOUR_S, Billing, MarketModel, per_second_billed_s
 from cbas_async.spot.history import PriceHistory
-from cbas_async.spot.market import HOUR_S, Billing, MarketModel, per_second_billed_s
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cbas_async.spot.eras import Billing, MarketModel
 from cbas_async.spot.interval import daly_interval_s, daly_wall_time_s
-from cbas_async.spot.market import Billing, MarketModel
 
 # share of interruption notices assumed too late to checkpoint: AWS gives no figure, and a
 # checkpoint on notice can fail (slow upload), so periodic checkpoints stay, rarely

@@ -1,4 +1,5 @@
-"""Spot price history: one numpy step function per (zone, instance type), with its queries.
+"""Spot price history: the published price points, and one numpy step function per (zone,
+instance type) built from them, with its queries.
 
 A price holds from its timestamp until the next record of the same series. Before the
 first record the price is unknown (NaN). Times inside are float seconds since the Unix
@@ -12,12 +13,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from cbas_async.spot.market import (
+from cbas_async.spot.eras import (
     HOUR_S,
     Billing,
     MarketModel,
@@ -25,11 +25,20 @@ from cbas_async.spot.market import (
     per_second_billed_s,
 )
 
-if TYPE_CHECKING:
-    from cbas_async.spot.prices import PricePoint
-
 FloatArray = npt.NDArray[np.float64]
 SeriesKey = tuple[str, str]  # (availability zone, instance type)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PricePoint:
+    """One published spot price: from `timestamp` on, until the series' next point."""
+
+    timestamp: datetime
+    region: str
+    zone: str
+    instance_type: str
+    product: str
+    price_usd_per_hour: float
 
 
 def epoch_s(moment: datetime) -> float:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from cbas_async.spot.eras import MarketModel
 from cbas_async.spot.history import PriceHistory
-from cbas_async.spot.market import MarketModel
 from cbas_async.spot.prices import read_ondemand_csv
 
 # us-east-1 Linux on-demand list prices (USD/h) of common types: shared/data/spot/ondemand.csv

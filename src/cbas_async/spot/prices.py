@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -19,7 +18,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cbas_async.clock import parse_utc
 from cbas_async.errors import PermanentError, TransientError
-from cbas_async.spot.history import PriceHistory, PriceSeries, SeriesKey, region_of_zone
+from cbas_async.spot.history import (
+    PriceHistory,
+    PricePoint,
+    PriceSeries,
+    SeriesKey,
+    region_of_zone,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_ec2 import EC2Client
@@ -28,18 +33,6 @@ if TYPE_CHECKING:
 _RETRYABLE = frozenset(
     {"RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "Unavailable"}
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PricePoint:
-    """One published spot price: from `timestamp` on, until the series' next point."""
-
-    timestamp: datetime
-    region: str
-    zone: str
-    instance_type: str
-    product: str
-    price_usd_per_hour: float
 
 
 class PriceSource(Protocol):

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cbas_async.clock import Clock
-from cbas_async.spot.history import epoch_s, from_epoch_s
-from cbas_async.spot.prices import PricePoint, TracePriceSource
+from cbas_async.spot.history import PricePoint, epoch_s, from_epoch_s
+from cbas_async.spot.prices import TracePriceSource
 
 # trace time shown as history before the replay starts: the broker's lookback
 WARMUP = timedelta(days=7)

@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cbas_async.clock import Clock, utc_iso
-from cbas_async.spot.prices import Ec2PriceSource, PricePoint
+from cbas_async.spot.history import PricePoint
+from cbas_async.spot.prices import Ec2PriceSource
 
 if TYPE_CHECKING:
     from types_aiobotocore_ec2 import EC2Client

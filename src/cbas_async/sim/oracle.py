@@ -1,0 +1,192 @@
+"""The offline optimum: the cheapest way to finish by the deadline, knowing the whole trace.
+
+Dynamic programming over the trace's grid. The state at a step boundary is the progress
+(in units of `unit_s`, a divisor of the grid step), whether an instance runs and in which
+pool, and (hourly billing) how far into its instance-hour it is. An instance run
+("session") pays the restart cost at its start when progress was saved, and a checkpoint
+at its end unless it finishes the job. Overheads are rounded down to whole units.
+
+It is a lower bound on every policy of `simulator.py` that meets the same deadline,
+because it may do whatever they do and more cheaply:
+- it may run spot at any price (as with an unbounded max price) and, in the bid era, end a
+  session at any rise of the step maximum with its partial hour free (a superset of the
+  interruptions any max price produces: a policy is interrupted at step j only if
+  max[j] > its max price >= max[j-1]);
+- it never loses work, checkpoints only when a session ends and ignores the 60 s minimum;
+- its progress, counted in whole units with overheads rounded down, is never behind a
+  policy running the same sessions, so it finishes in the same step or earlier and pays
+  at most the same share of that step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from cbas_async.sim.state import Workload
+from cbas_async.sim.trace import MarketTrace
+from cbas_async.spot.eras import Billing, Era
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class OptimumResult:
+    """The optimum for one job: cost (inf when the deadline cannot be met) and completion."""
+
+    cost_usd: float
+    completion_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    """The job's window as the DP sees it: pools are the zones plus on-demand."""
+
+    step_s: float
+    units: int  # progress units per step
+    work_units: float
+    restart_units: int
+    checkpoint_units: int
+    hours: int  # phases of an instance-hour (1 for per-second billing)
+    start: FloatArray  # (pools, steps) opening prices
+    mean: FloatArray
+    usable: npt.NDArray[np.bool_]
+    refundable: npt.NDArray[np.bool_]  # (pools, phase, step): may end here, partial hour free
+
+
+def _new_highs(highs: FloatArray, hours: int) -> npt.NDArray[np.bool_]:
+    """(zones, phase, step): the step's maximum beats every maximum of the `phase` steps
+    before it (those of the current instance-hour), as a bid-era interruption requires."""
+    zones, steps = highs.shape
+    out = np.zeros((zones, hours, steps), dtype=bool)
+    recent = np.full((zones, steps), -np.inf)
+    for phase in range(1, hours):
+        shifted = np.full((zones, steps), np.inf)
+        shifted[:, phase:] = highs[:, :-phase]
+        recent = np.maximum(recent, shifted)
+        out[:, phase] = highs > recent
+    return out
+
+
+def units_per_step(step_s: float, workload: Workload, max_units: int = 16) -> int:
+    """The fewest units per step that make checkpoint and restart costs whole units."""
+    for units in range(1, max_units + 1):
+        unit_s = step_s / units
+        costs = (workload.checkpoint_cost_s / unit_s, workload.restart_cost_s / unit_s)
+        if all(abs(c - round(c)) < 1e-9 for c in costs):
+            return units
+    return max_units
+
+
+def _grid(trace: MarketTrace, workload: Workload, start: int, steps: int) -> _Grid:
+    window = slice(start, start + steps + 1)
+    od = np.full((1, min(steps + 1, trace.n_steps - start)), trace.ondemand_usd_per_hour)
+    price_start = np.vstack([trace.price_start[:, window], od])
+    price_mean = np.vstack([trace.price_mean[:, window], od])
+    usable = np.vstack([trace.available[:, window], np.ones_like(od, dtype=bool)])
+    hourly = trace.model.billing is Billing.HOURLY
+    hours = round(3600.0 / trace.step_s) if hourly else 1
+    refundable = np.zeros((usable.shape[0], hours, usable.shape[1]), dtype=bool)
+    if hourly and trace.model.era is Era.BID:
+        refundable[:-1] = _new_highs(trace.price_max[:, window], hours)
+    units = units_per_step(trace.step_s, workload)
+    unit_s = trace.step_s / units
+    return _Grid(
+        step_s=trace.step_s,
+        units=units,
+        work_units=workload.work_s / unit_s,
+        restart_units=math.floor(workload.restart_cost_s / unit_s + 1e-9),
+        checkpoint_units=math.floor(workload.checkpoint_cost_s / unit_s + 1e-9),
+        hours=hours,
+        start=price_start,
+        mean=price_mean,
+        usable=usable,
+        refundable=refundable,
+    )
+
+
+def optimum(trace: MarketTrace, workload: Workload, start: int) -> OptimumResult:
+    """The optimum for a job starting at grid step `start`."""
+    steps = math.ceil(workload.deadline_s / trace.step_s - 1e-9)
+    steps = min(steps, trace.n_steps - start)
+    return _Solver(_grid(trace, workload, start, steps), workload.deadline_s).solve(steps)
+
+
+class _Solver:
+    """The DP tables: `idle[y]` and `run[pool, phase, y]`, minimal cost so far."""
+
+    def __init__(self, grid: _Grid, deadline_s: float) -> None:
+        self.g, self.deadline_s = grid, deadline_s
+        self.low = -(grid.restart_units + grid.checkpoint_units)  # progress can dip below 0
+        self.top = math.ceil(grid.work_units) - 1  # highest unfinished progress
+        size = self.top - self.low + 1
+        self.y = np.arange(self.low, self.top + 1)
+        self.idle = np.full(size, np.inf)
+        self.idle[-self.low] = 0.0
+        self.run = np.full((grid.start.shape[0], grid.hours, size), np.inf)
+        self.best, self.best_time = math.inf, math.nan
+
+    def solve(self, steps: int) -> OptimumResult:
+        for k in range(steps):
+            if k > 0:
+                self._end_sessions(k)
+            self._launch(k)
+            self._run_step(k)
+        return OptimumResult(self.best, self.best_time)
+
+    def _shift_down(self, values: FloatArray, by: int, where: npt.NDArray[np.bool_]) -> FloatArray:
+        """values moved from progress y to y - by where `where`, clamped at the lowest level."""
+        target = np.where(where, np.maximum(np.arange(len(values)) - by, 0), np.arange(len(values)))
+        out = np.full_like(values, np.inf)
+        np.minimum.at(out, target, values)
+        return out
+
+    def _end_sessions(self, k: int) -> None:
+        g = self.g
+        refund = np.zeros(self.run.shape[:2])
+        if g.hours > 1:
+            phases = np.arange(1, g.hours)
+            hour_start = np.maximum(k - phases, 0)
+            free = g.refundable[:, 1:, k] & (phases <= k)[None, :]
+            refund[:, 1:] = np.where(free, g.start[:, hour_start], 0.0)
+        ended = (self.run - refund[:, :, None]).min(axis=(0, 1))
+        shifted = self._shift_down(ended, g.checkpoint_units, np.ones(len(ended), dtype=bool))
+        np.minimum(self.idle, shifted, out=self.idle)
+
+    def _launch(self, k: int) -> None:
+        g = self.g
+        start = self._shift_down(self.idle, g.restart_units, self.y > 0)
+        fresh = np.where(g.usable[:, k][:, None], start[None, :], np.inf)
+        np.minimum(self.run[:, 0, :], fresh, out=self.run[:, 0, :])
+        self.run[~g.usable[:, k]] = np.inf
+
+    def _run_step(self, k: int) -> None:
+        g = self.g
+        if g.hours > 1:
+            cost = np.zeros(self.run.shape[:2])
+            cost[:, 0] = g.start[:, k]
+        else:
+            cost = (g.mean[:, k] * g.step_s / 3600.0)[:, None]
+        self._complete(k, cost)
+        moved = np.full_like(self.run, np.inf)
+        if g.units < self.run.shape[2]:
+            moved[:, :, g.units :] = self.run[:, :, : -g.units] + cost[:, :, None]
+        self.run = np.roll(moved, 1, axis=1) if g.hours > 1 else moved
+
+    def _complete(self, k: int, cost: FloatArray) -> None:
+        g = self.g
+        share = (g.work_units - self.y) / g.units  # of this step still needed
+        can = (share > 0) & (share <= 1) & ((k + share) * g.step_s <= self.deadline_s + 1e-6)
+        if not can.any():
+            return
+        fraction = np.ones_like(share) if g.hours > 1 else share
+        total = self.run + cost[:, :, None] * fraction[None, None, :]
+        total = np.where(can[None, None, :], total, np.inf)
+        flat = int(np.argmin(total))
+        value = float(total.ravel()[flat])
+        if value < self.best:
+            y_index = flat % len(self.y)
+            self.best, self.best_time = value, (k + share[y_index]) * g.step_s
