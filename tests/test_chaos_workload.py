@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from chaos import workload
 
-from cbas_async.jobs import load_spec_file
+from cbas_async.specfile import load_spec_file
 from cbas_async.states import JobState
 
 

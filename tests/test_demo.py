@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from cbas_async import demo
-from cbas_async.jobs import load_spec_file
+from cbas_async.specfile import load_spec_file
 
 
 def test_demo_specs_slow_down_only_the_interrupted_job(tmp_path: Path) -> None:

@@ -12,15 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cbas_async.errors import InvalidSpec
-from cbas_async.jobs import (
-    Checkpoint,
-    JobSpec,
-    Resources,
-    load_spec_file,
-    parse_spec,
-    spec_from_dict,
-    spec_to_dict,
-)
+from cbas_async.jobs import Checkpoint, JobSpec, Resources, parse_spec, spec_from_dict, spec_to_dict
+from cbas_async.specfile import load_spec_file
 
 FULL: dict[str, Any] = {
     "name": "primes",

@@ -22,10 +22,11 @@ from cbas_async.errors import (
     JobNotFound,
     StaleWrite,
 )
-from cbas_async.jobs import LoadedSpec, spec_to_dict
+from cbas_async.jobs import spec_to_dict
 from cbas_async.records import JobRecord
 from cbas_async.sandbox import LogChunk, inside
 from cbas_async.settings import Settings
+from cbas_async.specfile import LoadedSpec
 from cbas_async.states import JobState
 
 log = structlog.get_logger(__name__)

@@ -24,11 +24,11 @@ from cbas_async.errors import (
     JobNotFound,
     StaleWrite,
 )
-from cbas_async.jobs import load_spec_file
 from cbas_async.records import JobRecord
 from cbas_async.session import open_session
 from cbas_async.settings import Settings
 from cbas_async.sim.options import add_arguments as add_simulate_arguments
+from cbas_async.specfile import load_spec_file
 from cbas_async.states import JobState
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4

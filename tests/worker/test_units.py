@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cbas_async.errors import ConfigError
-from cbas_async.jobs import load_spec_file
 from cbas_async.settings import Settings
+from cbas_async.specfile import load_spec_file
 from cbas_async.worker.agent import main_worker, settings_for
 from cbas_async.worker.finish import stop_budget_s
 from cbas_async.worker.options import WorkerOptions

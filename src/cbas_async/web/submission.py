@@ -13,8 +13,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from cbas_async.errors import InvalidSpec
 from cbas_async.jdl import jdl_to_spec
-from cbas_async.jobs import JobSpec, LoadedSpec, parse_spec
+from cbas_async.jobs import JobSpec, parse_spec
 from cbas_async.sandbox import inside, safe_relative
+from cbas_async.specfile import LoadedSpec
 from cbas_async.web.errors import ApiError
 from cbas_async.web.keys import ApiLimits
 
