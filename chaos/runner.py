@@ -4,7 +4,6 @@ invariants. `run_chaos` is what `python -m chaos` and the test call."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 from collections import Counter
@@ -100,9 +99,7 @@ def chaos_settings(home: Path) -> Settings:
 
 def observer_settings(settings: Settings) -> Settings:
     """The harness's own session: signed with a key the fault gate lets through."""
-    return dataclasses.replace(
-        settings, aws_access_key_id=OBSERVER_KEY, aws_secret_access_key=OBSERVER_KEY
-    )
+    return settings.replace(aws_access_key_id=OBSERVER_KEY, aws_secret_access_key=OBSERVER_KEY)
 
 
 async def run_chaos(options: ChaosOptions) -> ChaosReport:

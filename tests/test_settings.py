@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+from structlog.testing import capture_logs
 
 from cbas_async.errors import ConfigError
-from cbas_async.settings import Settings
+from cbas_async.settings import Settings, unknown_variables, variable
 
 
 def test_defaults_and_resource_names() -> None:
@@ -57,6 +60,13 @@ def test_values_are_parsed() -> None:
         ({"CBAS_LOST_WORKER_TIMEOUT_S": "1"}, "CBAS_LOST_WORKER_TIMEOUT_S"),
         ({"AWS_ACCESS_KEY_ID": "only-one"}, "AWS_SECRET_ACCESS_KEY"),
         ({"CBAS_MAX_BODY_BYTES": "0"}, "CBAS_MAX_BODY_BYTES"),
+        ({"CBAS_MAX_BODY_BYTES": "lots"}, "CBAS_MAX_BODY_BYTES"),
+        ({"CBAS_HTTP_PORT": "http"}, "CBAS_HTTP_PORT"),
+        ({"CBAS_HTTP_PORT": ""}, "CBAS_HTTP_PORT"),
+        ({"CBAS_SPEED": "0"}, "CBAS_SPEED"),
+        ({"CBAS_TRACE_EPOCH": "yesterday"}, "CBAS_TRACE_EPOCH"),
+        ({"CBAS_API_URL": "ftp://master"}, "CBAS_API_URL"),
+        ({"AWS_SECRET_ACCESS_KEY": "only-one"}, "AWS_SECRET_ACCESS_KEY"),
     ],
 )
 def test_bad_values_name_the_variable(environ: dict[str, str], variable: str) -> None:
@@ -71,3 +81,69 @@ def test_to_env_round_trips() -> None:
         {"CBAS_DEPLOYMENT": "x", "CBAS_MASTER_ID": "m-1", "CBAS_SPEED": "4"}
     )
     assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_a_bad_value_is_quoted_in_the_message() -> None:
+    with pytest.raises(ConfigError, match=r"CBAS_LEASE_TTL_S: '-3': .*greater than 0"):
+        Settings.from_env({"CBAS_LEASE_TTL_S": "-3"})
+
+
+def test_optional_values_and_times() -> None:
+    settings = Settings.from_env(
+        {
+            "CBAS_PUBLIC_URL": "  ",
+            "CBAS_PRICE_TRACE": "/data/prices.csv",
+            "CBAS_TRACE_EPOCH": "2026-12-01T12:00:00Z",
+            "AWS_ACCESS_KEY_ID": "id",
+            "AWS_SECRET_ACCESS_KEY": "secret",
+        }
+    )
+    assert settings.public_url is None
+    assert settings.price_trace == Path("/data/prices.csv")
+    assert settings.trace_epoch == datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert (settings.aws_access_key_id, settings.aws_secret_access_key) == ("id", "secret")
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_names_are_case_sensitive() -> None:
+    assert Settings.from_env({"cbas_region": "eu-west-1"}).region == "us-east-1"
+
+
+def test_keywords_never_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CBAS_REGION", "eu-west-1")
+    assert Settings().region == "us-east-1"
+    assert Settings.from_env({}).region == "us-east-1"
+
+
+def test_settings_are_frozen_and_replace_checks_the_change() -> None:
+    settings = Settings.from_env({"CBAS_SPEED": "2"})
+    with pytest.raises(ValidationError):
+        settings.speed = 4.0  # type: ignore[misc]
+    assert settings.replace(speed=4.0).speed == 4.0
+    assert settings.speed == 2.0
+    with pytest.raises(ConfigError) as info:
+        settings.replace(speed=-1.0)
+    assert info.value.variable == "CBAS_SPEED"
+    with pytest.raises(ConfigError, match="not a setting"):
+        settings.replace(colour="red")
+
+
+def test_unknown_cbas_variables_are_logged_with_a_hint() -> None:
+    environ = {
+        "CBAS_LOST_WORKER_TIMEOUT": "60",  # missing _S: a typo
+        "CBAS_WORKER_DIR": "/var/lib/cbas",  # the worker's own variable
+        "HOME": "/root",
+    }
+    with capture_logs() as logs:
+        settings = Settings.from_env(environ)
+    assert settings.lost_worker_timeout_s == 30.0
+    assert unknown_variables(environ) == ["CBAS_LOST_WORKER_TIMEOUT"]
+    assert [(e["event"], e["variable"], e["did_you_mean"]) for e in logs] == [
+        ("unknown_setting", "CBAS_LOST_WORKER_TIMEOUT", "CBAS_LOST_WORKER_TIMEOUT_S")
+    ]
+
+
+def test_every_field_has_its_variable() -> None:
+    assert variable("lost_worker_timeout_s") == "CBAS_LOST_WORKER_TIMEOUT_S"
+    assert variable("aws_access_key_id") == "AWS_ACCESS_KEY_ID"
+    assert set(Settings().to_env()) <= {variable(name) for name in Settings.model_fields}

@@ -261,7 +261,7 @@ def _dispatch(args: argparse.Namespace, environ: dict[str, str]) -> int:
     settings = Settings.from_env(environ)
     if args.command not in ("master", "worker", "local", "demo"):
         # an interactive command should say "unreachable" in seconds, not retry for a minute
-        settings = dataclasses.replace(settings, aws_retry_s=min(settings.aws_retry_s, 8.0))
+        settings = settings.replace(aws_retry_s=min(settings.aws_retry_s, 8.0))
     command = args.command
     if command == "master":
         from cbas_async.master.app import serve
@@ -274,7 +274,7 @@ def _dispatch(args: argparse.Namespace, environ: dict[str, str]) -> int:
     if command == "local":
         from cbas_async.local.cloud import run_local
 
-        settings = dataclasses.replace(settings, speed=args.speed)
+        settings = settings.replace(speed=args.speed)
         # off on the local cloud (moto's signatures are not real) unless forced on
         verify = "CBAS_SNS_VERIFY" in environ and settings.sns_verify
         return _run(

@@ -4,7 +4,6 @@ them interrupted), live progress, and a final table."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import shutil
 import tempfile
@@ -35,8 +34,7 @@ TIMEOUT_S = 300.0
 
 def demo_settings(settings: Settings, home: Path) -> Settings:
     """Short timers so the demo takes about a minute; the notice is 120 s / speed."""
-    return dataclasses.replace(
-        settings,
+    return settings.replace(
         deployment="demo",
         home=home,
         heartbeat_interval_s=1.0,

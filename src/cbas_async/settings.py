@@ -1,136 +1,130 @@
-"""One frozen `Settings` object, built from `CBAS_*` variables (and CLI flags via `replace`)."""
+"""One frozen `Settings` object: every `CBAS_*` variable with its type, default and check.
+
+pydantic-settings reads the variables: field `lease_ttl_s` is `CBAS_LEASE_TTL_S` (exact case)
+unless the field names another variable in `validation_alias`. To add a setting, add a field.
+Only the entry points read `os.environ`; everything else builds settings with
+`Settings.from_env(mapping)` or keywords, and changes them with `replace` (CLI flags). A bad
+value raises `ConfigError` naming the variable.
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import structlog
+from pydantic import (
+    AfterValidator,
+    AliasGenerator,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from cbas_async.clock import parse_utc
 from cbas_async.errors import ConfigError
 
+log = structlog.get_logger(__name__)
+
+_PREFIX = "CBAS_"
 _DEPLOYMENT = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+# read from the same environment by the worker, the job or `cbas interrupt`: not typos
+_READ_ELSEWHERE = frozenset(
+    {
+        "CBAS_LOCAL_CONTROL_URL",
+        "CBAS_WORKER_DIR",
+        "CBAS_WORKER_HTTP_PORT",
+        "CBAS_WORKER_ADVERTISE_HOST",
+        "CBAS_WORKER_POWEROFF",
+        "CBAS_JOB_ID",
+        "CBAS_ATTEMPT",
+        "CBAS_CHECKPOINT_DIR",
+    }
+)
 
 
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError("expected true or false")
+def _blank_is_none(value: object) -> object:
+    """An empty (or blank) variable means "not set" for the optional settings."""
+    return (value.strip() or None) if isinstance(value, str) else value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError("must be a number above 0")
+def _optional_time(value: object) -> object:
+    value = _blank_is_none(value)
+    return parse_utc(value) if isinstance(value, str) else value
+
+
+def _deployment(value: str) -> str:
+    if not _DEPLOYMENT.match(value):
+        raise ValueError("must be 1-20 of a-z, 0-9 and '-', starting with a letter")
     return value
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError("must be a port number from 0 to 65535")
-    return value
+Seconds = Annotated[float, Field(gt=0)]
+Count = Annotated[int, Field(ge=1)]
+Port = Annotated[int, Field(ge=0, le=65535)]
+OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_none)]
+OptionalTime = Annotated[datetime | None, BeforeValidator(_optional_time)]
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError("must be a whole number of at least 1")
-    return value
-
-
-def _optional(text: str) -> str | None:
-    return text.strip() or None
-
-
-def _optional_path(text: str) -> Path | None:
-    return Path(text.strip()) if text.strip() else None
-
-
-def _optional_time(text: str) -> datetime | None:
-    return parse_utc(text.strip()) if text.strip() else None
-
-
-# field name -> (environment variable, parser)
-_SOURCES: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "region": ("CBAS_REGION", str),
-    "endpoint_url": ("CBAS_ENDPOINT_URL", _optional),
-    "deployment": ("CBAS_DEPLOYMENT", str),
-    "home": ("CBAS_HOME", Path),
-    "master_id": ("CBAS_MASTER_ID", str),
-    "http_host": ("CBAS_HTTP_HOST", str),
-    "http_port": ("CBAS_HTTP_PORT", _port),
-    "public_url": ("CBAS_PUBLIC_URL", _optional),
-    "heartbeat_interval_s": ("CBAS_HEARTBEAT_INTERVAL_S", _positive_float),
-    "lost_worker_timeout_s": ("CBAS_LOST_WORKER_TIMEOUT_S", _positive_float),
-    "launch_timeout_s": ("CBAS_LAUNCH_TIMEOUT_S", _positive_float),
-    "lease_ttl_s": ("CBAS_LEASE_TTL_S", _positive_float),
-    "supervise_interval_s": ("CBAS_SUPERVISE_INTERVAL_S", _positive_float),
-    "shutdown_grace_s": ("CBAS_SHUTDOWN_GRACE_S", _positive_float),
-    "sns_verify": ("CBAS_SNS_VERIFY", _bool),
-    "max_body_bytes": ("CBAS_MAX_BODY_BYTES", _positive_int),
-    "imds_endpoint": ("CBAS_IMDS_ENDPOINT", str),
-    "notice_poll_s": ("CBAS_NOTICE_POLL_S", _positive_float),
-    "speed": ("CBAS_SPEED", _positive_float),
-    "worker_image_id": ("CBAS_WORKER_IMAGE_ID", str),
-    "api_token": ("CBAS_API_TOKEN", _optional),
-    "api_url": ("CBAS_API_URL", _optional),
-    "aws_retry_s": ("CBAS_AWS_RETRY_S", _positive_float),
-    "price_refresh_s": ("CBAS_PRICE_REFRESH_S", _positive_float),
-    "price_trace": ("CBAS_PRICE_TRACE", _optional_path),
-    "trace_epoch": ("CBAS_TRACE_EPOCH", _optional_time),
-    "ondemand_csv": ("CBAS_ONDEMAND_CSV", _optional_path),
-    "aws_access_key_id": ("AWS_ACCESS_KEY_ID", _optional),
-    "aws_secret_access_key": ("AWS_SECRET_ACCESS_KEY", _optional),
-}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Settings:
+class Settings(BaseSettings):
     """Everything configurable. Components take only the fields they need."""
 
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-    deployment: str = "cbas"
-    home: Path = field(default_factory=lambda: Path.home() / ".cbas")
-    master_id: str = field(default_factory=lambda: "m-" + secrets.token_hex(4))
-    http_host: str = "127.0.0.1"
-    http_port: int = 8080
-    public_url: str | None = None
-    heartbeat_interval_s: float = 5.0
-    lost_worker_timeout_s: float = 30.0
-    launch_timeout_s: float = 300.0  # boot to first ping; EC2 takes a minute or two
-    lease_ttl_s: float = 30.0
-    supervise_interval_s: float = 2.0
-    shutdown_grace_s: float = 25.0
-    sns_verify: bool = True
-    max_body_bytes: int = 256 * 1024
-    imds_endpoint: str = "http://169.254.169.254"
-    notice_poll_s: float = 5.0
-    speed: float = 1.0
-    worker_image_id: str = "ami-12c6146b"
-    api_token: str | None = None
-    api_url: str | None = None  # set: the user commands go through this master's REST API
-    aws_retry_s: float = 60.0  # how long DynamoDB calls retry throttling and outages
-    price_refresh_s: float = 300.0  # how often the master refreshes spot prices
-    price_trace: Path | None = None  # a price CSV replayed instead of EC2's price history
-    trace_epoch: datetime | None = None  # the wall time the trace replay starts at (shared)
-    ondemand_csv: Path | None = None  # on-demand prices on top of the built-in table
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
+    model_config = SettingsConfigDict(
+        alias_generator=AliasGenerator(validation_alias=lambda name: _PREFIX + name.upper()),
+        case_sensitive=True,
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+    )
 
-    def __post_init__(self) -> None:
-        if not _DEPLOYMENT.match(self.deployment):
-            raise ConfigError(
-                "CBAS_DEPLOYMENT", "must be 1-20 of a-z, 0-9 and '-', starting with a letter"
-            )
+    region: str = "us-east-1"
+    endpoint_url: OptionalText = None
+    deployment: Annotated[str, AfterValidator(_deployment)] = "cbas"
+    home: Path = Field(default_factory=lambda: Path.home() / ".cbas")
+    master_id: str = Field(default_factory=lambda: "m-" + secrets.token_hex(4))
+    http_host: str = "127.0.0.1"
+    http_port: Port = 8080
+    public_url: OptionalText = None
+    heartbeat_interval_s: Seconds = 5.0
+    lost_worker_timeout_s: Seconds = 30.0
+    launch_timeout_s: Seconds = 300.0  # boot to first ping; EC2 takes a minute or two
+    lease_ttl_s: Seconds = 30.0
+    supervise_interval_s: Seconds = 2.0
+    shutdown_grace_s: Seconds = 25.0
+    sns_verify: bool = True
+    max_body_bytes: Count = 256 * 1024
+    imds_endpoint: str = "http://169.254.169.254"
+    notice_poll_s: Seconds = 5.0
+    speed: Seconds = 1.0  # how much faster than real time the local market runs
+    worker_image_id: str = "ami-12c6146b"
+    api_token: OptionalText = None
+    api_url: OptionalText = None  # set: the user commands go through this master's REST API
+    aws_retry_s: Seconds = 60.0  # how long DynamoDB calls retry throttling and outages
+    price_refresh_s: Seconds = 300.0  # how often the master refreshes spot prices
+    price_trace: OptionalPath = None  # a price CSV replayed instead of EC2's price history
+    trace_epoch: OptionalTime = None  # the wall time the trace replay starts at (shared)
+    ondemand_csv: OptionalPath = None  # on-demand prices on top of the built-in table
+    aws_access_key_id: OptionalText = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: OptionalText = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Checks across fields; `ConfigError` passes through pydantic unchanged."""
         if self.lost_worker_timeout_s <= self.heartbeat_interval_s:
             raise ConfigError(
                 "CBAS_LOST_WORKER_TIMEOUT_S", "must be longer than CBAS_HEARTBEAT_INTERVAL_S"
@@ -139,29 +133,38 @@ class Settings:
             raise ConfigError("AWS_SECRET_ACCESS_KEY", "set both AWS keys or neither")
         if self.api_url is not None and not self.api_url.startswith(("http://", "https://")):
             raise ConfigError("CBAS_API_URL", f"{self.api_url!r}: must start with http(s)://")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keywords only: the environment is read by `from_env`, never behind one's back."""
+        return (init_settings,)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Build from a mapping such as `os.environ`; unknown `CBAS_*` names are ignored."""
-        values: dict[str, Any] = {}
-        for name, (variable, parse) in _SOURCES.items():
-            if variable not in environ:
-                continue
-            try:
-                values[name] = parse(environ[variable])
-            except ValueError as exc:
-                raise ConfigError(variable, f"{environ[variable]!r}: {exc}") from exc
-        return cls(**values)
+        """Build from a mapping such as `os.environ`; unknown `CBAS_*` names are logged."""
+        for name in unknown_variables(environ):
+            hint = difflib.get_close_matches(name, sorted(_variables()), n=1)
+            log.warning("unknown_setting", variable=name, did_you_mean=hint[0] if hint else None)
+        return _validated(_MappingSource(cls, environ)())
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, checked like a new one (CLI flags, tests)."""
+        return _validated({**self.model_dump(), **changes})
 
     def to_env(self) -> dict[str, str]:
         """The variables that rebuild these settings (for local.env and child processes)."""
         out: dict[str, str] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            out[_SOURCES[f.name][0]] = text
+        for name, value in self.model_dump().items():
+            if value is not None:
+                out[variable(name)] = str(value).lower() if isinstance(value, bool) else str(value)
         return out
 
     # resource names: every AWS resource carries the deployment prefix
@@ -194,3 +197,49 @@ class Settings:
     def scaled_notice_s(self) -> float:
         """The 2-minute spot notice, compressed by the local market's speed."""
         return 120.0 / self.speed
+
+
+def variable(field_name: str) -> str:
+    """The environment variable of a `Settings` field: `speed` -> `CBAS_SPEED`."""
+    return str(Settings.model_fields[field_name].validation_alias)  # a str for every field
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """`CBAS_*` names that nothing reads: most likely typos of a setting."""
+    known = _variables() | _READ_ELSEWHERE
+    return sorted(name for name in environ if name.startswith(_PREFIX) and name not in known)
+
+
+def _variables() -> set[str]:
+    return {variable(name) for name in Settings.model_fields}
+
+
+class _MappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+def _validated(values: Mapping[str, Any]) -> Settings:
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise _config_error(exc.errors()[0]) from None
+
+
+def _config_error(error: ErrorDetails) -> ConfigError:
+    """The first problem pydantic found, as "CBAS_X: 'value': what is wrong"."""
+    named = str(error["loc"][0]) if error["loc"] else "settings"
+    if named in Settings.model_fields:  # validated by field name (`replace`), not by variable
+        named = variable(named)
+    if error["type"] == "extra_forbidden":
+        return ConfigError(named, "not a setting")
+    problem = str(error.get("ctx", {}).get("error", "")) or error["msg"]
+    return ConfigError(named, f"{error['input']!r}: {problem}")

@@ -4,7 +4,6 @@ this process; masters as child processes that tests may kill with -9."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import shutil
@@ -129,7 +128,7 @@ def spec_file(tmp: Path, name: str, command: list[str], **extra: object) -> Path
 
 
 def settings_of(e2e: E2E) -> Settings:
-    return dataclasses.replace(e2e.cloud.settings)
+    return e2e.cloud.settings.replace()
 
 
 def long_primes(tmp: Path, limit: int = 8_000_000) -> Path:

@@ -5,7 +5,6 @@ on-demand would have cost."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import sys
@@ -30,7 +29,7 @@ async def traced(tmp_path: Path) -> AsyncIterator[E2E]:
         pytest.skip(f"price trace not found at {TRACE}")
     for name in [n for n in os.environ if n.startswith("AWS_")]:
         os.environ.pop(name)
-    settings = dataclasses.replace(e2e_settings(tmp_path), price_trace=TRACE)
+    settings = e2e_settings(tmp_path).replace(price_trace=TRACE)
     stopping = asyncio.Event()
     async with open_local_cloud(settings) as cloud:
         masters = Masters(cloud.env, tmp_path)

@@ -3,7 +3,6 @@ are real HTTP errors the product's clients retry; exempt keys and other services
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -52,7 +51,7 @@ async def test_dynamodb_calls_retry_through_injected_errors(
 async def test_outage_outlasting_the_retries_surfaces_the_error(
     moto: MotoServer, settings: Settings
 ) -> None:
-    impatient = dataclasses.replace(settings, aws_retry_s=0.5)  # 3 attempts, 0.5 s budget
+    impatient = settings.replace(aws_retry_s=0.5)  # 3 attempts, 0.5 s budget
     async with open_clients(impatient) as clients:
         resources = await bootstrap(clients, impatient)
         store = make_store(clients, resources)
@@ -89,7 +88,7 @@ async def test_exempt_key_passes_during_an_outage(gated_moto: MotoServer, tmp_pa
         aws_secret_access_key="testing",
         aws_retry_s=0.5,
     )
-    observer = dataclasses.replace(base, aws_access_key_id="observer")
+    observer = base.replace(aws_access_key_id="observer")
     async with open_clients(base) as clients, open_clients(observer) as exempt:
         resources = await bootstrap(exempt, observer)
         gated_moto.faults.fail("s3", seconds=120)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from cbas_async.aws import Clients
@@ -31,6 +29,4 @@ def launcher(clients: Clients, settings: Settings) -> Launcher:
 
 @pytest.fixture
 def master_settings(settings: Settings) -> Settings:
-    return dataclasses.replace(
-        settings, master_id="m-test", lost_worker_timeout_s=30.0, launch_timeout_s=60.0
-    )
+    return settings.replace(master_id="m-test", lost_worker_timeout_s=30.0, launch_timeout_s=60.0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,7 +138,7 @@ async def test_bid_era_trace_gives_the_bid_era_model(tmp_path: Path, clients: Cl
 async def test_ec2_prices_from_moto_are_merged(settings: Settings, clients: Clients) -> None:
     clock = FakeClock(WALL)
     market = await open_spot_market(
-        dataclasses.replace(settings, price_trace=None), ec2=clients.ec2, bus=Bus(), clock=clock
+        settings.replace(price_trace=None), ec2=clients.ec2, bus=Bus(), clock=clock
     )
     # moto's placeholder history is from 2006, before the 7-day backfill: nothing is merged,
     # but the fetch went through EC2 and the book was stamped

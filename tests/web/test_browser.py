@@ -5,7 +5,6 @@ SUCCEEDED, shows cost and logs, and its output downloads. Saves screenshots for 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,7 +29,7 @@ GREET = b"print('hello from the web UI')\nopen('greeting.txt', 'w').write('hi th
 @pytest.fixture
 async def master_url(e2e: E2E) -> AsyncIterator[str]:
     """One master in this process, its HTTP app on 127.0.0.1 port 0."""
-    settings = dataclasses.replace(e2e.cloud.settings, master_id="m-web", http_port=0)
+    settings = e2e.cloud.settings.replace(master_id="m-web", http_port=0)
     stopping = asyncio.Event()
     async with open_master(settings) as master, asyncio.TaskGroup() as group:
         group.create_task(run_components(master.components, stopping, 5.0))

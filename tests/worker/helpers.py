@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import os
 import time
@@ -172,9 +171,7 @@ class LocalCloud:
         shutdown: asyncio.Event | None = None,
         env: Mapping[str, str] | None = None,
     ) -> int:
-        settings = dataclasses.replace(
-            self.settings, imds_endpoint=self.emulator.endpoint(instance_id)
-        )
+        settings = self.settings.replace(imds_endpoint=self.emulator.endpoint(instance_id))
         options = WorkerOptions(
             base_dir=self.tmp_path / "host",
             job_env=dict(env if env is not None else os.environ),

@@ -5,7 +5,6 @@ process of its own, so it can be killed and restarted while "AWS" keeps its stat
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -55,8 +54,7 @@ async def interrupt_route(request: web.Request) -> web.Response:
 def local_settings(settings: Settings, endpoint_url: str, *, sns_verify: bool = False) -> Settings:
     """The master's and workers' settings on the local cloud. SNS verification is off
     unless forced on: moto's SNS signatures are not real ones."""
-    return dataclasses.replace(
-        settings,
+    return settings.replace(
         endpoint_url=endpoint_url,
         aws_access_key_id=LOCAL_KEY,
         aws_secret_access_key=LOCAL_KEY,
@@ -156,10 +154,10 @@ async def open_local_cloud(
 def _with_trace(settings: Settings, trace: Path | None, clock: Clock) -> Settings:
     """Fix the replay's epoch for every process; a price CSV also feeds the master."""
     if trace is not None and trace.suffix == ".csv":
-        settings = dataclasses.replace(settings, price_trace=trace.resolve())
+        settings = settings.replace(price_trace=trace.resolve())
     if settings.price_trace is None and trace is None:
         return settings
-    return dataclasses.replace(settings, trace_epoch=settings.trace_epoch or clock.now())
+    return settings.replace(trace_epoch=settings.trace_epoch or clock.now())
 
 
 def _market(

@@ -7,7 +7,6 @@ topic (and, on the local cloud, the endpoint); then `lifecycle.Worker` runs the 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import signal
 import subprocess
 import sys
@@ -36,8 +35,7 @@ _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 def settings_for(settings: Settings, data: UserData) -> Settings:
     """The settings as the user data says: its region, deployment and endpoint (if any)."""
-    return dataclasses.replace(
-        settings,
+    return settings.replace(
         region=data.region,
         deployment=data.deployment,
         endpoint_url=data.endpoint_url or settings.endpoint_url,
