@@ -12,12 +12,14 @@ import pytest
 from cbas_async.aws import Clients, open_clients
 from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
 from cbas_async.settings import Settings
+from tests.dmtcp_tools import DMTCP_BIN, put_on_path
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # nothing in the tests may reach a real account
 for _name in [n for n in os.environ if n.startswith("AWS_")]:
     del os.environ[_name]
+put_on_path()
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +46,7 @@ def settings(moto_url: str, tmp_path: Path) -> Settings:
         aws_access_key_id=LOCAL_KEY,
         aws_secret_access_key=LOCAL_KEY,
         sns_verify=False,
+        dmtcp_bin=DMTCP_BIN,
     )
 
 

@@ -119,6 +119,7 @@ class Settings(BaseSettings):
     price_trace: OptionalPath = None  # a price CSV replayed instead of EC2's price history
     trace_epoch: OptionalTime = None  # the wall time the trace replay starts at (shared)
     ondemand_csv: OptionalPath = None  # on-demand prices on top of the built-in table
+    dmtcp_bin: OptionalPath = None  # a folder of DMTCP tools workers search before the host PATH
     aws_access_key_id: OptionalText = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: OptionalText = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
 

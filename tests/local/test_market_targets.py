@@ -52,6 +52,7 @@ async def test_targets_combine_ec2_and_the_job_placement(
         deployment="test",
         worker_env={},
         root=tmp_path,
+        jobs_dir=tmp_path / "jobs",
         clock=clock,
     )
     process = await asyncio.create_subprocess_exec("true")

@@ -35,7 +35,7 @@ echo "dmtcp_launch $*" >>"$FAKE_DMTCP_LOG"
 port=
 while [ "$#" -gt 0 ]; do
     case "$1" in
-        -j|--no-gzip) shift ;;
+        -j|--no-gzip|--checkpoint-open-files|--allow-file-overwrite) shift ;;
         -p) port=$2; shift 2 ;;
         --ckptdir) shift 2 ;;
         *) break ;;
@@ -73,7 +73,7 @@ exec "$@"
 
 
 def install(directory: Path) -> Path:
-    """Write the stand-ins into `directory` (to put first on PATH); returns it."""
+    """Write the stand-ins into `directory` (to give workers as CBAS_DMTCP_BIN); returns it."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, body in TOOLS.items():
         tool = directory / name

@@ -170,8 +170,13 @@ class LocalCloud:
         *,
         shutdown: asyncio.Event | None = None,
         env: Mapping[str, str] | None = None,
+        dmtcp_bin: Path | None = None,
     ) -> int:
-        settings = self.settings.replace(imds_endpoint=self.emulator.endpoint(instance_id))
+        """Run a worker in this process; `dmtcp_bin` replaces the settings' CBAS_DMTCP_BIN."""
+        settings = self.settings.replace(
+            imds_endpoint=self.emulator.endpoint(instance_id),
+            dmtcp_bin=dmtcp_bin or self.settings.dmtcp_bin,
+        )
         options = WorkerOptions(
             base_dir=self.tmp_path / "host",
             job_env=dict(env if env is not None else os.environ),

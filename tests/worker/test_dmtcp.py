@@ -6,23 +6,22 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from cbas_async.clock import SystemClock
+from cbas_async.hostpath import HOST_PATH, search_path
 from cbas_async.states import JobState
 from cbas_async.worker.checkpoint import dmtcp_cli as cli
 from cbas_async.worker.checkpoint.base import CheckpointUnavailable
 from cbas_async.worker.checkpoint.dmtcp import UNAVAILABLE, DmtcpCheckpointer
 from cbas_async.worker.paths import JobPaths
-from cbas_async.worker.runner import JobProcess
+from tests.dmtcp_tools import DMTCP_BIN
 from tests.worker import fake_dmtcp, primes
 from tests.worker.helpers import LocalCloud, eventually
 
-HAVE_DMTCP = shutil.which("dmtcp_launch") is not None
-NO_DMTCP = "dmtcp_launch is not installed on this host"
+ON_HOST_PATH = shutil.which("dmtcp_launch", path=HOST_PATH) is not None
 
 
 def test_command_lines_follow_the_notes() -> None:
@@ -32,7 +31,10 @@ def test_command_lines_follow_the_notes() -> None:
         " --ckptdir /w/j/state"
     )
     assert cli.launch_argv(7781, state, ["python3", "a b.py"]) == [
-        *_words("dmtcp_launch -j -p 7781 --ckptdir /w/j/state --no-gzip"),
+        *_words(
+            "dmtcp_launch -j -p 7781 --ckptdir /w/j/state --no-gzip"
+            " --checkpoint-open-files --allow-file-overwrite"
+        ),
         "python3",
         "a b.py",
     ]
@@ -71,24 +73,35 @@ def test_images_newer_than_a_time(tmp_path: Path) -> None:
     assert cli.images(tmp_path, since=2000) == [new]
 
 
+def test_tools_are_searched_in_dmtcp_bin_then_the_host_path() -> None:
+    assert search_path(None) == HOST_PATH
+    assert search_path(Path("/opt/dmtcp/bin")) == f"/opt/dmtcp/bin:{HOST_PATH}"
+    assert HOST_PATH == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@pytest.mark.skipif(ON_HOST_PATH, reason="DMTCP is installed on the host's standard PATH")
 async def test_a_host_without_dmtcp_is_refused(tmp_path: Path) -> None:
+    """Even when the worker's own PATH has DMTCP: an instance would not have it."""
     paths = JobPaths.under(tmp_path, "j-1")
     checkpointer = DmtcpCheckpointer(
         state_dir=paths.state,
         staging_dir=paths.staging,
         tmp_dir=paths.tmp,
         clock=SystemClock(),
-        base_env={"PATH": str(tmp_path / "empty")},
+        base_env={"PATH": str(DMTCP_BIN or tmp_path / "empty")},
+        dmtcp_bin=tmp_path / "empty",
     )
     with pytest.raises(CheckpointUnavailable) as info:
         await checkpointer.prepare()
     assert info.value.reason == UNAVAILABLE
 
 
-async def test_a_dmtcp_job_fails_clearly_without_dmtcp(cloud: LocalCloud) -> None:
+@pytest.mark.skipif(ON_HOST_PATH, reason="DMTCP is installed on the host's standard PATH")
+async def test_a_dmtcp_job_fails_clearly_without_dmtcp(cloud: LocalCloud, tmp_path: Path) -> None:
     job_id = await cloud.submit(primes.spec(method="dmtcp"), {"primes.py": primes.PROGRAM})
-    env = {"PATH": "/nowhere"}  # the job never starts: only the tools are looked for
-    assert await cloud.run_worker(cloud.boot(job_id, 1), env=env) == 0
+    env = {"PATH": str(DMTCP_BIN or "/nowhere")}  # the worker's PATH is not searched
+    empty = tmp_path / "empty"
+    assert await cloud.run_worker(cloud.boot(job_id, 1), env=env, dmtcp_bin=empty) == 0
     record = await cloud.store.get(job_id)
     assert (record.state, record.reason) == (JobState.FAILED, UNAVAILABLE)
 
@@ -96,16 +109,12 @@ async def test_a_dmtcp_job_fails_clearly_without_dmtcp(cloud: LocalCloud) -> Non
 async def test_driver_plumbing_with_stand_in_tools(cloud: LocalCloud, tmp_path: Path) -> None:
     tools = fake_dmtcp.install(tmp_path / "fake-bin")
     log_file = tmp_path / "dmtcp.log"
-    env = {
-        **os.environ,
-        "PATH": f"{tools}:{os.environ['PATH']}",
-        "FAKE_DMTCP_LOG": str(log_file),
-    }
+    env = {**os.environ, "FAKE_DMTCP_LOG": str(log_file)}
     spec = primes.spec(limit=1_000_000, pause_s=0.05, method="dmtcp")
     job_id = await cloud.submit(spec, {"primes.py": primes.PROGRAM})
     instance_id = cloud.boot(job_id, 1)
     async with asyncio.TaskGroup() as tg:
-        worker = tg.create_task(cloud.run_worker(instance_id, env=env))
+        worker = tg.create_task(cloud.run_worker(instance_id, env=env, dmtcp_bin=tools))
 
         async def checkpointed() -> bool:
             return (await cloud.store.get(job_id)).checkpoint is not None
@@ -120,7 +129,7 @@ async def test_driver_plumbing_with_stand_in_tools(cloud: LocalCloud, tmp_path: 
     assert record.checkpoint.extra["dmtcp_version"] == "9.9.9"
     assert set(record.checkpoint.extra) == {"dmtcp_version", "duration_s"}
     await cloud.requeue(job_id)
-    assert await cloud.run_worker(cloud.boot(job_id, 2), env=env) == 0
+    assert await cloud.run_worker(cloud.boot(job_id, 2), env=env, dmtcp_bin=tools) == 0
     assert (await cloud.store.get(job_id)).state is JobState.SUCCEEDED
     expected = primes.uninterrupted_result(tmp_path / "plain", limit=1_000_000)
     assert await cloud.output(job_id, "result.txt") == expected
@@ -138,7 +147,10 @@ def _check_logged_commands(lines: list[str], root: Path) -> None:
     assert len(coordinators) == 2  # one private coordinator per attempt
     [launch] = [line for line in lines if line.startswith("dmtcp_launch")]
     assert launch.startswith("dmtcp_launch -j -p ")
-    assert launch.endswith(f"--ckptdir {state} --no-gzip python3 primes.py 1000000")
+    assert launch.endswith(
+        f"--ckptdir {state} --no-gzip --checkpoint-open-files --allow-file-overwrite"
+        " python3 primes.py 1000000"
+    )
     assert any(line.endswith(" -bc") for line in lines if line.startswith("dmtcp_command -p "))
     [restart] = [line for line in lines if line.startswith("dmtcp_restart")]
     assert restart.startswith("dmtcp_restart -j -p ")
@@ -150,16 +162,12 @@ async def test_an_image_of_another_dmtcp_version_is_not_restarted(
     cloud: LocalCloud, tmp_path: Path
 ) -> None:
     tools = fake_dmtcp.install(tmp_path / "fake-bin")
-    env = {
-        **os.environ,
-        "PATH": f"{tools}:{os.environ['PATH']}",
-        "FAKE_DMTCP_LOG": str(tmp_path / "log"),
-    }
+    env = {**os.environ, "FAKE_DMTCP_LOG": str(tmp_path / "log")}
     spec = primes.spec(limit=300_000, pause_s=0.05, method="dmtcp")  # 12 chunks
     job_id = await cloud.submit(spec, {"primes.py": primes.PROGRAM})
     instance_id = cloud.boot(job_id, 1, checkpoint_interval_s=0.2)
     async with asyncio.TaskGroup() as tg:
-        worker = tg.create_task(cloud.run_worker(instance_id, env=env))
+        worker = tg.create_task(cloud.run_worker(instance_id, env=env, dmtcp_bin=tools))
 
         async def checkpointed() -> bool:
             return (await cloud.store.get(job_id)).checkpoint is not None
@@ -168,81 +176,6 @@ async def test_an_image_of_another_dmtcp_version_is_not_restarted(
         worker.cancel()
     await cloud.requeue(job_id)
     env["FAKE_DMTCP_VERSION"] = "10.0.0"
-    assert await cloud.run_worker(cloud.boot(job_id, 2), env=env) == 0
+    assert await cloud.run_worker(cloud.boot(job_id, 2), env=env, dmtcp_bin=tools) == 0
     assert (await cloud.store.get(job_id)).state is JobState.SUCCEEDED
     assert "resumed at" not in await cloud.log_text(job_id, "stdout", 2)
-
-
-COUNTER = """
-import sys, time
-n = 0
-while True:
-    n += 1
-    print(n, flush=True)
-    time.sleep(0.02)
-"""
-
-
-@pytest.mark.skipif(not HAVE_DMTCP, reason=NO_DMTCP)
-async def test_real_dmtcp_counter_resumes_from_its_saved_value(tmp_path: Path) -> None:
-    paths = JobPaths.under(tmp_path, "j-real")
-    await asyncio.to_thread(paths.reset)
-    await asyncio.to_thread((paths.work / "counter.py").write_text, COUNTER)
-
-    def make() -> DmtcpCheckpointer:
-        return DmtcpCheckpointer(
-            state_dir=paths.state,
-            staging_dir=paths.staging,
-            tmp_dir=paths.tmp,
-            clock=SystemClock(),
-            base_env=dict(os.environ),
-        )
-
-    first = make()
-    await first.prepare()
-    job = await _start(await first.launch_argv([sys.executable, "counter.py"]), paths, first)
-    await eventually(lambda: _last_count(paths.stdout, at_least=20))
-    staged = await first.snapshot(job)
-    assert staged is not None
-    saved = await _last_count(paths.stdout, at_least=1)
-    await job.kill()
-    await first.close()
-    await asyncio.to_thread(_replace_tree, staged, paths.state)  # as a restore unpacks it
-    await asyncio.to_thread(paths.stdout.write_text, "")
-    second = make()
-    await second.prepare()
-    argv = await second.launch_argv([sys.executable, "counter.py"])
-    assert argv[0] == "dmtcp_restart"
-    resumed = await _start(argv, paths, second)
-    after = await eventually(lambda: _first_count(paths.stdout))
-    await resumed.kill()
-    await second.close()
-    assert saved is not None
-    assert saved - 5 <= after <= saved + 50
-
-
-async def _start(argv: list[str], paths: JobPaths, checkpointer: DmtcpCheckpointer) -> JobProcess:
-    env = {**os.environ, **checkpointer.environment()}
-    return await JobProcess.start(
-        argv, cwd=paths.work, env=env, stdout=paths.stdout, stderr=paths.stderr
-    )
-
-
-async def _last_count(path: Path, *, at_least: int) -> int | None:
-    numbers = await asyncio.to_thread(_numbers, path)
-    value = numbers[-1] if numbers else 0
-    return value if value >= at_least else None
-
-
-async def _first_count(path: Path) -> int | None:
-    numbers = await asyncio.to_thread(_numbers, path)
-    return numbers[0] if numbers else None
-
-
-def _replace_tree(source: Path, dest: Path) -> None:
-    shutil.rmtree(dest)
-    shutil.copytree(source, dest, symlinks=True)
-
-
-def _numbers(path: Path) -> list[int]:
-    return [int(word) for word in path.read_text().split() if word.isdigit()]

@@ -20,6 +20,7 @@ from cbas_async.aws import open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.components import run_components
+from cbas_async.hostpath import unpacked_bin
 from cbas_async.httpserver import HttpServer
 from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
@@ -106,6 +107,7 @@ async def open_local_cloud(
                 deployment=local.deployment,
                 worker_env=env,
                 root=local.home / "instances",
+                jobs_dir=local.home / "jobs",
                 clock=clock,
             )
             interrupter = Interrupter(
@@ -176,6 +178,8 @@ def _market(
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
+    if settings.dmtcp_bin is None:  # the copy `make dmtcp` unpacked, if any; not our PATH
+        settings = settings.replace(dmtcp_bin=unpacked_bin())
     env = settings.to_env()
     env.pop("CBAS_MASTER_ID", None)  # each master process picks its own
     env.pop("CBAS_HTTP_PORT", None)

@@ -1,6 +1,11 @@
 """The local hypervisor: every instance the master launches through the (moto) EC2 API
 becomes a `cbas worker` process; when the process exits, the instance is terminated, and
-when EC2 terminates the instance, the process is killed, as on a real host."""
+when EC2 terminates the instance, the process is killed, as on a real host.
+
+Every instance of a job keeps that job's files at the same absolute path
+(`<jobs_dir>/<job_id>/`), as on real hosts whose disks share a layout: DMTCP restores
+files where they were. Because those paths are shared on this one machine, an older
+attempt's worker is killed before a newer attempt of the same job boots."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import structlog
 
 from cbas_async.clock import Clock
 from cbas_async.fleet.tags import tag_value
+from cbas_async.hostpath import HOST_PATH
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.loops import every
 
@@ -52,6 +58,7 @@ class Hypervisor:
         deployment: str,
         worker_env: Mapping[str, str],
         root: Path,
+        jobs_dir: Path,
         clock: Clock,
         poll_s: float = 0.3,
     ) -> None:
@@ -60,6 +67,7 @@ class Hypervisor:
         self._deployment = deployment
         self._worker_env = dict(worker_env)
         self._root = root
+        self._jobs_dir = jobs_dir.absolute()
         self._clock = clock
         self._poll_s = poll_s
         self.instances: dict[str, LocalInstance] = {}
@@ -114,10 +122,14 @@ class Hypervisor:
         self._imds.register(instance_id, user_data, zone)
         host_dir = self._root / instance_id
         host_dir.mkdir(parents=True, exist_ok=True)
+        job_id = tag_value(instance, "cbas:job_id") or "?"
+        attempt = int(tag_value(instance, "cbas:attempt") or 0)
+        await self._retire_older(job_id, attempt)
         env = {
+            "PATH": HOST_PATH,  # what an instance has, not the PATH of whoever started us
             **self._worker_env,
             "CBAS_IMDS_ENDPOINT": self._imds.endpoint(instance_id),
-            "CBAS_WORKER_DIR": str(host_dir),
+            "CBAS_WORKER_DIR": str(self._jobs_dir),
         }
         log_path = host_dir / "worker.log"
         with log_path.open("ab") as sink:
@@ -131,10 +143,16 @@ class Hypervisor:
                 stderr=sink,
                 start_new_session=True,
             )
-        job_id = tag_value(instance, "cbas:job_id") or "?"
-        attempt = int(tag_value(instance, "cbas:attempt") or 0)
         self.instances[instance_id] = LocalInstance(instance_id, job_id, attempt, process, log_path)
         log.info("worker_started", instance_id=instance_id, job_id=job_id, pid=process.pid)
+
+    async def _retire_older(self, job_id: str, attempt: int) -> None:
+        """Kill workers of earlier attempts of `job_id`: they would share its files."""
+        for local in list(self.instances.values()):
+            if local.job_id == job_id and local.attempt < attempt:
+                log.info("older_attempt_killed", instance_id=local.instance_id, job_id=job_id)
+                self.kill(local.instance_id)
+                await local.process.wait()
 
     async def _reap(self, local: LocalInstance) -> None:
         self.instances.pop(local.instance_id, None)

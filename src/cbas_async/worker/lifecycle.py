@@ -76,6 +76,7 @@ class Worker:
             paths=self._paths,
             clock=self._clock,
             base_env=self._services.job_env,
+            dmtcp_bin=self._services.dmtcp_bin,
         )
         try:
             await checkpointer.prepare()

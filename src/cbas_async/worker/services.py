@@ -51,6 +51,7 @@ class Services:
         base = options.base_dir or settings.home / "worker"
         self.paths = JobPaths.under(base, identity.user_data.job_id)
         self.job_env = options.job_env
+        self.dmtcp_bin = settings.dmtcp_bin
         self.pending_wait_s = options.pending_wait_s
         self.log_interval_s = options.log_interval_s
         self.default_notice_s = settings.scaled_notice_s

@@ -4,6 +4,7 @@ archives (tar + zstd) and their storage in S3 with pointers in DynamoDB."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from cbas_async.clock import Clock
 from cbas_async.worker.checkpoint.app import AppCheckpointer
@@ -16,9 +17,14 @@ __all__ = ["CheckpointUnavailable", "Checkpointer", "make_checkpointer"]
 
 
 def make_checkpointer(
-    method: str, *, paths: JobPaths, clock: Clock, base_env: Mapping[str, str]
+    method: str,
+    *,
+    paths: JobPaths,
+    clock: Clock,
+    base_env: Mapping[str, str],
+    dmtcp_bin: Path | None = None,
 ) -> Checkpointer:
-    """The checkpointer for a spec's `checkpoint.method`."""
+    """The checkpointer for a spec's `checkpoint.method`; `dmtcp_bin` is CBAS_DMTCP_BIN."""
     if method == "app":
         return AppCheckpointer(state_dir=paths.state, staging_dir=paths.staging)
     if method == "dmtcp":
@@ -28,6 +34,7 @@ def make_checkpointer(
             tmp_dir=paths.tmp,
             clock=clock,
             base_env=base_env,
+            dmtcp_bin=dmtcp_bin,
         )
     if method == "none":
         return NoCheckpointer()

@@ -11,6 +11,7 @@ and the DMTCP version recorded with each image must match to restart it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import signal
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ import structlog
 
 from cbas_async.clock import Clock
 from cbas_async.errors import TransientError
+from cbas_async.hostpath import search_path
 from cbas_async.records import CheckpointPointer
 from cbas_async.worker.checkpoint import dmtcp_cli as cli
 from cbas_async.worker.checkpoint.archive import link_snapshot
@@ -44,25 +46,31 @@ class DmtcpCheckpointer:
         tmp_dir: Path,
         clock: Clock,
         base_env: Mapping[str, str],
+        dmtcp_bin: Path | None = None,
     ) -> None:
         self._base_env = dict(base_env)
+        self._search_path = search_path(dmtcp_bin)
         self._state_dir = state_dir
         self._staging_dir = staging_dir
         self._tmp_dir = tmp_dir
         self._clock = clock
+        self._tools: dict[str, str] = {}
         self._port: int | None = None
         self._version = ""
 
     async def prepare(self) -> None:
-        path = self._base_env.get("PATH")
-        missing = [tool for tool in TOOLS if shutil.which(tool, path=path) is None]
+        """Find the tools on `CBAS_DMTCP_BIN` and the host's standard PATH (never the
+        worker's own PATH), and read their version."""
+        found = {tool: shutil.which(tool, path=self._search_path) for tool in TOOLS}
+        missing = [tool for tool, where in found.items() if where is None]
         if "dmtcp_launch" in missing:
             raise CheckpointUnavailable(UNAVAILABLE)
         if missing:
             raise CheckpointUnavailable(f"dmtcp requested but {', '.join(missing)} missing")
+        self._tools = {tool: str(where) for tool, where in found.items()}
         _, output = await self._run(cli.version_argv())
         self._version = cli.parse_version(output)
-        log.info("dmtcp_found", version=self._version)
+        log.info("dmtcp_found", version=self._version, launch=self._tools["dmtcp_launch"])
 
     def extra(self) -> dict[str, str]:
         return {"dmtcp_version": self._version}
@@ -77,13 +85,17 @@ class DmtcpCheckpointer:
     def environment(self) -> dict[str, str]:
         return cli.environment(self._tmp_dir)
 
+    def _resolved(self, argv: list[str]) -> list[str]:
+        """`argv` with the tool named by the path `prepare` found it at."""
+        return [self._tools.get(argv[0], argv[0]), *argv[1:]]
+
     async def launch_argv(self, command: Sequence[str]) -> list[str]:
         port = await self._start_coordinator()
         images = cli.images(self._state_dir)
         if images:
             log.info("dmtcp_restarting", images=[p.name for p in images])
-            return cli.restart_argv(port, images)
-        return cli.launch_argv(port, self._state_dir, command)
+            return self._resolved(cli.restart_argv(port, images))
+        return self._resolved(cli.launch_argv(port, self._state_dir, command))
 
     async def snapshot(self, job: JobHandle) -> Path | None:
         if job.returncode is not None or self._port is None:
@@ -144,22 +156,32 @@ class DmtcpCheckpointer:
         raise TransientError("dmtcp_command -bc returned but no checkpoint image appeared")
 
     async def _run(self, argv: list[str], timeout_s: float = 300.0) -> tuple[int, str]:
-        """Run a DMTCP tool to its end; `TransientError` if it takes over `timeout_s`."""
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            env=cli.environment(self._tmp_dir, self._base_env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        """Run a DMTCP tool to its exit; `TransientError` if it takes over `timeout_s`.
+
+        Its output goes to a file, not a pipe: `dmtcp_coordinator --daemon` forks a daemon
+        that inherits the output and keeps a pipe open long after the tool has exited."""
+        output_file = self._tmp_dir / f"{argv[0]}.out"
+        code = await self._exit_code(self._resolved(argv), output_file, timeout_s)
+        return code, await asyncio.to_thread(_read_text, output_file)
+
+    async def _exit_code(self, argv: list[str], output_file: Path, timeout_s: float) -> int:
+        await asyncio.to_thread(output_file.parent.mkdir, parents=True, exist_ok=True)
+        with output_file.open("wb") as sink:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                env=cli.environment(self._tmp_dir, {**self._base_env, "PATH": self._search_path}),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=sink,
+                stderr=sink,
+            )
         try:
             async with asyncio.timeout(timeout_s):
-                output, _ = await process.communicate()
+                return await process.wait()
         except TimeoutError:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):  # it may have exited meanwhile
+                process.kill()
             await process.wait()
             raise TransientError(f"{argv[0]} took over {timeout_s} s") from None
-        return process.returncode or 0, output.decode(errors="replace")
 
 
 def _image_sizes(state_dir: Path, since: float) -> dict[Path, int]:

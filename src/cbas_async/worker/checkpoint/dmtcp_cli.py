@@ -25,7 +25,11 @@ def coordinator_argv(port_file: Path, ckpt_dir: Path) -> list[str]:
 
 
 def launch_argv(port: int, ckpt_dir: Path, command: Sequence[str]) -> list[str]:
-    """Runs `command` under DMTCP; the process becomes the app (same pid and exit code)."""
+    """Runs `command` under DMTCP; the process becomes the app (same pid and exit code).
+
+    Files the job has open are copied into the image's `_files` folder while it is paused
+    and written back at their paths on restart, so a file opened for appending resumes
+    with exactly the content it had at the checkpoint."""
     return [
         "dmtcp_launch",
         "-j",
@@ -34,6 +38,8 @@ def launch_argv(port: int, ckpt_dir: Path, command: Sequence[str]) -> list[str]:
         "--ckptdir",
         str(ckpt_dir),
         "--no-gzip",
+        "--checkpoint-open-files",
+        "--allow-file-overwrite",
         *command,
     ]
 

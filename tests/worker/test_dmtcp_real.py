@@ -1,0 +1,150 @@
+"""The DMTCP driver against a real DMTCP (installed, or unpacked by `make dmtcp`): a
+counter resumes at the value its image holds, and the driver works on the worker's
+event loop (uvloop), where a coordinator's daemon once hung it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import uvloop
+
+from cbas_async.clock import SystemClock
+from cbas_async.worker.checkpoint.dmtcp import DmtcpCheckpointer
+from cbas_async.worker.paths import JobPaths
+from cbas_async.worker.runner import JobProcess
+from tests.dmtcp_tools import DMTCP_BIN, HAVE_DMTCP, NO_DMTCP
+from tests.worker.helpers import eventually
+
+pytestmark = pytest.mark.skipif(not HAVE_DMTCP, reason=NO_DMTCP)
+
+# counts until a file named "pause" appears, says where it stopped, and waits
+COUNTER = """
+import os, time
+n, paused = 0, False
+while True:
+    if os.path.exists("pause"):
+        if not paused:
+            print("paused at", n, flush=True)
+        paused = True
+        time.sleep(0.01)
+        continue
+    paused = False
+    n += 1
+    print(n, flush=True)
+    time.sleep(0.02)
+"""
+
+
+async def test_real_dmtcp_counter_resumes_from_its_saved_value(tmp_path: Path) -> None:
+    paths = await _job_paths(tmp_path)
+    first = _checkpointer(paths)
+    await first.prepare()
+    job = await _start(await first.launch_argv([sys.executable, "counter.py"]), paths, first)
+    await eventually(lambda: _last_count(paths.stdout, at_least=20))
+    await asyncio.to_thread((paths.work / "pause").touch)
+    saved = await eventually(lambda: _paused_at(paths.stdout))
+    staged = await first.snapshot(job)  # the image holds the counter stopped at `saved`
+    assert staged is not None
+    await job.kill()
+    await first.close()
+    await asyncio.to_thread(_replace_tree, staged, paths.state)  # as a restore unpacks it
+    await asyncio.to_thread(paths.stdout.write_text, "")
+    await asyncio.to_thread((paths.work / "pause").unlink)
+    second = _checkpointer(paths)
+    await second.prepare()
+    argv = await second.launch_argv([sys.executable, "counter.py"])
+    assert Path(argv[0]).name == "dmtcp_restart"
+    resumed = await _start(argv, paths, second)
+    after = await eventually(lambda: _first_count(paths.stdout))
+    await resumed.kill()
+    await second.close()
+    assert after == saved + 1
+
+
+async def test_the_driver_runs_on_the_workers_uvloop(tmp_path: Path) -> None:
+    """`dmtcp_coordinator --daemon` leaves a daemon holding its output: waiting for the
+    output to close, as `communicate()` does, never returned under uvloop."""
+    paths = await _job_paths(tmp_path)
+
+    async def launch_and_checkpoint() -> Path | None:
+        async with asyncio.timeout(60):
+            checkpointer = _checkpointer(paths)
+            await checkpointer.prepare()
+            argv = await checkpointer.launch_argv([sys.executable, "counter.py"])
+            job = await _start(argv, paths, checkpointer)
+            try:
+                await eventually(lambda: _last_count(paths.stdout, at_least=3))
+                return await checkpointer.snapshot(job)
+            finally:
+                await job.kill()
+                await checkpointer.close()
+
+    staged = await asyncio.to_thread(_on_uvloop, launch_and_checkpoint)
+    assert staged is not None
+    assert [p.name for p in staged.glob("ckpt_*.dmtcp")]
+
+
+def _on_uvloop(main: Callable[[], Awaitable[Path | None]]) -> Path | None:
+    async def run() -> Path | None:
+        return await main()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(run())
+
+
+async def _job_paths(tmp_path: Path) -> JobPaths:
+    paths = JobPaths.under(tmp_path, "j-real")
+    await asyncio.to_thread(paths.reset)
+    await asyncio.to_thread((paths.work / "counter.py").write_text, COUNTER)
+    return paths
+
+
+def _checkpointer(paths: JobPaths) -> DmtcpCheckpointer:
+    """Tools from CBAS_DMTCP_BIN alone: the environment names no PATH."""
+    return DmtcpCheckpointer(
+        state_dir=paths.state,
+        staging_dir=paths.staging,
+        tmp_dir=paths.tmp,
+        clock=SystemClock(),
+        base_env={},
+        dmtcp_bin=DMTCP_BIN,
+    )
+
+
+async def _start(argv: list[str], paths: JobPaths, checkpointer: DmtcpCheckpointer) -> JobProcess:
+    env = {**os.environ, **checkpointer.environment()}
+    return await JobProcess.start(
+        argv, cwd=paths.work, env=env, stdout=paths.stdout, stderr=paths.stderr
+    )
+
+
+async def _last_count(path: Path, *, at_least: int) -> int | None:
+    numbers = await asyncio.to_thread(_numbers, path)
+    value = numbers[-1] if numbers else 0
+    return value if value >= at_least else None
+
+
+async def _first_count(path: Path) -> int | None:
+    numbers = await asyncio.to_thread(_numbers, path)
+    return numbers[0] if numbers else None
+
+
+async def _paused_at(path: Path) -> int | None:
+    lines = (await asyncio.to_thread(path.read_text)).splitlines()
+    found = [int(line.split()[-1]) for line in lines if line.startswith("paused at ")]
+    return found[-1] if found else None
+
+
+def _replace_tree(source: Path, dest: Path) -> None:
+    shutil.rmtree(dest)
+    shutil.copytree(source, dest, symlinks=True)
+
+
+def _numbers(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split() if line.isdigit()]
