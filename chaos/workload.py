@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cbas_async.hostpath import installed_bin
 from cbas_async.states import JobState
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -24,7 +26,8 @@ def kinds_and_weights(*, dmtcp: bool) -> tuple[tuple[str, ...], tuple[int, ...]]
     return kinds, weights
 
 
-KINDS, WEIGHTS = kinds_and_weights(dmtcp=shutil.which("dmtcp_launch") is not None)
+# installed, or unpacked by `make dmtcp` into the venv; the local cloud hands workers the same
+KINDS, WEIGHTS = kinds_and_weights(dmtcp=installed_bin(os.environ.get("PATH")) is not None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from chaos.runner import ChaosOptions, run_chaos
 
+from tests.dmtcp_tools import HAVE_DMTCP
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 SEED = 7
@@ -34,5 +36,7 @@ async def test_short_chaos_run_keeps_every_invariant(tmp_path: Path) -> None:
     for kind, planned in options.budgets.items():
         assert report.faults[kind] == planned, report.render()
     assert {"primes", "hello", "sleeper", "fails", "cancel"} <= set(report.kinds)
+    if HAVE_DMTCP:  # CI unpacks DMTCP: its jobs must be in the mix and keep the invariants
+        assert "dmtcp" in report.kinds, report.render()
     injected = report.faults["s3_errors_injected"] + report.faults["dynamodb_errors_injected"]
     assert injected > 0, report.render()
