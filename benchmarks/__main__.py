@@ -8,7 +8,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import bench_api, bench_bus, bench_checkpoint, bench_load, bench_recovery, machine
+from benchmarks import (
+    bench_api,
+    bench_bus,
+    bench_checkpoint,
+    bench_dmtcp,
+    bench_load,
+    bench_recovery,
+    machine,
+)
 from cbas_async import logs
 from cbas_async.aws import open_clients
 from cbas_async.bootstrap import bootstrap
@@ -17,6 +25,7 @@ from cbas_async.local.moto_server import MotoServer
 from cbas_async.settings import Settings
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
+DMTCP_HEADING = "## Spot notice → checkpoint durable and restart (DMTCP checkpoints)"
 
 
 async def checkpoint_section(scratch: Path) -> str:
@@ -35,6 +44,34 @@ async def checkpoint_section(scratch: Path) -> str:
         "after a notice: pack + zstd + SHA-256 + multipart upload (4 parts in flight) + the "
         "pointer's conditional write. Baseline in the same run: the same bytes uploaded "
         "plainly, one part at a time.\n\n" + bench_checkpoint.markdown(rows) + "\n"
+    )
+
+
+async def dmtcp_section(scratch: Path) -> str:
+    moto = MotoServer()
+    url = moto.start()
+    try:
+        settings = local_settings(Settings(deployment="bench-dmtcp", home=scratch), url)
+        async with open_clients(settings) as clients:
+            resources = await bootstrap(clients, settings)
+            runs = await bench_dmtcp.run(clients, resources, scratch)
+    finally:
+        moto.stop()
+    return (
+        f"{DMTCP_HEADING}\n\n"
+        "Command: `make bench` (this section alone: `.venv/bin/python -m benchmarks --only "
+        f"dmtcp`). Machine: {machine.describe()}.\n\n"
+        "A Python job holding that much `os.urandom` memory, printing a line every 50 ms, "
+        "under `dmtcp_launch` with a private coordinator, as the worker runs it. One job per "
+        "size takes every notice of the table (5 per mode): `notice → image written` is "
+        "`dmtcp_command -bc` until the image's size settles (`DmtcpCheckpointer.snapshot`); "
+        "`notice → durable` adds pack + upload + the pointer's conditional write "
+        "(`CheckpointStorage.save`, 4 parts in flight, moto on loopback). `zstd` is the "
+        "product's archive (tar + zstd level 3); `off` streams the same tar uncompressed; the "
+        "baseline in the same run uploads the image's bytes plainly, one part at a time. "
+        "Restart (5 per size): emptied job directories, download + SHA-256 + unpack "
+        "(`CheckpointStorage.restore`), a new coordinator and `dmtcp_restart` until the job "
+        "prints again.\n\n" + bench_dmtcp.markdown(runs)
     )
 
 
@@ -114,8 +151,29 @@ def spot_section() -> str:
     return spot_bench.markdown()
 
 
+def replace_section(document: str, heading: str, section: str) -> str:
+    """`document` with the section under `heading` (up to the next `## `) replaced by
+    `section`, or `section` appended when there is none."""
+    start = document.find(heading)
+    if start < 0:
+        return document.rstrip("\n") + "\n\n" + section
+    end = document.find("\n## ", start + len(heading))
+    rest = "" if end < 0 else document[end + 1 :]
+    return document[:start] + section.rstrip("\n") + "\n\n" + rest
+
+
+async def only_dmtcp() -> int:
+    with tempfile.TemporaryDirectory(prefix="cbas-bench-") as tmp:
+        section = await dmtcp_section(Path(tmp))
+    OUT.write_text(replace_section(OUT.read_text(), DMTCP_HEADING, section))
+    print(section)
+    return 0
+
+
 async def main() -> int:
     logs.configure(level=40)
+    if sys.argv[1:] == ["--only", "dmtcp"]:
+        return await only_dmtcp()
     sections = ["# Benchmarks\n", f"Command: `make bench`. Machine: {machine.describe()}.\n"]
     with tempfile.TemporaryDirectory(prefix="cbas-bench-") as tmp:
         scratch = Path(tmp)
@@ -123,6 +181,7 @@ async def main() -> int:
         load = await load_section()
         api = await api_section(scratch)
         sections.append(await checkpoint_section(scratch / "ckpt"))
+        sections.append(await dmtcp_section(scratch / "dmtcp"))
         sections.append(await recovery_section(scratch))
         sections += [load, api]
     sections.append(spot_section())

@@ -32,23 +32,29 @@ async def _serial(data_file: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def run(clients: Clients, resources: Resources, scratch: Path) -> list[dict[str, float]]:
+async def bench_storage(
+    clients: Clients, resources: Resources, *, method: str
+) -> CheckpointStorage:
+    """A new job's checkpoint storage, as its first attempt writes it."""
     store = make_store(clients, resources)
-    sandbox = Sandbox(s3=clients.s3, bucket=resources.bucket)
     job = await store.create(
         {"name": "bench", "command": ["true"]}, now=datetime.now(UTC), actor="bench"
     )
     await store.transition(
         job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=datetime.now(UTC), actor="bench"
     )
-    storage = CheckpointStorage(
+    return CheckpointStorage(
         store=store,
-        sandbox=sandbox,
+        sandbox=Sandbox(s3=clients.s3, bucket=resources.bucket),
         job_id=job.job_id,
         attempt=1,
-        method="app",
+        method=method,
         clock=SystemClock(),
     )
+
+
+async def run(clients: Clients, resources: Resources, scratch: Path) -> list[dict[str, float]]:
+    storage = await bench_storage(clients, resources, method="app")
     rows = []
     for size in SIZES_MIB:
         state = scratch / f"state-{size}"

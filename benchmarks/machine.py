@@ -30,5 +30,5 @@ def describe() -> str:
     return (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), {memory}, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}, "
-        f"commit {commit or '?'}"
+        f"commit {commit or '?'}, load average {os.getloadavg()[0]:.1f} at the start"
     )

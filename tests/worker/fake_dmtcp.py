@@ -1,7 +1,7 @@
 """Stand-ins for the DMTCP tools, to test the driver's plumbing on hosts without DMTCP.
 
 They log every command line to $FAKE_DMTCP_LOG and behave as the notes describe (port
-file, images named per coordinator, `-bc` writing an image), except that an "image" only
+file, images named per coordinator, `-bc` and `-kc` writing an image), except that an "image" only
 holds the program's argv: `dmtcp_restart` runs it again, and the program resumes from
 the state it keeps in $CBAS_CHECKPOINT_DIR, which the checkpoint carries along.
 """
@@ -48,7 +48,7 @@ exec "$@"
     "dmtcp_command": r"""
 echo "dmtcp_command $*" >>"$FAKE_DMTCP_LOG"
 port=$2
-if [ "$3" = "-bc" ]; then
+if [ "$3" = "-bc" ] || [ "$3" = "-kc" ]; then  # -kc: the worker kills the job after
     ckpt_dir=$(cat "$DMTCP_TMPDIR/fake-ckptdir-$port")
     cp "$DMTCP_TMPDIR/fake-argv-$port" "$ckpt_dir/ckpt_fake_$port.tmp"
     mv "$ckpt_dir/ckpt_fake_$port.tmp" "$ckpt_dir/ckpt_fake_$port.dmtcp"

@@ -67,6 +67,32 @@ async def test_real_dmtcp_counter_resumes_from_its_saved_value(tmp_path: Path) -
     assert after == saved + 1
 
 
+async def test_the_final_snapshot_stops_the_job_at_its_image(tmp_path: Path) -> None:
+    """At a notice nothing runs after the image: the restarted counter prints the number
+    after the last one the first run printed, though it prints every 20 ms."""
+    paths = await _job_paths(tmp_path)
+    first = _checkpointer(paths)
+    await first.prepare()
+    job = await _start(await first.launch_argv([sys.executable, "counter.py"]), paths, first)
+    await eventually(lambda: _last_count(paths.stdout, at_least=5))
+    staged = await first.final_snapshot(job, budget_s=60)
+    assert staged is not None
+    await asyncio.wait_for(job.wait(), timeout=10)  # the coordinator ended it
+    assert job.signalled  # so the worker does not take its end for the job finishing
+    await first.close()
+    last = await _last_count(paths.stdout, at_least=5)
+    await asyncio.to_thread(_replace_tree, staged, paths.state)
+    await asyncio.to_thread(paths.stdout.write_text, "")
+    second = _checkpointer(paths)
+    await second.prepare()
+    resumed = await _start(await second.launch_argv(["unused"]), paths, second)
+    after = await eventually(lambda: _first_count(paths.stdout))
+    await resumed.kill()
+    await second.close()
+    assert last is not None
+    assert after == last + 1
+
+
 async def test_the_driver_runs_on_the_workers_uvloop(tmp_path: Path) -> None:
     """`dmtcp_coordinator --daemon` leaves a daemon holding its output: waiting for the
     output to close, as `communicate()` does, never returned under uvloop."""

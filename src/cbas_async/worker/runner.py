@@ -92,6 +92,10 @@ class JobProcess:
     async def wait(self) -> int:
         return await self._process.wait()
 
+    def stopping(self) -> None:
+        if self._process.returncode is None:
+            self.signalled = True
+
     def signal(self, signum: int) -> None:
         """Signal the job's whole process group; a job already gone is not an error."""
         if self._process.returncode is not None:

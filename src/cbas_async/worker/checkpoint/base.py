@@ -26,6 +26,10 @@ class JobHandle(Protocol):
 
     def signal(self, signum: int) -> None: ...
 
+    def stopping(self) -> None:
+        """The worker is about to stop the job by other means than a signal (DMTCP's
+        coordinator ends it with exit code 0): its end is not the job finishing."""
+
     async def stop(self, grace_s: float) -> int: ...
 
 

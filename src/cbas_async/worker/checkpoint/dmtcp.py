@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import shutil
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import structlog
@@ -98,24 +98,32 @@ class DmtcpCheckpointer:
         return self._resolved(cli.launch_argv(port, self._state_dir, command))
 
     async def snapshot(self, job: JobHandle) -> Path | None:
+        return await self._capture(job, cli.checkpoint_argv)
+
+    async def final_snapshot(self, job: JobHandle, budget_s: float) -> Path | None:
+        """The image at the notice, after which the coordinator kills the job (`-kc`):
+        nothing runs after the image, so the next instance resumes exactly where this one
+        stopped, and packing and uploading get the CPU the job would have used."""
+        job.stopping()
+        try:
+            async with asyncio.timeout(max(budget_s, 0.0)):
+                return await self._capture(job, cli.checkpoint_and_kill_argv)
+        except TimeoutError:
+            log.warning("dmtcp_final_checkpoint_timeout", budget_s=round(budget_s, 3))
+            return None
+        finally:
+            job.signal(signal.SIGKILL)
+
+    async def _capture(self, job: JobHandle, command: Callable[[int], list[str]]) -> Path | None:
         if job.returncode is not None or self._port is None:
             return None
         started = self._clock.now().timestamp()
-        code, output = await self._run(cli.checkpoint_argv(self._port))
+        code, output = await self._run(command(self._port))
         if code != 0:
-            raise TransientError(f"dmtcp_command -bc exited {code}: {output[-500:]}")
+            raise TransientError(f"{command(self._port)[-1]} exited {code}: {output[-500:]}")
         fresh = await self._await_images(started)
         await asyncio.to_thread(_stage, self._state_dir, fresh, self._staging_dir)
         return self._staging_dir
-
-    async def final_snapshot(self, job: JobHandle, budget_s: float) -> Path | None:
-        try:
-            async with asyncio.timeout(max(budget_s, 0.0)):
-                return await self.snapshot(job)
-        except TimeoutError:
-            log.warning("dmtcp_final_checkpoint_timeout", budget_s=round(budget_s, 3))
-            job.signal(signal.SIGKILL)
-            return None
 
     async def close(self) -> None:
         if self._port is not None:

@@ -49,6 +49,11 @@ def checkpoint_argv(port: int) -> list[str]:
     return ["dmtcp_command", "-p", str(port), "-bc"]
 
 
+def checkpoint_and_kill_argv(port: int) -> list[str]:
+    """Checkpoints, then the coordinator kills the job; returns at once (poll for images)."""
+    return ["dmtcp_command", "-p", str(port), "-kc"]
+
+
 def quit_argv(port: int) -> list[str]:
     return ["dmtcp_command", "-p", str(port), "-q"]
 
