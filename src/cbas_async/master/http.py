@@ -18,7 +18,8 @@ from cbas_async.clock import parse_utc
 from cbas_async.errors import InvalidMessage, TransientError
 from cbas_async.events import InterruptionWarned
 from cbas_async.master.health import Health
-from cbas_async.sns import SnsEnvelope, SnsVerifier, confirm_subscription
+from cbas_async.sns import SnsVerifier, confirm_subscription
+from cbas_async.sns_envelope import SnsEnvelope
 from cbas_async.sns_intake import Refused, SnsIntake
 
 log = structlog.get_logger(__name__)
