@@ -12,8 +12,8 @@ from typing import Any
 
 from cbas_async.cli.exits import EXIT_NOT_FOUND, EXIT_OK
 from cbas_async.clock import SystemClock
+from cbas_async.deployment import open_session
 from cbas_async.errors import CloudUnreachable, ConfigError
-from cbas_async.session import open_session
 from cbas_async.settings import Settings
 
 

@@ -13,8 +13,8 @@ from cbas_async import commands
 from cbas_async.apiclient import open_api
 from cbas_async.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from cbas_async.clock import SystemClock
+from cbas_async.deployment import open_session
 from cbas_async.records import JobRecord
-from cbas_async.session import open_session
 from cbas_async.settings import Settings
 from cbas_async.specfile import load_spec_file
 from cbas_async.states import JobState
