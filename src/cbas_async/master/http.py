@@ -1,6 +1,6 @@
 """The master's HTTP app: `/healthz` and `/sns` (EventBridge spot warnings over SNS).
 
-The web issue adds the API, the UI and `/metrics` to this same app.
+`master/app.py` mounts the API, the UI and `/metrics` (`web/`) on this same app.
 """
 
 from __future__ import annotations
