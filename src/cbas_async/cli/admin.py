@@ -7,8 +7,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from cbas_async.cli.exits import EXIT_NOT_FOUND, EXIT_OK
 from cbas_async.clock import SystemClock
@@ -17,19 +16,12 @@ from cbas_async.errors import CloudUnreachable, ConfigError
 from cbas_async.settings import Settings
 
 
-async def _with_session(settings: Settings, body: Callable[[Any], Coroutine[Any, Any, int]]) -> int:
-    async with open_session(settings) as session:
-        return await body(session)
-
-
 async def token(settings: Settings, args: argparse.Namespace) -> int:
     from cbas_async.web.auth import TokenStore
 
-    async def body(session: Any) -> int:
+    async with open_session(settings) as session:
         print(await TokenStore(store=session.store, clock=SystemClock()).create(name=args.name))
-        return EXIT_OK
-
-    return await _with_session(settings, body)
+    return EXIT_OK
 
 
 async def interrupt(environ: Mapping[str, str], args: argparse.Namespace) -> int:
