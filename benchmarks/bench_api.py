@@ -32,13 +32,13 @@ from cbas_async.aws import open_clients
 from cbas_async.bootstrap import bootstrap
 from cbas_async.bus import Bus
 from cbas_async.clock import SystemClock
+from cbas_async.deployment import Session, open_session
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.httpserver import HttpServer
 from cbas_async.local.cloud import local_settings
 from cbas_async.master.app import http_app
 from cbas_async.master.health import Health
 from cbas_async.metrics import Metrics
-from cbas_async.session import Session, open_session
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from cbas_async.store import JobStore, new_job_id

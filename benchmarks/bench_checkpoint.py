@@ -16,9 +16,9 @@ from pathlib import Path
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import SystemClock
+from cbas_async.deployment import make_store
 from cbas_async.s3io import upload_stream
 from cbas_async.sandbox import Sandbox
-from cbas_async.session import make_store
 from cbas_async.states import JobState
 from cbas_async.worker.checkpoint.storage import CheckpointStorage
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from cbas_async import commands
 from cbas_async.clock import SystemClock
 from cbas_async.components import Component, run_components
+from cbas_async.deployment import Session, open_session
 from cbas_async.local.cloud import LocalCloud, MasterProcess, open_local_cloud
-from cbas_async.session import Session, open_session
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
 

@@ -10,7 +10,7 @@ import structlog
 
 from cbas_async import commands
 from cbas_async.clock import Clock
-from cbas_async.session import Session
+from cbas_async.deployment import Session
 from chaos.faults import FaultInjector, FaultSchedule
 from chaos.workload import JobPlan
 

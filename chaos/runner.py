@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cbas_async.clock import SystemClock
+from cbas_async.deployment import Session, open_session
 from cbas_async.local.cloud import open_local_cloud
 from cbas_async.records import JobRecord
-from cbas_async.session import Session, open_session
 from cbas_async.settings import Settings
 from chaos import invariants
 from chaos.driver import Driver

@@ -18,17 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cbas_async.errors import InvalidMessage, TransientError
-from cbas_async.sns import (
-    DuplicateFilter,
-    MessageTooLarge,
-    SnsEnvelope,
-    SnsVerifier,
-    canonical_string,
-    confirm_subscription,
-    parse_envelope,
-    topic_owned,
-)
+from cbas_async.sns import DuplicateFilter, SnsVerifier, confirm_subscription, topic_owned
 from cbas_async.sns_certs import CertificateCache
+from cbas_async.sns_envelope import MessageTooLarge, SnsEnvelope, canonical_string, parse_envelope
 from tests.fakes import FakeClock
 from tests.sns_signing import (
     CERT_URL,

@@ -10,11 +10,11 @@ from typing import Protocol
 import structlog
 
 from cbas_async.clock import Clock
+from cbas_async.deployment import Session
 from cbas_async.errors import StaleWrite
 from cbas_async.jobs import spec_to_dict
 from cbas_async.records import JobRecord
 from cbas_async.sandbox import LogChunk
-from cbas_async.session import Session
 from cbas_async.specfile import LoadedSpec, load_spec_file
 from cbas_async.states import JobState
 

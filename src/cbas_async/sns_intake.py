@@ -11,15 +11,8 @@ from dataclasses import dataclass
 import structlog
 
 from cbas_async.errors import InvalidMessage, TransientError
-from cbas_async.sns import (
-    DuplicateFilter,
-    MessageTooLarge,
-    SnsEnvelope,
-    SnsVerifier,
-    Unsigned,
-    parse_envelope,
-    topic_owned,
-)
+from cbas_async.sns import DuplicateFilter, SnsVerifier, topic_owned
+from cbas_async.sns_envelope import MessageTooLarge, SnsEnvelope, Unsigned, parse_envelope
 
 log = structlog.get_logger(__name__)
 

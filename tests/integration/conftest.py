@@ -17,9 +17,9 @@ import pytest
 from cbas_async import commands
 from cbas_async.clock import SystemClock
 from cbas_async.components import Component
+from cbas_async.deployment import Session, open_session
 from cbas_async.local.cloud import LocalCloud, open_local_cloud
 from cbas_async.records import JobRecord
-from cbas_async.session import Session, open_session
 from cbas_async.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

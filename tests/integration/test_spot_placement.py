@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from cbas_async.deployment import open_session
 from cbas_async.local.cloud import open_local_cloud
-from cbas_async.session import open_session
 from cbas_async.states import JobState
 from tests.integration.conftest import E2E, Masters, e2e_settings, spec_file
 

@@ -13,9 +13,9 @@ from botocore.exceptions import ClientError
 
 from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import bootstrap
+from cbas_async.deployment import make_store
 from cbas_async.local.faults import FaultGate, signer
 from cbas_async.local.moto_server import MotoServer
-from cbas_async.session import make_store
 from cbas_async.settings import Settings
 
 BODY = bytes(range(256)) * 4096  # 1 MiB: a failed request's body must be drained

@@ -6,8 +6,8 @@ import pytest
 
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources, bootstrap
+from cbas_async.deployment import make_store
 from cbas_async.fleet.launcher import Launcher
-from cbas_async.session import make_store
 from cbas_async.settings import Settings
 from cbas_async.store import JobStore
 

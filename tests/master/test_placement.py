@@ -21,7 +21,7 @@ from cbas_async.handlers.placement import (
     to_launch_request,
 )
 from cbas_async.records import CheckpointPointer, JobRecord
-from cbas_async.spot.broker import Placement as BrokerPlacement
+from cbas_async.spot.broker import PlacementChoice as BrokerPlacement
 from cbas_async.spot.eras import CURRENT_ERA
 from cbas_async.spot.history import PriceHistory, PricePoint
 from cbas_async.spot.pricebook import PriceBook

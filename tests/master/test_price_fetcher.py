@@ -10,7 +10,7 @@ from pathlib import Path
 from cbas_async.aws import Clients
 from cbas_async.bus import Bus
 from cbas_async.events import Event, PricesUpdated
-from cbas_async.master.price_fetcher import PriceFetcher, open_price_feed, open_spot_market
+from cbas_async.master.price_fetcher import PriceFetcher, open_price_feed, open_price_source
 from cbas_async.settings import Settings
 from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
 from cbas_async.spot.pricebook import PriceBook, ondemand_prices
@@ -115,12 +115,12 @@ async def test_the_feed_follows_the_settings(tmp_path: Path, clients: Clients) -
     )
     clock = FakeClock(WALL)
     settings = Settings(price_trace=trace, ondemand_csv=ondemand, trace_epoch=WALL)
-    source, book = await open_price_feed(settings, ec2=clients.ec2, clock=clock)
+    source, book = await open_price_source(settings, ec2=clients.ec2, clock=clock)
     assert isinstance(source, ReplayPriceSource)
     assert book.model is CURRENT_ERA  # the trace is from 2021
     assert book.ondemand["c5.large"] == 0.07  # the row nearest the trace
     assert book.ondemand["m5.large"] == 0.096  # built in
-    source, book = await open_price_feed(Settings(), ec2=clients.ec2, clock=clock)
+    source, book = await open_price_source(Settings(), ec2=clients.ec2, clock=clock)
     assert isinstance(source, Ec2PriceSource)
     assert book.ondemand == ondemand_prices(None, near=None)
 
@@ -131,20 +131,20 @@ async def test_bid_era_trace_gives_the_bid_era_model(tmp_path: Path, clients: Cl
         HEADER + "2015-03-11T00:00:00Z,us-east-1,us-east-1a,m3.medium,Linux/UNIX,0.01\n"
     )
     settings = Settings(price_trace=trace)
-    _, book = await open_price_feed(settings, ec2=clients.ec2, clock=FakeClock(WALL))
+    _, book = await open_price_source(settings, ec2=clients.ec2, clock=FakeClock(WALL))
     assert book.model is BID_ERA
 
 
 async def test_ec2_prices_from_moto_are_merged(settings: Settings, clients: Clients) -> None:
     clock = FakeClock(WALL)
-    market = await open_spot_market(
+    feed = await open_price_feed(
         settings.replace(price_trace=None), ec2=clients.ec2, bus=Bus(), clock=clock
     )
     # moto's placeholder history is from 2006, before the 7-day backfill: nothing is merged,
     # but the fetch went through EC2 and the book was stamped
-    assert market.book.updated_at == WALL
-    assert market.book.history.series_keys() == []
-    assert market.fetcher.name == "price-fetcher"
+    assert feed.book.updated_at == WALL
+    assert feed.book.history.series_keys() == []
+    assert feed.fetcher.name == "price-fetcher"
 
 
 def test_settings_read_the_spot_variables(tmp_path: Path) -> None:

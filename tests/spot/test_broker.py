@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cbas_async.spot.broker import BrokerJob, Placement, choose_placement
+from cbas_async.spot.broker import BrokerJob, PlacementChoice, choose_placement
 from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
 from cbas_async.spot.history import PriceHistory, PricePoint
 
@@ -154,7 +154,7 @@ def test_falls_back_to_on_demand_prices_without_history() -> None:
         now=NOW,
     )
     assert placement.expected_cost_usd == pytest.approx(0.085 * 4)
-    assert placement == Placement(
+    assert placement == PlacementChoice(
         region="us-east-1",
         zone=None,
         instance_type="c5.large",

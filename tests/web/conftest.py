@@ -13,12 +13,12 @@ from aiohttp import web
 
 from cbas_async.bus import Bus
 from cbas_async.clock import SystemClock
+from cbas_async.deployment import Session, open_session
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.httpserver import HttpServer
 from cbas_async.master.health import Health
 from cbas_async.master.http import build_app
 from cbas_async.metrics import Metrics
-from cbas_async.session import Session, open_session
 from cbas_async.settings import Settings
 from cbas_async.sns import SnsVerifier
 from cbas_async.sns_certs import CertificateCache

@@ -23,7 +23,7 @@ _PERMANENT = {"InvalidParameterValue", "InvalidAMIID.NotFound", "Unsupported", "
 class LaunchRequest:
     """What to launch for an attempt: region, zone, instance type, purchase option (spot or
     on-demand), max price and checkpoint interval. Not the broker's choice
-    (`spot.broker.Placement`), which this is made from."""
+    (`spot.broker.PlacementChoice`), which this is made from."""
 
     region: str
     zone: str | None

@@ -23,7 +23,7 @@ from cbas_async.clock import Clock, parse_utc
 from cbas_async.fleet.launcher import LaunchRequest
 from cbas_async.records import JobRecord
 from cbas_async.spot.broker import BrokerJob, choose_placement
-from cbas_async.spot.broker import Placement as BrokerPlacement
+from cbas_async.spot.broker import PlacementChoice as BrokerPlacement
 from cbas_async.spot.pricebook import PriceBook
 
 DEFAULT_CHECKPOINT_INTERVAL_S = 300.0

@@ -20,21 +20,21 @@ from cbas_async.aws import open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.components import run_components
+from cbas_async.deployment import make_store
 from cbas_async.hostpath import unpacked_bin
 from cbas_async.httpserver import HttpServer
 from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.interrupter import Interrupter
-from cbas_async.local.market import (
+from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
+from cbas_async.local.spot_market import (
     LocalMarket,
     Targets,
     instance_targets,
     load_trace_market,
     market_timeline,
 )
-from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
-from cbas_async.session import make_store
 from cbas_async.settings import Settings
 from cbas_async.web.auth import TokenStore
 

@@ -16,6 +16,7 @@ from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.components import Component, run_components
+from cbas_async.deployment import Session, make_store
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.lease import MasterLease
 from cbas_async.fleet.tracker import HeartbeatTracker
@@ -30,12 +31,11 @@ from cbas_async.httpserver import HttpServer
 from cbas_async.master.health import Health, LoopLagMonitor
 from cbas_async.master.http import build_app
 from cbas_async.master.ping_poller import PingPoller
-from cbas_async.master.price_fetcher import SpotMarket, open_spot_market
+from cbas_async.master.price_fetcher import PriceFeed, open_price_feed
 from cbas_async.master.server import Subscription
 from cbas_async.master.supervisor import Supervisor
 from cbas_async.metrics import Metrics
 from cbas_async.sandbox import Sandbox
-from cbas_async.session import Session, make_store
 from cbas_async.settings import Settings
 from cbas_async.sns import SnsVerifier
 from cbas_async.sns_certs import CertificateCache, http_fetcher
@@ -97,9 +97,9 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
                 subscription_key(settings.master_id),
                 {"owner": settings.master_id, "arn": subscription.arn},
             )
-        market = await open_spot_market(settings, ec2=clients.ec2, bus=bus, clock=clock)
+        prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
         components = _wire(
-            settings, clients, resources, store, bus, health, lease, clock, tracker, market
+            settings, clients, resources, store, bus, health, lease, clock, tracker, prices
         )
         yield Master(settings, clients, resources, store, bus, health, lease, server, components)
 
@@ -152,10 +152,10 @@ def _wire(
     lease: MasterLease,
     clock: Clock,
     tracker: HeartbeatTracker,
-    market: SpotMarket,
+    prices: PriceFeed,
 ) -> list[Component]:
     me = settings.master_id
-    costing = JobCosting(store=store, book=market.book)
+    costing = JobCosting(store=store, book=prices.book)
     wake = asyncio.Event()
     launcher = Launcher(
         ec2=clients.ec2, image_id=settings.worker_image_id, deployment=settings.deployment
@@ -168,7 +168,7 @@ def _wire(
     scheduler = Scheduler(
         store=store,
         launcher=launcher,
-        placer=broker_placer(book=market.book, clock=clock, region=settings.region),
+        placer=broker_placer(book=prices.book, clock=clock, region=settings.region),
         tracker=tracker,
         resources=resources,
         settings=settings,
@@ -209,7 +209,7 @@ def _wire(
         _BusComponent(bus),
         poller,
         supervisor,
-        market.fetcher,
+        prices.fetcher,
     ]
 
 

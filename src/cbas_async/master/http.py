@@ -1,6 +1,6 @@
 """The master's HTTP app: `/healthz` and `/sns` (EventBridge spot warnings over SNS).
 
-The web issue adds the API, the UI and `/metrics` to this same app.
+`master/app.py` mounts the API, the UI and `/metrics` (`web/`) on this same app.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from cbas_async.clock import parse_utc
 from cbas_async.errors import InvalidMessage, TransientError
 from cbas_async.events import InterruptionWarned
 from cbas_async.master.health import Health
-from cbas_async.sns import SnsEnvelope, SnsVerifier, confirm_subscription
+from cbas_async.sns import SnsVerifier, confirm_subscription
+from cbas_async.sns_envelope import SnsEnvelope
 from cbas_async.sns_intake import Refused, SnsIntake
 
 log = structlog.get_logger(__name__)

@@ -88,7 +88,7 @@ class PriceFetcher:
         return None if self._backfill is None else self._clock.now() - self._backfill
 
 
-async def open_price_feed(
+async def open_price_source(
     settings: Settings, *, ec2: EC2Client, clock: Clock
 ) -> tuple[PriceSource, PriceBook]:
     """The source and an empty book: a replayed `CBAS_PRICE_TRACE` (trace time mapped onto
@@ -109,19 +109,19 @@ async def open_price_feed(
 
 
 @dataclass(frozen=True, slots=True)
-class SpotMarket:
-    """The master's spot parts: the shared book and the component that refreshes it."""
+class PriceFeed:
+    """The master's price feed: the shared price book and the component that refreshes it."""
 
     book: PriceBook
     fetcher: PriceFetcher
 
 
-async def open_spot_market(
+async def open_price_feed(
     settings: Settings, *, ec2: EC2Client, bus: Bus, clock: Clock
-) -> SpotMarket:
+) -> PriceFeed:
     """Build the feed and fetch once, so the first placements already see prices (a failed
     fetch only logs: placement then falls back to on-demand-capped spot)."""
-    source, book = await open_price_feed(settings, ec2=ec2, clock=clock)
+    source, book = await open_price_source(settings, ec2=ec2, clock=clock)
     fetcher = PriceFetcher(
         source=source,
         book=book,
@@ -131,4 +131,4 @@ async def open_spot_market(
         backfill=None if settings.price_trace else WARMUP,
     )
     await fetcher.refresh()
-    return SpotMarket(book, fetcher)
+    return PriceFeed(book, fetcher)

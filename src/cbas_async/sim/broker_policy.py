@@ -31,7 +31,7 @@ from cbas_async.sim.progress import behind, can_switch, reserve_s, spare_s
 from cbas_async.sim.risk import PRIOR_EVENTS, CapacityOutlook
 from cbas_async.sim.safety import must_commit, must_protect
 from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState
-from cbas_async.spot.broker import BrokerJob, Placement, choose_placement
+from cbas_async.spot.broker import BrokerJob, PlacementChoice, choose_placement
 from cbas_async.spot.history import PriceHistory, PriceSeries, from_epoch_s
 
 _PER_JOB = (
@@ -215,7 +215,7 @@ class BrokerPolicy:
         itype = self.ctx.trace.instance_type
         return {(z, itype): float(v) for z, v in zip(self.ctx.trace.zones, values, strict=True)}
 
-    def _record(self, sim: SimState, job: int, placement: Placement) -> None:
+    def _record(self, sim: SimState, job: int, placement: PlacementChoice) -> None:
         trace = self.ctx.trace
         spot = placement.market == "spot" and placement.zone in trace.zones
         self.plan_pool[job] = trace.zones.index(placement.zone) if spot else self.ondemand

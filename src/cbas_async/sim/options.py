@@ -77,6 +77,7 @@ def _output_arguments(parser: argparse.ArgumentParser) -> None:
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--market",
+        dest="market_model",
         choices=("auto", "bid", "current"),
         default="auto",
         help="market model (auto: by the trace's date)",

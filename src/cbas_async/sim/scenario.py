@@ -86,7 +86,7 @@ def _price_trace(
         ondemand_usd_per_hour=_ondemand_price(args, itype, known_start, args.prices.parent),
         zones=zones,
         step_s=args.step_s or DEFAULT_PRICE_STEP_S,
-        model=None if args.market == "auto" else model_named(args.market),
+        model=None if args.market_model == "auto" else model_named(args.market_model),
         hazard_per_hour=args.hazard_per_hour,
         seed=args.seed,
     )

@@ -60,7 +60,7 @@ class BrokerJob:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Placement:
+class PlacementChoice:
     """Where and how to run a job next. `max_price_usd_per_hour` None: EC2's default cap
     (on-demand); `checkpoint_interval_s` None: no periodic checkpoint needed;
     `checkpoint_at_hour_end`: (hourly billing) time checkpoints to complete at the end of
@@ -85,7 +85,7 @@ class Placement:
 class _Option:
     """A candidate placement and its expected cost."""
 
-    placement: Placement
+    placement: PlacementChoice
     cost_usd: float  # expected, with on-demand bridging for the deadline (spot)
 
 
@@ -101,7 +101,7 @@ def choose_placement(
     outage_s: Mapping[tuple[str, str], float] | None = None,
     lookback: timedelta = DEFAULT_LOOKBACK,
     bridged_by_caller: bool = False,
-) -> Placement:
+) -> PlacementChoice:
     """The placement with the lowest expected cost, counting the on-demand fallback that a
     spot plan too slow for the deadline would need. `unavailable` maps (zone, type) without
     capacity now to the expected wait in seconds until it returns (inf: skip it); `outage_s`
@@ -202,7 +202,7 @@ def _spot_option(
     price = expected_price(view, run.billed_hours)
     ondemand_usd = context.ondemand.get(itype, max(bid, price))
     cost = price * run.billed_hours + bridged_s / 3600.0 * max(ondemand_usd - price, 0.0)
-    placement = Placement(
+    placement = PlacementChoice(
         region=region,
         zone=zone,
         instance_type=itype,
@@ -248,7 +248,7 @@ def _ondemand_options(context: _Context, history: PriceHistory) -> list[_Option]
         zones = [z for z in history.zones(itype) if _in_region(history, z, job.region)]
         region = history.region_of(zones[0]) if zones else job.region or DEFAULT_REGION
         cost = context.ondemand[itype] * billed_h
-        placement = Placement(
+        placement = PlacementChoice(
             region=region,
             zone=None,
             instance_type=itype,
@@ -262,14 +262,14 @@ def _ondemand_options(context: _Context, history: PriceHistory) -> list[_Option]
     return options
 
 
-def _fallback(job: BrokerJob, ondemand: Mapping[str, float]) -> Placement:
+def _fallback(job: BrokerJob, ondemand: Mapping[str, float]) -> PlacementChoice:
     """No spot history for any allowed type: spot on the type cheapest on demand, capped at
     its on-demand price, in no particular zone."""
     priced = [t for t in job.instance_types if t in ondemand]
     itype = min(priced, key=lambda t: ondemand[t]) if priced else job.instance_types[0]
     price = ondemand.get(itype)
     mtbf_s = 3600.0 / PRIOR_RATE_PER_HOUR
-    return Placement(
+    return PlacementChoice(
         region=job.region or DEFAULT_REGION,
         zone=None,
         instance_type=itype,

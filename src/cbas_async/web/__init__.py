@@ -12,9 +12,9 @@ from aiohttp import web
 
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
+from cbas_async.deployment import Session
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.metrics import CONTENT_TYPE, Metrics
-from cbas_async.session import Session
 from cbas_async.web import api, cluster, files, openapi, ui
 from cbas_async.web.auth import TokenStore, auth_middleware
 from cbas_async.web.errors import error_middleware

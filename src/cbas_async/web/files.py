@@ -10,10 +10,10 @@ from aiohttp import web
 from botocore.exceptions import ClientError
 
 from cbas_async import commands
+from cbas_async.deployment import Session
 from cbas_async.errors import InvalidSpec
 from cbas_async.loops import sleep_or_stop
 from cbas_async.sandbox import LogChunk, Sandbox, safe_relative
-from cbas_async.session import Session
 from cbas_async.web.api import PREFIX, int_param, job_id_of
 from cbas_async.web.errors import ApiError
 from cbas_async.web.keys import CLOCK, CLOSING, CLOUD, LIMITS

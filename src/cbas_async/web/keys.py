@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from cbas_async.clock import Clock
+from cbas_async.deployment import Session
 from cbas_async.fleet.tracker import HeartbeatTracker
-from cbas_async.session import Session
 from cbas_async.web.auth import TokenStore
 from cbas_async.web.prices import SpotPrices
 

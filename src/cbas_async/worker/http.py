@@ -21,7 +21,8 @@ from cbas_async.clock import Clock
 from cbas_async.errors import InvalidMessage, TransientError
 from cbas_async.httpserver import HttpServer
 from cbas_async.messages import Command, decode
-from cbas_async.sns import DuplicateFilter, SnsEnvelope, SnsVerifier, confirm_subscription
+from cbas_async.sns import DuplicateFilter, SnsVerifier, confirm_subscription
+from cbas_async.sns_envelope import SnsEnvelope
 from cbas_async.sns_intake import Refused, SnsIntake
 from cbas_async.worker.retry import retrying
 

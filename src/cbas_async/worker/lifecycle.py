@@ -29,9 +29,9 @@ from cbas_async.worker.imds import Identity
 from cbas_async.worker.jobwriter import JobWriter
 from cbas_async.worker.logship import LogShipper
 from cbas_async.worker.retry import retrying
+from cbas_async.worker.run_phase import Abandoned, Exited, Noticed, Outcome, ShutdownRequested
 from cbas_async.worker.runner import JobProcess, job_environment
 from cbas_async.worker.services import Services
-from cbas_async.worker.session import Abandoned, Exited, Noticed, Outcome, ShutdownRequested
 
 log = structlog.get_logger(__name__)
 
@@ -177,7 +177,7 @@ class Worker:
         """Run the session to its outcome and conclude; the job never outlives this."""
         try:
             self._progress.phase = "running"
-            outcome = await self._services.session(job, manager, self._writer).run()
+            outcome = await self._services.run_phase(job, manager, self._writer).run()
             await _conclude(outcome, job, finisher)
         finally:
             await job.kill()

@@ -19,8 +19,8 @@ from cbas_async.worker.jobwriter import JobWriter
 from cbas_async.worker.notice import NoticeWatcher
 from cbas_async.worker.options import WorkerOptions
 from cbas_async.worker.paths import JobPaths
+from cbas_async.worker.run_phase import RunPhase
 from cbas_async.worker.runner import JobProcess
-from cbas_async.worker.session import RunSession
 
 
 class Services:
@@ -91,10 +91,10 @@ class Services:
             advertise_host=self._advertise_host,
         )
 
-    def session(self, job: JobProcess, manager: CheckpointManager, writer: JobWriter) -> RunSession:
+    def run_phase(self, job: JobProcess, manager: CheckpointManager, writer: JobWriter) -> RunPhase:
         data = self._identity.user_data
         watcher = NoticeWatcher(imds=self._imds, clock=self.clock, poll_s=data.notice_poll_s)
-        return RunSession(
+        return RunPhase(
             job=job,
             manager=manager,
             watcher=watcher,

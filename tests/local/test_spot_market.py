@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cbas_async.local.market import (
+from cbas_async.local.spot_market import (
     CapacityMarket,
     LocalMarket,
     PriceMarket,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap
+from cbas_async.deployment import make_store
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.local.hypervisor import Hypervisor, LocalInstance
 from cbas_async.local.imds_server import ImdsEmulator
-from cbas_async.local.market import Target, instance_targets
-from cbas_async.session import make_store
+from cbas_async.local.spot_market import Target, instance_targets
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from tests.fakes import FakeClock

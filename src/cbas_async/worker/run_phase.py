@@ -54,7 +54,7 @@ class Abandoned:
 Outcome: TypeAlias = Exited | Noticed | ShutdownRequested | Abandoned
 
 
-class RunSession:
+class RunPhase:
     """Waits for the first outcome; every side task is cancelled once it arrives."""
 
     def __init__(

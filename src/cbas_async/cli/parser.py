@@ -1,0 +1,65 @@
+"""The argument parser of `cbas`: every command and its options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cbas_async.sim.options import add_arguments as add_simulate_arguments
+from cbas_async.states import JobState
+
+Commands = argparse._SubParsersAction  # argparse names no public type for it
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cbas", description="Batch jobs on spot instances.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_daemons(sub)
+    _add_jobs(sub)
+    _add_admin(sub)
+    return parser
+
+
+def _add_daemons(sub: Commands[argparse.ArgumentParser]) -> None:
+    local = sub.add_parser("local", help="local cloud + master, in the foreground")
+    local.add_argument("--port", type=int, default=8080)
+    local.add_argument("--trace", type=Path)
+    local.add_argument("--speed", type=float, default=1.0)
+    local.add_argument("--no-master", action="store_true", help="start no master process")
+    sub.add_parser("master", help="the master daemon")
+    sub.add_parser("worker", help="the worker daemon (on instance boot)")
+    sub.add_parser("bootstrap", help="create the deployment's AWS resources (idempotent)")
+    sub.add_parser("demo", help="local cloud + example jobs + report")
+
+
+def _add_jobs(sub: Commands[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("submit", help="submit a job spec (JSON or JDL)")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("status", help="show one job")
+    p.add_argument("job_id")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("list", help="list jobs")
+    p.add_argument("--state", type=str.upper, choices=[s.value for s in JobState])
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("wait", help="wait for jobs to finish")
+    p.add_argument("job_ids", nargs="+")
+    p.add_argument("--timeout", type=float, default=3600.0)
+    p = sub.add_parser("cancel", help="cancel a job")
+    p.add_argument("job_id")
+    p = sub.add_parser("logs", help="print a job's logs, every attempt in order")
+    p.add_argument("job_id")
+    p.add_argument("--follow", action="store_true")
+    p = sub.add_parser("outputs", help="download a job's output files")
+    p.add_argument("job_id")
+    p.add_argument("--to", type=Path, required=True)
+
+
+def _add_admin(sub: Commands[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("interrupt", help="send a spot interruption notice (local cloud)")
+    p.add_argument("job_id")
+    p = sub.add_parser("token", help="API tokens")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("--name", default="", help="a note to tell tokens apart")
+    p = sub.add_parser("simulate", help="replay spot traces against policies")
+    add_simulate_arguments(p)
