@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import logging
 import os
@@ -44,7 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument("--no-master", action="store_true", help="start no master process")
     sub.add_parser("master", help="the master daemon")
     sub.add_parser("worker", help="the worker daemon (on instance boot)")
-    sub.add_parser("bootstrap", help="create the deployment's AWS resources (idempotent)")
+    p = sub.add_parser("bootstrap", help="create the deployment's AWS resources (idempotent)")
+    p.add_argument("--print-policies", action="store_true", help="print the IAM policies")
+    p = sub.add_parser("teardown", help="delete the deployment's AWS resources (idempotent)")
+    p.add_argument("--force", action="store_true", help="even while jobs are live")
     sub.add_parser("demo", help="local cloud + example jobs + report")
     p = sub.add_parser("submit", help="submit a job spec (JSON or JDL)")
     p.add_argument("spec", type=Path)
@@ -238,16 +240,6 @@ async def _interrupt(environ: Mapping[str, str], args: argparse.Namespace) -> in
     return EXIT_OK
 
 
-async def _bootstrap(settings: Settings) -> int:
-    from cbas_async.aws import open_clients
-    from cbas_async.bootstrap import bootstrap
-
-    async with open_clients(settings) as clients:
-        resources = await bootstrap(clients, settings)
-    print(json.dumps(dataclasses.asdict(resources), indent=2))
-    return EXIT_OK
-
-
 def _run(coroutine: Coroutine[Any, Any, int]) -> int:
     """Run on uvloop when it is installed."""
     try:
@@ -297,7 +289,13 @@ def _dispatch(args: argparse.Namespace, environ: dict[str, str]) -> int:
     if command == "interrupt":
         return _run(_interrupt(environ, args))
     if command == "bootstrap":
-        return _run(_bootstrap(settings))
+        from cbas_async.account import bootstrap_command
+
+        return _run(bootstrap_command(settings, print_policies=args.print_policies))
+    if command == "teardown":
+        from cbas_async.teardown import teardown_command
+
+        return _run(teardown_command(settings, force=args.force))
     handler = _HANDLERS[command]
     return _run(handler(settings, args))
 
