@@ -98,7 +98,20 @@ async def _record_bucket(clients: Clients, settings: Settings, name: str) -> Non
         await clients.s3.delete_bucket(Bucket=name)
 
 
+async def _bucket_exists(clients: Clients, name: str) -> bool:
+    try:
+        await clients.s3.head_bucket(Bucket=name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
+            return False
+        raise
+    return True
+
+
 async def _create_bucket(clients: Clients, settings: Settings, name: str) -> None:
+    # ask first: in us-east-1 CreateBucket also answers 200 for a bucket we already own
+    if await _bucket_exists(clients, name):
+        return
     kwargs: dict[str, object] = {"Bucket": name}
     if settings.region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
