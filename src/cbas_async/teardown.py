@@ -110,7 +110,7 @@ async def _delete_data(clients: Clients, scope: Scope) -> list[str]:
         deleted += await _gone(scope.bucket, _delete_bucket(clients, scope.bucket))
     deleted += await _gone(scope.ping_queue, _delete_queue(clients, scope.ping_queue))
     for topic in scope.topic_arns:
-        deleted += await _gone(topic, clients.sns.delete_topic(TopicArn=topic))
+        deleted += await _gone(topic, _delete_topic(clients, topic))
     for table in scope.tables:  # misc last: it names the bucket
         deleted += await _gone(table, _delete_table(clients, table))
     return deleted
@@ -210,6 +210,12 @@ async def _delete_bucket(clients: Clients, bucket: str) -> None:
 async def _delete_queue(clients: Clients, name: str) -> None:
     url = (await clients.sqs.get_queue_url(QueueName=name))["QueueUrl"]
     await clients.sqs.delete_queue(QueueUrl=url)
+
+
+async def _delete_topic(clients: Clients, arn: str) -> None:
+    # DeleteTopic succeeds for a topic that is gone: ask first, to report only real deletions
+    await clients.sns.get_topic_attributes(TopicArn=arn)
+    await clients.sns.delete_topic(TopicArn=arn)  # its subscriptions go with it
 
 
 async def _delete_table(clients: Clients, name: str) -> bool:
