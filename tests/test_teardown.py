@@ -3,6 +3,10 @@ and live jobs stop it unless forced."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -192,3 +196,32 @@ async def test_a_group_still_in_use_is_named_after_the_rest_is_gone(
     left = await _what_is_left(clients, accounts)
     assert [g["GroupId"] for g in left.pop("groups")] == [group_id]
     assert all(not found for found in left.values()), left
+
+
+async def _cbas(settings: Settings, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cbas_async",
+        *args,
+        env={**settings.to_env(), "PATH": os.environ.get("PATH", "")},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_the_cli_bootstraps_prints_policies_and_tears_down(
+    clients: Clients, accounts: AccountClients, settings: Settings
+) -> None:
+    code, out, _ = await _cbas(settings, "bootstrap", "--print-policies")
+    assert code == 0
+    assert sorted(json.loads(out)) == ["master", "operator", "user", "worker"]
+    code, out, _ = await _cbas(settings, "bootstrap")
+    assert code == 0
+    assert json.loads(out)["security_group_id"].startswith("sg-")
+    code, out, _ = await _cbas(settings, "teardown")
+    assert (code, out.splitlines()[-1]) == (0, "deployment 'test' in us-east-1 is gone")
+    assert all(not found for found in (await _what_is_left(clients, accounts)).values())
