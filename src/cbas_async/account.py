@@ -73,9 +73,11 @@ async def open_account_clients(settings: Settings) -> AsyncIterator[AccountClien
         yield AccountClients(iam=iam, events=events, sts=sts)
 
 
-async def account_scope(accounts: AccountClients, settings: Settings, bucket: str) -> Scope:
+async def account_scope(accounts: AccountClients, settings: Settings, bucket: str | None) -> Scope:
+    """The exact scope: the caller's account and partition (`aws`, `aws-cn`, ...)."""
     identity = await accounts.sts.get_caller_identity()
-    return Scope.of(settings, account=identity["Account"], bucket=bucket)
+    scope = Scope.of(settings, account=identity["Account"], bucket=bucket)
+    return dataclasses.replace(scope, partition=identity["Arn"].split(":")[1])
 
 
 async def set_up_account(

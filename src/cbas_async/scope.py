@@ -4,7 +4,7 @@ for the account set-up, its teardown and the IAM policies. Pure: no AWS calls.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from cbas_async.settings import Settings
@@ -35,7 +35,7 @@ class Scope:
     ping_queue: str
     topic: str
     events_topic: str
-    partition: str = field(default="aws")
+    partition: str = "aws"
 
     @classmethod
     def of(cls, settings: Settings, *, account: str = "*", bucket: str | None = None) -> Scope:

@@ -13,7 +13,12 @@ import structlog
 from aiodynamo.errors import TableNotFound
 from botocore.exceptions import ClientError
 
-from cbas_async.account import AccountClients, find_security_group, open_account_clients
+from cbas_async.account import (
+    AccountClients,
+    account_scope,
+    find_security_group,
+    open_account_clients,
+)
 from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import BUCKET_KEY, misc_value
 from cbas_async.errors import PermanentError
@@ -76,9 +81,7 @@ async def teardown(
     rest is gone when the security group is still attached to instances."""
     if not force and (live := await live_jobs(clients, settings)):
         raise JobsLive(live)
-    identity = await accounts.sts.get_caller_identity()
-    bucket = await _bucket(clients, settings)
-    scope = Scope.of(settings, account=identity["Account"], bucket=bucket)
+    scope = await account_scope(accounts, settings, await _bucket(clients, settings))
     deleted = await _terminate_instances(clients, scope) if force else []
     deleted += await _delete_account_parts(accounts, scope)
     try:
