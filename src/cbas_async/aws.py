@@ -1,4 +1,5 @@
-"""Opens the AWS clients (aiobotocore: S3, SQS, SNS, EC2; aiodynamo: DynamoDB) in one stack."""
+"""Opens the AWS clients (aiobotocore: S3, SQS, SNS, EC2; aiodynamo: DynamoDB) in one stack,
+all on one aiobotocore session's credentials."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import yarl
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from aiodynamo.client import Client as DynamoClient
-from aiodynamo.credentials import ChainCredentials, Credentials, Key, StaticCredentials
 from aiodynamo.http.aiohttp import AIOHTTP
 from aiodynamo.models import ExponentialBackoffRetry
 
+from cbas_async.credentials import dynamo_credentials
 from cbas_async.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,14 +37,6 @@ class Clients:
     ec2: EC2Client
     dynamo: DynamoClient
     http: aiohttp.ClientSession
-
-
-def _dynamo_credentials(settings: Settings) -> Credentials:
-    if settings.aws_access_key_id and settings.aws_secret_access_key:
-        return StaticCredentials(
-            Key(id=settings.aws_access_key_id, secret=settings.aws_secret_access_key)
-        )
-    return ChainCredentials.auto()
 
 
 @asynccontextmanager
@@ -73,7 +66,7 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
         http = await stack.enter_async_context(aiohttp.ClientSession())
         dynamo = DynamoClient(
             AIOHTTP(http),
-            _dynamo_credentials(settings),
+            dynamo_credentials(session, settings),
             region=settings.region,
             endpoint=yarl.URL(settings.endpoint_url) if settings.endpoint_url else None,
             numeric_type=decimal.Decimal,

@@ -20,6 +20,7 @@ from aiodynamo.models import (
 from botocore.exceptions import ClientError
 
 from cbas_async.aws import Clients
+from cbas_async.scope import BUCKET_SUFFIX_CHARS
 from cbas_async.settings import Settings
 from cbas_async.store import STATE_INDEX
 
@@ -69,15 +70,15 @@ async def ensure_tables(clients: Clients, settings: Settings) -> None:
 
 async def ensure_bucket(clients: Clients, settings: Settings) -> str:
     """The deployment's bucket: a unique name made once and recorded in `misc`."""
-    existing = await _misc_value(clients, settings, BUCKET_KEY)
-    name = existing or f"{settings.deployment}-{secrets.token_hex(6)}"
+    existing = await misc_value(clients, settings, BUCKET_KEY)
+    name = existing or f"{settings.deployment}-{secrets.token_hex(BUCKET_SUFFIX_CHARS // 2)}"
     await _create_bucket(clients, settings, name)
     if existing is None:
         await _record_bucket(clients, settings, name)
-    return await _misc_value(clients, settings, BUCKET_KEY) or name
+    return await misc_value(clients, settings, BUCKET_KEY) or name
 
 
-async def _misc_value(clients: Clients, settings: Settings, key: str) -> str | None:
+async def misc_value(clients: Clients, settings: Settings, key: str) -> str | None:
     try:
         item = await clients.dynamo.get_item(settings.misc_table, {"key": key})
     except ItemNotFound:
@@ -97,7 +98,20 @@ async def _record_bucket(clients: Clients, settings: Settings, name: str) -> Non
         await clients.s3.delete_bucket(Bucket=name)
 
 
+async def _bucket_exists(clients: Clients, name: str) -> bool:
+    try:
+        await clients.s3.head_bucket(Bucket=name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
+            return False
+        raise
+    return True
+
+
 async def _create_bucket(clients: Clients, settings: Settings, name: str) -> None:
+    # ask first: in us-east-1 CreateBucket also answers 200 for a bucket we already own
+    if await _bucket_exists(clients, name):
+        return
     kwargs: dict[str, object] = {"Bucket": name}
     if settings.region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
@@ -140,7 +154,7 @@ async def _resources(
 
 async def resolve(clients: Clients, settings: Settings) -> Resources:
     """The resources of a bootstrapped deployment."""
-    bucket = await _misc_value(clients, settings, BUCKET_KEY)
+    bucket = await misc_value(clients, settings, BUCKET_KEY)
     if bucket is None:
         raise LookupError(f"deployment {settings.deployment!r} is not bootstrapped")
     queue = await clients.sqs.get_queue_url(QueueName=settings.ping_queue)

@@ -48,7 +48,13 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if command == "interrupt":
         return daemons.run_loop(admin.interrupt(environ, args))
     if command == "bootstrap":
-        return daemons.run_loop(admin.bootstrap(settings))
+        from cbas_async.account import bootstrap_command
+
+        return daemons.run_loop(bootstrap_command(settings, print_policies=args.print_policies))
+    if command == "teardown":
+        from cbas_async.teardown import teardown_command
+
+        return daemons.run_loop(teardown_command(settings, force=args.force))
     if command == "token":
         return daemons.run_loop(admin.token(settings, args))
     return daemons.run_loop(jobs.HANDLERS[command](settings, args))

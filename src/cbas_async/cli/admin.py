@@ -1,11 +1,9 @@
-"""The deployment's own commands of `cbas`: bootstrap its AWS resources, create API tokens,
+"""The deployment's own commands of `cbas`: create API tokens,
 and send a spot interruption on the local cloud."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
 from collections.abc import Mapping
 
@@ -40,14 +38,4 @@ async def interrupt(environ: Mapping[str, str], args: argparse.Namespace) -> int
         print(body.get("error"), file=sys.stderr)
         return EXIT_NOT_FOUND
     print(f"notice sent to {body['instance_id']}; reclaimed in {body['notice_s']:.0f}s")
-    return EXIT_OK
-
-
-async def bootstrap(settings: Settings) -> int:
-    from cbas_async.aws import open_clients
-    from cbas_async.bootstrap import bootstrap
-
-    async with open_clients(settings) as clients:
-        resources = await bootstrap(clients, settings)
-    print(json.dumps(dataclasses.asdict(resources), indent=2))
     return EXIT_OK

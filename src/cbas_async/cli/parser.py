@@ -28,7 +28,10 @@ def _add_daemons(sub: Commands[argparse.ArgumentParser]) -> None:
     local.add_argument("--no-master", action="store_true", help="start no master process")
     sub.add_parser("master", help="the master daemon")
     sub.add_parser("worker", help="the worker daemon (on instance boot)")
-    sub.add_parser("bootstrap", help="create the deployment's AWS resources (idempotent)")
+    p = sub.add_parser("bootstrap", help="create the deployment's AWS resources (idempotent)")
+    p.add_argument("--print-policies", action="store_true", help="print the IAM policies")
+    p = sub.add_parser("teardown", help="delete the deployment's AWS resources (idempotent)")
+    p.add_argument("--force", action="store_true", help="even while jobs are live")
     sub.add_parser("demo", help="local cloud + example jobs + report")
 
 

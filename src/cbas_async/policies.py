@@ -1,0 +1,290 @@
+"""The IAM policy each process needs, and the resource policies the account set-up writes:
+the one source that `cbas bootstrap` puts into the roles and `--print-policies` prints.
+Pure: no AWS calls.
+
+IAM authorizes TransactWriteItems per item (PutItem/UpdateItem on each table),
+DeleteMessageBatch as DeleteMessage, and the parts of a multipart upload as PutObject.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, PROCESSES, ROLES, Process, Scope
+
+EVENTS_SID = "EventBridgeDelivers"
+Condition = Mapping[str, Mapping[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One Allow statement."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    condition: Condition | None = None
+
+    def statement(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "Sid": self.sid,
+            "Effect": "Allow",
+            "Action": list(self.actions),
+            "Resource": list(self.resources),
+        }
+        if self.condition:
+            out["Condition"] = {op: dict(keys) for op, keys in self.condition.items()}
+        return out
+
+
+def document(grants: list[Grant]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [g.statement() for g in grants]}
+
+
+def _connect(scope: Scope) -> list[Grant]:
+    """What every process that opens a session (`resolve`) calls: the bucket's name in
+    `misc`, the ping queue's URL, the topics' ARNs (CreateTopic returns an existing one's)."""
+    return [
+        Grant("FindBucket", ("dynamodb:GetItem",), (scope.misc_arn,)),
+        Grant("FindQueue", ("sqs:GetQueueUrl",), (scope.queue_arn,)),
+        Grant("FindTopics", ("sns:CreateTopic",), scope.topic_arns),
+    ]
+
+
+def _job_files(scope: Scope, *write: str) -> list[Grant]:
+    return [
+        Grant("ListJobFiles", ("s3:ListBucket",), (scope.bucket_arn,)),
+        Grant("JobFiles", ("s3:GetObject", *write), (scope.objects_arn,)),
+    ]
+
+
+def _submit_and_watch(scope: Scope) -> list[Grant]:
+    """Submit, read, list, cancel jobs (each move is a transaction on jobs and history)."""
+    return [
+        Grant(
+            "Jobs",
+            ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+            (scope.jobs_arn, f"{scope.jobs_arn}/index/*"),
+        ),
+        Grant("JobHistory", ("dynamodb:PutItem", "dynamodb:Query"), (scope.events_arn,)),
+    ]
+
+
+def user_grants(scope: Scope) -> list[Grant]:
+    """`cbas submit/status/list/wait/cancel/logs/outputs` straight to AWS."""
+    uploads = ("s3:PutObject", "s3:AbortMultipartUpload")
+    return [*_connect(scope), *_submit_and_watch(scope), *_job_files(scope, *uploads)]
+
+
+def worker_grants(scope: Scope) -> list[Grant]:
+    """One job's attempt: its record and history, files and checkpoints, pings, commands.
+    No `misc`, no table or bucket administration, no EC2, no IAM."""
+    files = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject")
+    return [
+        Grant("JobRecord", ("dynamodb:GetItem", "dynamodb:UpdateItem"), (scope.jobs_arn,)),
+        Grant("JobHistory", ("dynamodb:PutItem",), (scope.events_arn,)),
+        *_job_files(scope, *files),
+        Grant("Ping", ("sqs:SendMessage",), (scope.queue_arn,)),
+        Grant("Commands", ("sns:Subscribe", "sns:Unsubscribe"), (scope.topic_arn(scope.topic),)),
+    ]
+
+
+def _master_state(scope: Scope) -> list[Grant]:
+    rows = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+    reads = ("dynamodb:Query", "dynamodb:Scan")
+    # the master runs `bootstrap` at start: tables, bucket, queue and topics if missing
+    made = ("dynamodb:DescribeTable", "dynamodb:CreateTable")
+    return [
+        Grant("State", rows + reads + made, scope.table_arns(indexes=True)),
+        Grant("Bucket", ("s3:CreateBucket", "s3:ListBucket"), (scope.bucket_arn,)),
+        Grant(
+            "JobFiles",
+            ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"),
+            (scope.objects_arn,),
+        ),
+    ]
+
+
+def _master_messages(scope: Scope) -> list[Grant]:
+    pings = ("sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage")
+    topics = (
+        "sns:CreateTopic",
+        "sns:Publish",
+        "sns:Subscribe",
+        "sns:Unsubscribe",
+        "sns:ListSubscriptionsByTopic",
+        "sns:GetSubscriptionAttributes",
+    )
+    return [Grant("Pings", pings, (scope.queue_arn,)), Grant("Topics", topics, scope.topic_arns)]
+
+
+def _master_fleet(scope: Scope) -> list[Grant]:
+    ours = {"StringEquals": {f"aws:ResourceTag/{DEPLOYMENT_TAG}": scope.deployment}}
+    return [
+        Grant("Launch", ("ec2:RunInstances",), ("*",)),
+        Grant(
+            "TagAtLaunch",
+            ("ec2:CreateTags",),
+            (scope.ec2_arn("*/*"),),
+            {"StringEquals": {"ec2:CreateAction": "RunInstances"}},
+        ),
+        Grant("Look", ("ec2:DescribeInstances", "ec2:DescribeSpotPriceHistory"), ("*",)),
+        Grant("Terminate", ("ec2:TerminateInstances",), (scope.ec2_arn("instance/*"),), ours),
+        Grant(
+            "PassWorkerRole",
+            ("iam:PassRole",),
+            (scope.role_arn("worker"),),
+            {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        ),
+    ]
+
+
+def master_grants(scope: Scope) -> list[Grant]:
+    """The master, its REST API and web UI included."""
+    return [*_master_state(scope), *_master_messages(scope), *_master_fleet(scope)]
+
+
+def _operator_data(scope: Scope) -> list[Grant]:
+    tables = ("dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:DeleteTable")
+    items = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan")
+    bucket = (
+        "s3:CreateBucket",
+        "s3:DeleteBucket",
+        "s3:ListBucket",
+        "s3:ListBucketMultipartUploads",
+        "s3:GetLifecycleConfiguration",
+        "s3:PutLifecycleConfiguration",
+    )
+    topics = (
+        "sns:CreateTopic",
+        "sns:DeleteTopic",
+        "sns:GetTopicAttributes",
+        "sns:SetTopicAttributes",
+    )
+    return [
+        Grant("Tables", tables + items, scope.table_arns(indexes=True)),
+        Grant("Bucket", bucket, (scope.bucket_arn,)),
+        Grant("EmptyBucket", ("s3:DeleteObject", "s3:AbortMultipartUpload"), (scope.objects_arn,)),
+        Grant(
+            "Queue", ("sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:DeleteQueue"), (scope.queue_arn,)
+        ),
+        Grant("Topics", topics, scope.topic_arns),
+    ]
+
+
+def _operator_iam(scope: Scope) -> list[Grant]:
+    roles = (
+        "iam:GetRole",
+        "iam:CreateRole",
+        "iam:DeleteRole",
+        "iam:TagRole",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:GetRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:ListRolePolicies",
+        "iam:PassRole",
+    )  # AddRoleToInstanceProfile passes the role
+    profiles = (
+        "iam:GetInstanceProfile",
+        "iam:CreateInstanceProfile",
+        "iam:DeleteInstanceProfile",
+        "iam:TagInstanceProfile",
+        "iam:AddRoleToInstanceProfile",
+        "iam:RemoveRoleFromInstanceProfile",
+    )
+    return [
+        Grant("Roles", roles, tuple(scope.role_arn(p) for p in ROLES)),
+        Grant("InstanceProfiles", profiles, tuple(scope.profile_arn(p) for p in ROLES)),
+    ]
+
+
+def _operator_edges(scope: Scope) -> list[Grant]:
+    ours = {"StringEquals": {f"aws:ResourceTag/{DEPLOYMENT_TAG}": scope.deployment}}
+    rules = (
+        "events:DescribeRule",
+        "events:PutRule",
+        "events:DeleteRule",
+        "events:ListTargetsByRule",
+        "events:PutTargets",
+        "events:RemoveTargets",
+    )
+    return [
+        Grant(
+            "Look",
+            ("ec2:DescribeVpcs", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances"),
+            ("*",),
+        ),
+        # `cbas teardown --force` stops the deployment's instances
+        Grant("Terminate", ("ec2:TerminateInstances",), (scope.ec2_arn("instance/*"),), ours),
+        Grant("MakeGroup", ("ec2:CreateSecurityGroup",), ("*",)),
+        Grant(
+            "TagGroup",
+            ("ec2:CreateTags",),
+            (scope.ec2_arn("security-group/*"),),
+            {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}},
+        ),
+        Grant(
+            "OwnGroup",
+            ("ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress"),
+            (scope.ec2_arn("security-group/*"),),
+            ours,
+        ),
+        Grant("Rules", rules, tuple(scope.rule_arn(s) for s in EVENT_RULES)),
+    ]
+
+
+def operator_grants(scope: Scope) -> list[Grant]:
+    """`cbas bootstrap` and `cbas teardown` (and `cbas token create`: a `misc` put)."""
+    return [*_operator_data(scope), *_operator_iam(scope), *_operator_edges(scope)]
+
+
+GRANTS: Mapping[Process, Callable[[Scope], list[Grant]]] = {
+    "operator": operator_grants,
+    "master": master_grants,
+    "worker": worker_grants,
+    "user": user_grants,
+}
+
+
+def policy(process: Process, scope: Scope) -> dict[str, Any]:
+    """The identity policy `process` needs in `scope`."""
+    return document(GRANTS[process](scope))
+
+
+def all_policies(scope: Scope) -> dict[str, dict[str, Any]]:
+    return {process: policy(process, scope) for process in PROCESSES}
+
+
+def printed(scope: Scope) -> str:
+    """What `cbas bootstrap --print-policies` prints: every process's policy, as JSON."""
+    return json.dumps(all_policies(scope), indent=2)
+
+
+def trust_policy(service: str = "ec2.amazonaws.com") -> dict[str, Any]:
+    """Who may assume a role: the instances that carry its instance profile."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        ],
+    }
+
+
+def events_topic_statement(scope: Scope) -> dict[str, Any]:
+    """The topic policy statement that lets the deployment's rules publish EC2's events."""
+    return {
+        "Sid": EVENTS_SID,
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": scope.topic_arn(scope.events_topic),
+        "Condition": {"ArnEquals": {"aws:SourceArn": [scope.rule_arn(s) for s in EVENT_RULES]}},
+    }
+
+
+def event_pattern(detail_type: str) -> str:
+    return json.dumps({"source": ["aws.ec2"], "detail-type": [detail_type]})

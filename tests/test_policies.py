@@ -1,0 +1,246 @@
+"""The generated IAM policies, evaluated: each process's recorded calls (action + resource ARN)
+are allowed, and calls it must never make are not. The calls are listed from the code here;
+test_policies_recorded.py records the operator's live from bootstrap and teardown.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cbas_async.policies import all_policies, policy, printed
+from cbas_async.scope import Process, Scope
+from cbas_async.settings import Settings
+from tests.iam_eval import Call, allows
+
+ACCOUNT = "123456789012"
+SETTINGS = Settings.from_env({"CBAS_DEPLOYMENT": "cbas", "CBAS_REGION": "us-east-1"})
+EXACT = Scope.of(SETTINGS, account=ACCOUNT, bucket="cbas-0123456789ab")
+PRINTED = Scope.of(SETTINGS)  # account `*`, any bucket the deployment could own
+OURS = {"aws:ResourceTag/cbas:deployment": "cbas"}
+
+
+# --- the evaluator itself -------------------------------------------------------------------
+
+_DOC = {
+    "Statement": [
+        {"Effect": "Allow", "Action": ["s3:Get*"], "Resource": ["arn:aws:s3:::b-??/*"]},
+        {
+            "Effect": "Allow",
+            "Action": "ec2:TerminateInstances",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceTag/t": "x"}},
+        },
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("call", "allowed"),
+    [
+        (Call("s3:GetObject", "arn:aws:s3:::b-12/k"), True),
+        (Call("S3:getobject", "arn:aws:s3:::b-12/k"), True),  # actions ignore case
+        (Call("s3:GetObject", "arn:aws:s3:::b-123/k"), False),  # ? is one character
+        (Call("s3:PutObject", "arn:aws:s3:::b-12/k"), False),
+        (Call("s3:GetObject", "arn:aws:s3:::B-12/k"), False),  # resources do not
+        (Call("ec2:TerminateInstances", "i-1", {"aws:ResourceTag/t": "x"}), True),
+        (Call("ec2:TerminateInstances", "i-1", {"aws:ResourceTag/t": "y"}), False),
+        (Call("ec2:TerminateInstances", "i-1"), False),  # a missing key fails
+    ],
+)
+def test_the_evaluator(call: Call, allowed: bool) -> None:
+    assert allows(_DOC, call) is allowed
+
+
+# --- recorded calls, from the code ----------------------------------------------------------
+
+
+def _table(name: str) -> str:
+    return f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/cbas-{name}"
+
+
+BUCKET = "arn:aws:s3:::cbas-0123456789ab"
+QUEUE = f"arn:aws:sqs:us-east-1:{ACCOUNT}:cbas-ping"
+COMMANDS = f"arn:aws:sns:us-east-1:{ACCOUNT}:cbas-commands"
+SPOT_EVENTS = f"arn:aws:sns:us-east-1:{ACCOUNT}:cbas-spot-events"
+WORKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cbas-us-east-1-worker"
+INSTANCE = f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0123"
+
+
+def _resolve() -> list[Call]:
+    """session.open_session -> bootstrap.resolve."""
+    return [
+        Call("dynamodb:GetItem", _table("misc")),
+        Call("sqs:GetQueueUrl", QUEUE),
+        Call("sns:CreateTopic", COMMANDS),
+        Call("sns:CreateTopic", SPOT_EVENTS),
+    ]
+
+
+def _job_moves(*, create: bool) -> list[Call]:
+    """store.create / store.transition: a transaction of an Update (or Put) and a Put."""
+    calls = [
+        Call("dynamodb:UpdateItem", _table("jobs")),
+        Call("dynamodb:PutItem", _table("job-events")),
+        Call("dynamodb:GetItem", _table("jobs")),
+    ]
+    return [*calls, Call("dynamodb:PutItem", _table("jobs"))] if create else calls
+
+
+CALLS: dict[Process, list[Call]] = {
+    "worker": [
+        *_job_moves(create=False),  # LAUNCHING -> RUNNING -> SUCCEEDED, checkpoint pointer
+        Call("s3:GetObject", f"{BUCKET}/jobs/j/input/a.txt"),
+        Call("s3:ListBucket", BUCKET),  # checkpoint storage lists its prefix
+        Call("s3:PutObject", f"{BUCKET}/jobs/j/checkpoints/3/image.zst"),  # multipart too
+        Call("s3:AbortMultipartUpload", f"{BUCKET}/jobs/j/checkpoints/4/image.zst"),
+        Call("s3:DeleteObject", f"{BUCKET}/jobs/j/checkpoints/1/image.zst"),
+        Call("s3:PutObject", f"{BUCKET}/jobs/j/logs/1/stdout/0"),
+        Call("sqs:SendMessage", QUEUE),
+        Call("sns:Subscribe", COMMANDS),
+        Call("sns:Unsubscribe", COMMANDS),
+    ],
+    "master": [
+        *_resolve(),
+        Call("dynamodb:DescribeTable", _table("jobs")),  # bootstrap at start
+        Call("dynamodb:CreateTable", _table("misc")),
+        Call("s3:CreateBucket", BUCKET),
+        Call("s3:ListBucket", BUCKET),  # HeadBucket, and the API's outputs listing
+        Call("sqs:CreateQueue", QUEUE),
+        Call("dynamodb:PutItem", _table("misc")),  # lease, subscription record
+        Call("dynamodb:DeleteItem", _table("misc")),
+        Call("dynamodb:Scan", _table("misc")),
+        Call("dynamodb:Query", f"{_table('jobs')}/index/by-state"),
+        Call("dynamodb:Query", _table("job-events")),
+        *_job_moves(create=True),
+        Call("s3:PutObject", f"{BUCKET}/jobs/j/input/a.txt"),  # submit through the API
+        Call("s3:GetObject", f"{BUCKET}/jobs/j/output/out.txt"),
+        Call("sqs:ReceiveMessage", QUEUE),
+        Call("sqs:DeleteMessage", QUEUE),  # DeleteMessageBatch
+        Call("sns:Subscribe", SPOT_EVENTS),
+        Call("sns:Unsubscribe", SPOT_EVENTS),
+        Call("sns:Publish", COMMANDS),
+        Call("sns:ListSubscriptionsByTopic", COMMANDS),
+        Call("sns:GetSubscriptionAttributes", COMMANDS),
+        Call("ec2:RunInstances", "*"),
+        Call("ec2:CreateTags", INSTANCE, {"ec2:CreateAction": "RunInstances"}),
+        Call("ec2:DescribeInstances", "*"),
+        Call("ec2:DescribeSpotPriceHistory", "*"),
+        Call("ec2:TerminateInstances", INSTANCE, OURS),
+        Call("iam:PassRole", WORKER_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}),
+    ],
+    "user": [
+        *_resolve(),
+        *_job_moves(create=True),  # submit, cancel
+        Call("dynamodb:Query", f"{_table('jobs')}/index/by-state"),  # list
+        Call("dynamodb:Query", _table("job-events")),
+        Call("s3:PutObject", f"{BUCKET}/jobs/j/input/a.txt"),
+        Call("s3:AbortMultipartUpload", f"{BUCKET}/jobs/j/input/big.bin"),
+        Call("s3:ListBucket", BUCKET),  # logs, outputs
+        Call("s3:GetObject", f"{BUCKET}/jobs/j/logs/1/stdout/0"),
+    ],
+}
+
+FORBIDDEN: dict[Process, list[Call]] = {
+    "worker": [
+        Call("dynamodb:PutItem", _table("misc")),
+        Call("dynamodb:UpdateItem", _table("misc")),
+        Call("dynamodb:DeleteItem", _table("misc")),
+        Call("dynamodb:GetItem", _table("misc")),  # API token hashes live there
+        Call("dynamodb:DeleteTable", _table("jobs")),
+        Call("dynamodb:Scan", _table("jobs")),
+        Call("dynamodb:UpdateItem", "arn:aws:dynamodb:us-east-1:123456789012:table/prod-jobs"),
+        Call("iam:CreateRole", WORKER_ROLE),
+        Call("iam:PassRole", WORKER_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}),
+        Call("iam:AttachRolePolicy", WORKER_ROLE),
+        Call("s3:DeleteBucket", BUCKET),
+        Call("s3:PutLifecycleConfiguration", BUCKET),
+        Call("s3:GetObject", "arn:aws:s3:::someone-elses-bucket/secret"),
+        Call("s3:GetObject", "arn:aws:s3:::cbas-x-0123456789ab/jobs/j"),  # deployment cbas-x
+        Call("ec2:RunInstances", "*"),
+        Call("ec2:TerminateInstances", INSTANCE, OURS),
+        Call("sqs:ReceiveMessage", QUEUE),
+        Call("sns:Publish", COMMANDS),
+        Call("sns:Subscribe", SPOT_EVENTS),
+    ],
+    "master": [
+        Call("iam:CreateRole", WORKER_ROLE),
+        Call("iam:PutRolePolicy", WORKER_ROLE),
+        Call("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/cbas-us-east-1-master"),
+        Call("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
+        Call("iam:PassRole", WORKER_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}),
+        Call("dynamodb:DeleteTable", _table("jobs")),
+        Call("s3:DeleteBucket", BUCKET),
+        Call("s3:DeleteObject", f"{BUCKET}/jobs/j/output/out.txt"),
+        Call("sqs:DeleteQueue", QUEUE),
+        Call("sns:DeleteTopic", COMMANDS),
+        Call("events:PutRule", f"arn:aws:events:us-east-1:{ACCOUNT}:rule/cbas-rebalance"),
+        Call("ec2:TerminateInstances", INSTANCE),  # untagged: not ours
+        Call("ec2:TerminateInstances", INSTANCE, {"aws:ResourceTag/cbas:deployment": "prod"}),
+        Call("ec2:CreateTags", INSTANCE, {"ec2:CreateAction": "CreateTags"}),  # retagging
+        Call("ec2:DeleteSecurityGroup", "*"),
+    ],
+    "user": [
+        Call("dynamodb:PutItem", _table("misc")),  # tokens are the operator's
+        Call("dynamodb:DeleteItem", _table("misc")),
+        Call("dynamodb:Scan", _table("misc")),
+        Call("dynamodb:DeleteItem", _table("jobs")),
+        Call("ec2:RunInstances", "*"),
+        Call("ec2:TerminateInstances", INSTANCE, OURS),
+        Call("sqs:ReceiveMessage", QUEUE),
+        Call("sqs:SendMessage", QUEUE),
+        Call("sns:Publish", COMMANDS),
+        Call("s3:DeleteObject", f"{BUCKET}/jobs/j/output/out.txt"),
+        Call("s3:DeleteBucket", BUCKET),
+        Call("iam:PassRole", WORKER_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}),
+    ],
+    "operator": [
+        Call("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
+        Call("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
+        Call("iam:AttachRolePolicy", WORKER_ROLE),  # only the inline policy we write
+        Call("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/x"),
+        Call("dynamodb:DeleteTable", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/prod-jobs"),
+        Call("s3:DeleteBucket", "arn:aws:s3:::prod-data"),
+        Call("s3:DeleteObject", "arn:aws:s3:::prod-data/x"),
+        Call("ec2:TerminateInstances", INSTANCE),
+        Call("ec2:DeleteSecurityGroup", f"arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/sg-1"),
+        Call("events:DeleteRule", f"arn:aws:events:us-east-1:{ACCOUNT}:rule/prod-rule"),
+        Call("sns:DeleteTopic", f"arn:aws:sns:us-east-1:{ACCOUNT}:prod-alerts"),
+        Call("sqs:DeleteQueue", f"arn:aws:sqs:us-east-1:{ACCOUNT}:prod-queue"),
+    ],
+}
+
+
+def _ids(calls: dict[Process, list[Call]]) -> list[tuple[Process, Call]]:
+    return [(process, call) for process, listed in calls.items() for call in listed]
+
+
+@pytest.mark.parametrize("scope", [EXACT, PRINTED], ids=["bootstrapped", "printed"])
+@pytest.mark.parametrize(("process", "call"), _ids(CALLS))
+def test_each_process_may_make_its_calls(process: Process, call: Call, scope: Scope) -> None:
+    assert allows(policy(process, scope), call), f"{process} needs {call}"
+
+
+@pytest.mark.parametrize("scope", [EXACT, PRINTED], ids=["bootstrapped", "printed"])
+@pytest.mark.parametrize(("process", "call"), _ids(FORBIDDEN))
+def test_no_process_may_make_calls_beyond_its_job(
+    process: Process, call: Call, scope: Scope
+) -> None:
+    assert not allows(policy(process, scope), call), f"{process} must not {call}"
+
+
+def test_printing_gives_every_process_one_document() -> None:
+    shown = json.loads(printed(PRINTED))
+    assert shown == all_policies(PRINTED)
+    assert sorted(shown) == ["master", "operator", "user", "worker"]
+    for document in shown.values():
+        assert document["Version"] == "2012-10-17"
+        sids = [s["Sid"] for s in document["Statement"]]
+        assert len(sids) == len(set(sids))  # IAM refuses duplicate Sids
+
+
+def test_no_policy_grants_a_bare_wildcard_action() -> None:
+    for document in all_policies(EXACT).values():
+        for statement in document["Statement"]:
+            assert all(a != "*" and not a.endswith(":*") for a in statement["Action"])
