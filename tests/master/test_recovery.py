@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -11,10 +12,8 @@ from cbas_async.events import WorkerPinged
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.tags import tag_value
 from cbas_async.fleet.tracker import HeartbeatTracker
-from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.placement import first_allowed_type
-from cbas_async.handlers.recovery import LostWorkerDetector
-from cbas_async.handlers.scheduling import Scheduler
+from cbas_async.master.wiring import make_event_handlers, make_job_steps, make_mover
 from cbas_async.messages import Ping, UserData, decode
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
@@ -40,27 +39,29 @@ class Parts:
         self.tracker = HeartbeatTracker()
         self.store = store
         self.launcher = launcher
-        self.scheduler = Scheduler(
-            store=store,
+        self.mover = make_mover(store, self.clock, settings)
+        steps = make_job_steps(
+            settings,
+            mover=self.mover,
             launcher=launcher,
             placer=first_allowed_type("us-east-1"),
             tracker=self.tracker,
             resources=resources,
-            settings=settings,
             clock=self.clock,
         )
-        self.detector = LostWorkerDetector(
+        self.scheduler = steps.scheduler
+        self.detector = steps.detector
+        handlers = make_event_handlers(
+            settings,
             store=store,
+            mover=self.mover,
             launcher=launcher,
             tracker=self.tracker,
             clock=self.clock,
-            timeout_s=settings.lost_worker_timeout_s,
-            launch_timeout_s=settings.launch_timeout_s,
-            actor=settings.master_id,
+            wake=asyncio.Event(),
         )
-        self.heartbeats = HeartbeatHandler(
-            store=store, tracker=self.tracker, clock=self.clock, actor=settings.master_id
-        )
+        self.heartbeats = handlers.heartbeats
+        self.interruptions = handlers.interruptions
 
     async def pending_job(self, owner: str = "m-test") -> str:
         job = await self.store.create(SPEC, now=self.clock.now(), actor="t")

@@ -8,12 +8,11 @@ from collections.abc import Collection
 import structlog
 
 from cbas_async.clock import Clock
-from cbas_async.errors import StaleWrite
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.tracker import HeartbeatTracker
+from cbas_async.handlers.mover import JobMover
 from cbas_async.records import JobRecord
 from cbas_async.states import JobState
-from cbas_async.store import JobStore
 
 log = structlog.get_logger(__name__)
 
@@ -24,21 +23,19 @@ class LostWorkerDetector:
     def __init__(
         self,
         *,
-        store: JobStore,
+        mover: JobMover,
         launcher: Launcher,
         tracker: HeartbeatTracker,
         clock: Clock,
         timeout_s: float,
         launch_timeout_s: float,
-        actor: str,
     ) -> None:
-        self._store = store
+        self._mover = mover
         self._launcher = launcher
         self._tracker = tracker
         self._clock = clock
         self._timeout_s = timeout_s
         self._launch_timeout_s = launch_timeout_s
-        self._me = actor
 
     def is_lost(self, job: JobRecord) -> bool:
         """Silent too long: the lost-worker timeout once it pinged, the (longer) launch
@@ -65,19 +62,7 @@ class LostWorkerDetector:
             await self._launcher.terminate([instance_id])  # hung: stop paying for it
         silent = self._tracker.silent_for(job.job_id, job.attempt, self._clock.monotonic())
         detail = f"lost worker: silent {silent:.1f}s, EC2 state {ec2_state or 'gone'}"
-        try:
-            await self._store.transition(
-                job.job_id,
-                {job.state},
-                JobState.INTERRUPTED,
-                job.version,
-                now=self._clock.now(),
-                actor=self._me,
-                owner=self._me,
-                attempt=job.attempt,
-                detail=detail,
-            )
-        except StaleWrite:
+        if await self._mover.to_interrupted(job, detail) is None:
             return False
         log.warning("worker_lost", job_id=job.job_id, attempt=job.attempt, detail=detail)
         return True

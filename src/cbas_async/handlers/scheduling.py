@@ -12,16 +12,15 @@ import structlog
 
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import Clock
-from cbas_async.errors import PermanentError, StaleWrite, TransientError
+from cbas_async.errors import PermanentError, TransientError
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.costing import JobCosting
+from cbas_async.handlers.mover import JobMover
 from cbas_async.handlers.placement import Placer
 from cbas_async.messages import UserData
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
-from cbas_async.states import JobState
-from cbas_async.store import JobStore
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +33,7 @@ class Scheduler:
     def __init__(
         self,
         *,
-        store: JobStore,
+        mover: JobMover,
         launcher: Launcher,
         placer: Placer,
         tracker: HeartbeatTracker,
@@ -43,7 +42,7 @@ class Scheduler:
         clock: Clock,
         costing: JobCosting | None = None,
     ) -> None:
-        self._store = store
+        self._mover = mover
         self._launcher = launcher
         self._placer = placer
         self._tracker = tracker
@@ -51,26 +50,14 @@ class Scheduler:
         self._settings = settings
         self._clock = clock
         self._costing = costing
-        self._me = settings.master_id
 
     async def place(self, job: JobRecord) -> None:
         placement = self._placer(job)
-        try:
-            job = await self._store.transition(
-                job.job_id,
-                {JobState.PENDING},
-                JobState.LAUNCHING,
-                job.version,
-                now=self._clock.now(),
-                actor=self._me,
-                attempt=job.attempt,
-                owner=self._me,
-                updates={"placement": placement.to_item()},
-            )
-        except StaleWrite:
+        launching = await self._mover.to_launching(job, placement.to_item())
+        if launching is None:
             return  # someone else moved it; the next pass sees the new state
-        self._tracker.watch(job.job_id, job.attempt, self._clock.monotonic())
-        await self._launch(job, placement)
+        self._tracker.watch(launching.job_id, launching.attempt, self._clock.monotonic())
+        await self._launch(launching, placement)
 
     async def _launch(self, job: JobRecord, placement: LaunchRequest) -> None:
         user_data = self.user_data(job, placement)
@@ -84,14 +71,8 @@ class Scheduler:
             except PermanentError as exc:
                 await self._fail(job, f"launch refused: {exc}")
                 return
-            await self._store.update_fields(
-                job.job_id,
-                attempt=job.attempt,
-                updates={
-                    "instance_id": instance_id,
-                    "placement": {**placement.to_item(), "instance_id": instance_id},
-                },
-            )
+            if not await self._mover.record_instance(job, instance_id, placement.to_item()):
+                return
             log.info(
                 "job_launched", job_id=job.job_id, attempt=job.attempt, instance_id=instance_id
             )
@@ -132,38 +113,9 @@ class Scheduler:
             await self._fail(job, f"interrupted {job.attempt} times; max_attempts reached")
             return
         costs = await self._costing.cost_updates(job) if self._costing else None
-        try:
-            await self._store.transition(
-                job.job_id,
-                {JobState.INTERRUPTED},
-                JobState.PENDING,
-                job.version,
-                now=self._clock.now(),
-                actor=self._me,
-                owner=self._me,
-                attempt=job.attempt,
-                new_attempt=job.attempt + 1,
-                updates=costs,
-                detail="re-queued from the last checkpoint",
-            )
+        if await self._mover.requeue(job, costs):
             log.info("job_requeued", job_id=job.job_id, attempt=job.attempt + 1)
-        except StaleWrite:
-            pass
 
     async def _fail(self, job: JobRecord, reason: str) -> None:
-        try:
-            await self._store.transition(
-                job.job_id,
-                {job.state},
-                JobState.FAILED,
-                job.version,
-                now=self._clock.now(),
-                actor=self._me,
-                owner=self._me,
-                attempt=job.attempt,
-                updates={"reason": reason},
-                detail=reason,
-            )
+        if await self._mover.fail(job, reason):
             log.info("job_failed", job_id=job.job_id, reason=reason)
-        except StaleWrite:
-            pass
