@@ -63,7 +63,9 @@ def make_event_handlers(
 ) -> EventHandlers:
     return EventHandlers(
         heartbeats=HeartbeatHandler(store=store, mover=mover, tracker=tracker, clock=clock),
-        interruptions=InterruptionHandler(store=store, launcher=launcher, clock=clock, wake=wake),
+        interruptions=InterruptionHandler(
+            store=store, launcher=launcher, tracker=tracker, clock=clock, wake=wake
+        ),
     )
 
 
@@ -109,6 +111,9 @@ def make_job_steps(
         clock=clock,
         timeout_s=settings.lost_worker_timeout_s,
         launch_timeout_s=settings.launch_timeout_s,
+        notice_s=settings.scaled_notice_s,
+        # a worker writes INTERRUPTED right after its final checkpoint: one heartbeat's time
+        notice_grace_s=settings.heartbeat_interval_s,
     )
     return JobSteps(scheduler=scheduler, detector=detector)
 
