@@ -21,12 +21,12 @@ from tests.fakes import FakeClock
 
 
 def test_profiles_and_their_worst_cases() -> None:
-    assert (DAEMON.attempts, DAEMON.worst_backoff_s) == (7, 51.0)  # 1+2+4+8+16+20
+    assert (DAEMON.attempts, DAEMON.worst_backoff_s) == (8, 71.0)  # 1+2+4+8+16+20+20
     assert (INTERACTIVE.attempts, INTERACTIVE.worst_backoff_s) == (3, 3.0)
     assert INTERACTIVE.worst_case_s == 3.0 + 3 * 35.0  # each try may time out too
     assert policy_for(60.0) is DAEMON
     assert policy_for(8.0) is INTERACTIVE
-    assert DAEMON.botocore_retries() == {"mode": "standard", "total_max_attempts": 7}
+    assert DAEMON.botocore_retries() == {"mode": "standard", "total_max_attempts": 8}
 
 
 def test_dynamo_retry_waits_only_between_tries() -> None:

@@ -13,14 +13,17 @@ service over plain HTTP, and a download whose body breaks off after the response
 The backoff is botocore's: before try k+1, a random wait up to min(2**(k-1), 20) seconds.
 Worst case per call, in backoff alone:
 
-- daemon (master, worker, local cloud): 7 tries, 1+2+4+8+16+20 = 51 s (about 25 s expected);
+- daemon (master, worker, local cloud): 8 tries, 1+2+4+8+16+20+20 = 71 s (about 35 s
+  expected). botocore's cap of 20 s per wait is fixed, so 7 tries (51 s) would be the most
+  under a minute; 8 keeps a daemon riding out outages about as long as before, when
+  botocore was asked for 8 retries (9 tries) and aiodynamo retried for 60 s;
 - interactive (the user commands): 3 tries, 1+2 = 3 s.
 
 Each try also has its own timeouts (connect 5 s, read 30 s: above SQS's 20 s long poll), so
 a call to an endpoint that accepts connections and never answers can take
-attempts x 35 s + backoff: 296 s (daemon), 108 s (interactive). DynamoDB calls also stop at
-`CBAS_AWS_RETRY_S` (the same setting selects the profile). botocore's retry quota can
-stop retries earlier when a client sees many failures in a row.
+attempts x 35 s + backoff: 351 s (daemon), 108 s (interactive). DynamoDB calls also stop
+at `CBAS_AWS_RETRY_S` (60 s; the same setting selects the profile). botocore's retry quota
+can stop retries earlier when a client sees many failures in a row.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ class RetryPolicy:
         return PolicyRetry(time_limit_secs=time_limit_s, policy=self)
 
 
-DAEMON = RetryPolicy("daemon", attempts=7)
+DAEMON = RetryPolicy("daemon", attempts=8)
 INTERACTIVE = RetryPolicy("interactive", attempts=3)
 
 
