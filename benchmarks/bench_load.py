@@ -36,7 +36,6 @@ from cbas_async.master.wiring import make_event_handlers, make_mover, subscribe_
 from cbas_async.messages import Ping, decode
 from cbas_async.metrics import Metrics
 from cbas_async.records import JobRecord
-from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 
@@ -127,11 +126,9 @@ def _master() -> _Master:
     bus.subscribe("metrics", Metrics().on_event, kinds=Metrics.kinds)
     never_called = cast("EC2Client", object())  # pings are not the interruption handler's event
     launcher = Launcher(ec2=never_called, image_id="ami-bench", deployment="bench")
-    settings = Settings(master_id="bench")
     handlers = make_event_handlers(
-        settings,
         store=store,
-        mover=make_mover(store, clock, settings),
+        mover=make_mover(store, clock, "bench"),
         launcher=launcher,
         tracker=tracker,
         clock=clock,

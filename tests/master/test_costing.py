@@ -203,7 +203,7 @@ async def test_requeue_prices_the_interrupted_attempt_in_the_same_write(
     clock = FakeClock(T0 + timedelta(seconds=1001))
     scheduler = make_job_steps(
         master_settings,
-        mover=make_mover(store, clock, master_settings),
+        mover=make_mover(store, clock, master_settings.master_id),
         launcher=launcher,
         placer=first_allowed_type("us-east-1"),
         tracker=HeartbeatTracker(),
@@ -243,7 +243,7 @@ async def test_supervisor_prices_jobs_once_they_end(
     costing = JobCosting(store=store, book=_book())
     steps = make_job_steps(
         master_settings,
-        mover=make_mover(store, clock, master_settings),
+        mover=make_mover(store, clock, master_settings.master_id),
         launcher=launcher,
         placer=first_allowed_type("us-east-1"),
         tracker=tracker,

@@ -72,7 +72,11 @@ def master(
     settings = master_settings.replace(launch_timeout_s=300.0, heartbeat_interval_s=GRACE_S)
     assert settings.scaled_notice_s == NOTICE_S
     clock = FakeClock(datetime(2026, 11, 27, tzinfo=UTC))
-    tracker, wake, mover = HeartbeatTracker(), asyncio.Event(), make_mover(store, clock, settings)
+    tracker, wake, mover = (
+        HeartbeatTracker(),
+        asyncio.Event(),
+        make_mover(store, clock, settings.master_id),
+    )
     steps = make_job_steps(
         settings,
         mover=mover,
@@ -83,7 +87,6 @@ def master(
         clock=clock,
     )
     handlers = make_event_handlers(
-        settings,
         store=store,
         mover=mover,
         launcher=launcher,

@@ -42,7 +42,7 @@ class Parts:
         self.store = store
         self.launcher = launcher
         self.resources = resources
-        self.mover = make_mover(store, self.clock, settings)
+        self.mover = make_mover(store, self.clock, settings.master_id)
         steps = make_job_steps(
             settings,
             mover=self.mover,
@@ -55,7 +55,6 @@ class Parts:
         self.scheduler = steps.scheduler
         self.detector = steps.detector
         handlers = make_event_handlers(
-            settings,
             store=store,
             mover=self.mover,
             launcher=launcher,

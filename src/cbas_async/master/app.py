@@ -151,9 +151,8 @@ def _wire(
     costing = JobCosting(store=store, book=market.book)
     wake = asyncio.Event()
     launcher = make_launcher(clients, settings)
-    mover = make_mover(store, clock, settings)
+    mover = make_mover(store, clock, settings.master_id)
     handlers = make_event_handlers(
-        settings,
         store=store,
         mover=mover,
         launcher=launcher,

@@ -38,9 +38,9 @@ def make_launcher(clients: Clients, settings: Settings) -> Launcher:
     )
 
 
-def make_mover(store: JobStore, clock: Clock, settings: Settings) -> JobMover:
+def make_mover(store: JobStore, clock: Clock, master_id: str) -> JobMover:
     """The one object through which this master moves jobs; it fences on `master_id`."""
-    return JobMover(store=store, clock=clock, actor=settings.master_id)
+    return JobMover(store=store, clock=clock, actor=master_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,7 +52,6 @@ class EventHandlers:
 
 
 def make_event_handlers(
-    settings: Settings,
     *,
     store: JobStore,
     mover: JobMover,
