@@ -113,9 +113,9 @@ async def test_instance_is_recorded_only_on_the_current_attempt(
 ) -> None:
     launching = await mover.to_launching(await _pending(store, clock), PLACEMENT)
     assert launching is not None
-    assert await mover.record_instance(launching, "i-1", PLACEMENT)
+    assert await mover.record_instance(launching, "i-1", {**PLACEMENT, "instance_id": "i-1"})
     job = await store.get(launching.job_id)
     assert job.placement == {**PLACEMENT, "instance_id": "i-1"}
     stale = dataclasses.replace(launching, attempt=2)
-    assert not await mover.record_instance(stale, "i-2", PLACEMENT)
+    assert not await mover.record_instance(stale, "i-2", {**PLACEMENT, "instance_id": "i-2"})
     assert (await store.get(launching.job_id)).placement == {**PLACEMENT, "instance_id": "i-1"}

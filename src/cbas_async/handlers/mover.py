@@ -44,16 +44,13 @@ class JobMover:
     async def record_instance(
         self, job: JobRecord, instance_id: str, placement: Mapping[str, Any]
     ) -> bool:
-        """Note the launched instance on the attempt; False when the attempt is no longer
-        the job's (the sweeper then stops the instance)."""
+        """Note the launched instance, and the placement that now names it, on the attempt;
+        False when the attempt is no longer the job's (the sweeper then stops the instance)."""
         try:
             await self._store.update_fields(
                 job.job_id,
                 attempt=job.attempt,
-                updates={
-                    "instance_id": instance_id,
-                    "placement": {**placement, "instance_id": instance_id},
-                },
+                updates={"instance_id": instance_id, "placement": placement},
             )
         except StaleWrite:
             log.info("instance_record_lost", job_id=job.job_id, attempt=job.attempt)

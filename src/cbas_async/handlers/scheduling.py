@@ -105,7 +105,8 @@ class Scheduler:
         except PermanentError as exc:
             await self._fail(job, f"launch refused: {exc}")
             return
-        if await self._mover.record_instance(job, instance_id, placement.to_item()):
+        placed = {**placement.to_item(), "instance_id": instance_id}
+        if await self._mover.record_instance(job, instance_id, placed):
             log.info(
                 "job_launched", job_id=job.job_id, attempt=job.attempt, instance_id=instance_id
             )
