@@ -37,7 +37,7 @@ class JobMover:
             job,
             JobState.LAUNCHING,
             source=JobState.PENDING,
-            updates={"placement": dict(placement)},
+            updates={"placement": placement},
             owned=True,
         )
 
