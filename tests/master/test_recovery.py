@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.errors import TransientError
 from cbas_async.events import WorkerPinged
@@ -15,7 +16,14 @@ from cbas_async.fleet.tags import tag_value
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.placement import first_allowed_type
 from cbas_async.handlers.scheduling import LAUNCH_TRIES, Scheduler
-from cbas_async.master.wiring import make_event_handlers, make_job_steps, make_mover
+from cbas_async.handlers.sweeper import Sweeper
+from cbas_async.master.health import Health
+from cbas_async.master.wiring import (
+    make_event_handlers,
+    make_job_steps,
+    make_mover,
+    make_supervisor,
+)
 from cbas_async.messages import Ping, UserData, decode
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
@@ -294,3 +302,39 @@ async def test_launches_stop_after_the_tries_and_cancelled_jobs_are_forgotten(
     )
     scheduler.forget_launches(set())
     assert not await scheduler.relaunch(await parts.store.get(other))
+
+
+async def test_the_supervisor_relaunches_at_its_next_pass(
+    parts: Parts, master_settings: Settings, clients: Clients
+) -> None:
+    flaky = _FlakyLauncher(parts.launcher, failures=1)
+    steps = make_job_steps(
+        master_settings,
+        mover=parts.mover,
+        launcher=flaky,
+        placer=first_allowed_type("us-east-1"),
+        tracker=parts.tracker,
+        resources=parts.resources,
+        clock=parts.clock,
+    )
+    supervisor = make_supervisor(
+        master_settings,
+        steps,
+        store=parts.store,
+        sweeper=Sweeper(
+            store=parts.store, launcher=flaky, sns=clients.sns, topic_arn="x", clock=parts.clock
+        ),
+        health=Health(clock=parts.clock),
+        clock=parts.clock,
+        wake=asyncio.Event(),
+        sweep_every=1000,
+    )
+    job_id = await parts.pending_job()
+    await supervisor.supervise_once()  # placed; the launch failed
+    assert flaky.calls == 1
+    await supervisor.supervise_once()  # launched again
+    job = await parts.store.get(job_id)
+    assert job.state is JobState.LAUNCHING
+    assert job.placement is not None
+    assert "instance_id" in job.placement
+    assert flaky.calls == 2
