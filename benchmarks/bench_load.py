@@ -30,11 +30,9 @@ from cbas_async.bus import Bus
 from cbas_async.clock import SystemClock, utc_iso
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.tracker import HeartbeatTracker
-from cbas_async.handlers.heartbeats import HeartbeatHandler
-from cbas_async.handlers.interruptions import InterruptionHandler
-from cbas_async.master.app import subscribe_handlers
 from cbas_async.master.health import Health
 from cbas_async.master.ping_poller import PingPoller
+from cbas_async.master.wiring import make_event_handlers, make_mover, subscribe_handlers
 from cbas_async.messages import Ping, decode
 from cbas_async.metrics import Metrics
 from cbas_async.records import JobRecord
@@ -124,17 +122,19 @@ class _Master:
 def _master() -> _Master:
     clock, store, tracker, bus = SystemClock(), _RunningJobs(), HeartbeatTracker(), Bus()
     feed = _BatchFeed()
-    # the master's subscribers, in its order (web.mount, then master.app._wire)
+    # the master's subscribers, in its order (web.mount, then master.wiring)
     bus.subscribe("metrics", Metrics().on_event, kinds=Metrics.kinds)
     never_called = cast("EC2Client", object())  # pings are not the interruption handler's event
     launcher = Launcher(ec2=never_called, image_id="ami-bench", deployment="bench")
-    subscribe_handlers(
-        bus,
-        heartbeats=HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor="bench"),
-        interruptions=InterruptionHandler(
-            store=store, launcher=launcher, clock=clock, wake=asyncio.Event()
-        ),
+    handlers = make_event_handlers(
+        store=store,
+        mover=make_mover(store, clock, "bench"),
+        launcher=launcher,
+        tracker=tracker,
+        clock=clock,
+        wake=asyncio.Event(),
     )
+    subscribe_handlers(bus, handlers)
     poller = PingPoller(
         sqs=cast("SQSClient", feed),
         queue_url="bench",

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from aiodynamo.http.types import HttpImplementation, Request, Response
-from cbas_async.deployment import Session, make_store
 
 from cbas_async import commands
 from cbas_async.account import AccountClients, open_account_clients, set_up_account
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap, resolve
 from cbas_async.clock import SystemClock
+from cbas_async.deployment import Session, make_store
 from cbas_async.policies import policy
 from cbas_async.sandbox import Sandbox
 from cbas_async.scope import DEPLOYMENT_TAG, Process, Scope

@@ -13,11 +13,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from cbas_async.deployment import make_store
 
 from cbas_async.account import AccountClients, open_account_clients, set_up_account
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources, bootstrap
+from cbas_async.deployment import make_store
 from cbas_async.scope import EVENT_RULES, ROLES, Scope
 from cbas_async.settings import Settings
 from cbas_async.states import JobState

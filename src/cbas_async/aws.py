@@ -15,9 +15,9 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from aiodynamo.client import Client as DynamoClient
 from aiodynamo.http.aiohttp import AIOHTTP
-from aiodynamo.models import ExponentialBackoffRetry
 
 from cbas_async.credentials import dynamo_credentials
+from cbas_async.retries import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, policy_for
 from cbas_async.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,13 +43,11 @@ class Clients:
 async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
     """Open every client with the settings' region, endpoint override and credentials."""
     session = get_session()
-    # SQS long polls wait 20 s: the read timeout must be above that. Daemons ride out an
-    # outage of several seconds: 8 attempts back off up to ~50 s in all (standard mode:
-    # random up to 1, 2, 4, … s, at most 20 s each); interactive commands give up sooner.
+    policy = policy_for(settings.aws_retry_s)  # tries and worst-case waits: retries.py
     config = AioConfig(
-        read_timeout=30,
-        connect_timeout=5,
-        retries={"max_attempts": 8 if settings.aws_retry_s >= 30 else 3, "mode": "standard"},
+        read_timeout=READ_TIMEOUT_S,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        retries=policy.botocore_retries(),
         max_pool_connections=50,
     )
     kwargs: dict[str, object] = {"region_name": settings.region, "config": config}
@@ -70,6 +68,6 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
             region=settings.region,
             endpoint=yarl.URL(settings.endpoint_url) if settings.endpoint_url else None,
             numeric_type=decimal.Decimal,
-            throttle_config=ExponentialBackoffRetry(time_limit_secs=settings.aws_retry_s),
+            throttle_config=policy.dynamo_retry(settings.aws_retry_s),
         )
         yield Clients(s3=s3, sqs=sqs, sns=sns, ec2=ec2, dynamo=dynamo, http=http)

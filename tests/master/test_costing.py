@@ -23,11 +23,9 @@ from cbas_async.handlers.costing import (
     work_redone_s,
 )
 from cbas_async.handlers.placement import checkpointed_work_s, first_allowed_type
-from cbas_async.handlers.recovery import LostWorkerDetector
-from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.sweeper import Sweeper
 from cbas_async.master.health import Health
-from cbas_async.master.supervisor import Supervisor
+from cbas_async.master.wiring import make_job_steps, make_mover, make_supervisor
 from cbas_async.records import CheckpointPointer, JobEvent
 from cbas_async.settings import Settings
 from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
@@ -202,16 +200,17 @@ async def test_requeue_prices_the_interrupted_attempt_in_the_same_write(
     store: JobStore, launcher: Launcher, resources: Resources, master_settings: Settings
 ) -> None:
     costing = JobCosting(store=store, book=_book())
-    scheduler = Scheduler(
-        store=store,
+    clock = FakeClock(T0 + timedelta(seconds=1001))
+    scheduler = make_job_steps(
+        master_settings,
+        mover=make_mover(store, clock, master_settings.master_id),
         launcher=launcher,
         placer=first_allowed_type("us-east-1"),
         tracker=HeartbeatTracker(),
         resources=resources,
-        settings=master_settings,
-        clock=FakeClock(T0 + timedelta(seconds=1001)),
+        clock=clock,
         costing=costing,
-    )
+    ).scheduler
     job_id = await _pending_job(store)
     await store.set_owner(job_id, owner=master_settings.master_id, expected_owner=None)
     await _run_attempt(store, job_id, 1, 0, S.INTERRUPTED)
@@ -242,36 +241,25 @@ async def test_supervisor_prices_jobs_once_they_end(
     tracker = HeartbeatTracker()
     me = master_settings.master_id
     costing = JobCosting(store=store, book=_book())
-    scheduler = Scheduler(
-        store=store,
+    steps = make_job_steps(
+        master_settings,
+        mover=make_mover(store, clock, master_settings.master_id),
         launcher=launcher,
         placer=first_allowed_type("us-east-1"),
         tracker=tracker,
         resources=resources,
-        settings=master_settings,
         clock=clock,
         costing=costing,
     )
-    detector = LostWorkerDetector(
+    supervisor = make_supervisor(
+        master_settings,
+        steps,
         store=store,
-        launcher=launcher,
-        tracker=tracker,
-        clock=clock,
-        timeout_s=master_settings.lost_worker_timeout_s,
-        launch_timeout_s=master_settings.launch_timeout_s,
-        actor=me,
-    )
-    supervisor = Supervisor(
-        store=store,
-        scheduler=scheduler,
-        detector=detector,
         sweeper=Sweeper(
             store=store, launcher=launcher, sns=clients.sns, topic_arn="x", clock=clock
         ),
         health=Health(clock=clock),
         clock=clock,
-        master_id=me,
-        interval_s=1.0,
         wake=asyncio.Event(),
         sweep_every=1000,
         costing=costing,

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 
+from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
+from cbas_async.errors import TransientError
 from cbas_async.events import WorkerPinged
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.tags import tag_value
 from cbas_async.fleet.tracker import HeartbeatTracker
-from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.placement import first_allowed_type
-from cbas_async.handlers.recovery import LostWorkerDetector
-from cbas_async.handlers.scheduling import Scheduler
+from cbas_async.handlers.scheduling import LAUNCH_TRIES, Scheduler
+from cbas_async.handlers.sweeper import Sweeper
+from cbas_async.master.health import Health
+from cbas_async.master.wiring import (
+    make_event_handlers,
+    make_job_steps,
+    make_mover,
+    make_supervisor,
+)
 from cbas_async.messages import Ping, UserData, decode
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
@@ -40,27 +49,29 @@ class Parts:
         self.tracker = HeartbeatTracker()
         self.store = store
         self.launcher = launcher
-        self.scheduler = Scheduler(
-            store=store,
+        self.resources = resources
+        self.mover = make_mover(store, self.clock, settings.master_id)
+        steps = make_job_steps(
+            settings,
+            mover=self.mover,
             launcher=launcher,
             placer=first_allowed_type("us-east-1"),
             tracker=self.tracker,
             resources=resources,
-            settings=settings,
             clock=self.clock,
         )
-        self.detector = LostWorkerDetector(
+        self.scheduler = steps.scheduler
+        self.detector = steps.detector
+        handlers = make_event_handlers(
             store=store,
+            mover=self.mover,
             launcher=launcher,
             tracker=self.tracker,
             clock=self.clock,
-            timeout_s=settings.lost_worker_timeout_s,
-            launch_timeout_s=settings.launch_timeout_s,
-            actor=settings.master_id,
+            wake=asyncio.Event(),
         )
-        self.heartbeats = HeartbeatHandler(
-            store=store, tracker=self.tracker, clock=self.clock, actor=settings.master_id
-        )
+        self.heartbeats = handlers.heartbeats
+        self.interruptions = handlers.interruptions
 
     async def pending_job(self, owner: str = "m-test") -> str:
         job = await self.store.create(SPEC, now=self.clock.now(), actor="t")
@@ -224,3 +235,106 @@ async def test_detector_prunes_heartbeats_of_jobs_no_longer_live(parts: Parts) -
     await parts.clock.advance(2 * parts.launch_timeout_s + 1)
     assert parts.detector.prune(set()) == 1
     assert parts.tracker.last_seen(job_id) is None
+
+
+class _FlakyLauncher(Launcher):
+    """The real launcher, after `failures` launches that fail as EC2 under stress does."""
+
+    def __init__(self, real: Launcher, failures: int) -> None:
+        self.__dict__.update(real.__dict__)
+        self.failures = failures
+        self.calls = 0
+
+    async def launch(self, request: LaunchRequest, user_data: UserData) -> str:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise TransientError("launch failed: InsufficientInstanceCapacity")
+        return await super().launch(request, user_data)
+
+
+def _scheduler(parts: Parts, launcher: Launcher, settings: Settings) -> Scheduler:
+    return make_job_steps(
+        settings,
+        mover=parts.mover,
+        launcher=launcher,
+        placer=first_allowed_type("us-east-1"),
+        tracker=parts.tracker,
+        resources=parts.resources,
+        clock=parts.clock,
+    ).scheduler
+
+
+async def test_a_failed_launch_is_tried_again_at_the_next_tick_not_within_this_one(
+    parts: Parts, master_settings: Settings
+) -> None:
+    flaky = _FlakyLauncher(parts.launcher, failures=1)
+    scheduler = _scheduler(parts, flaky, master_settings)
+    job_id = await parts.pending_job()
+    await scheduler.place(await parts.store.get(job_id))
+    job = await parts.store.get(job_id)
+    assert job.state is JobState.LAUNCHING
+    assert job.placement is not None
+    assert "instance_id" not in job.placement  # placed, not launched yet
+    assert parts.clock.sleepers == 0  # the tick did not wait
+    assert await scheduler.relaunch(job)
+    job = await parts.store.get(job_id)
+    assert job.placement is not None
+    assert await parts.launcher.instance_state(job.placement["instance_id"]) == "running"
+    assert not await scheduler.relaunch(job)  # launched: the detector's again
+    assert flaky.calls == 2
+
+
+async def test_launches_stop_after_the_tries_and_cancelled_jobs_are_forgotten(
+    parts: Parts, master_settings: Settings
+) -> None:
+    flaky = _FlakyLauncher(parts.launcher, failures=LAUNCH_TRIES)
+    scheduler = _scheduler(parts, flaky, master_settings)
+    job_id = await parts.pending_job()
+    await scheduler.place(await parts.store.get(job_id))
+    job = await parts.store.get(job_id)
+    while await scheduler.relaunch(job):
+        pass
+    assert flaky.calls == LAUNCH_TRIES
+    assert (await parts.store.get(job_id)).state is JobState.LAUNCHING  # the detector's now
+    other = await parts.pending_job()
+    await _scheduler(parts, _FlakyLauncher(parts.launcher, 1), master_settings).place(
+        await parts.store.get(other)
+    )
+    scheduler.forget_launches(set())
+    assert not await scheduler.relaunch(await parts.store.get(other))
+
+
+async def test_the_supervisor_relaunches_at_its_next_pass(
+    parts: Parts, master_settings: Settings, clients: Clients
+) -> None:
+    flaky = _FlakyLauncher(parts.launcher, failures=1)
+    steps = make_job_steps(
+        master_settings,
+        mover=parts.mover,
+        launcher=flaky,
+        placer=first_allowed_type("us-east-1"),
+        tracker=parts.tracker,
+        resources=parts.resources,
+        clock=parts.clock,
+    )
+    supervisor = make_supervisor(
+        master_settings,
+        steps,
+        store=parts.store,
+        sweeper=Sweeper(
+            store=parts.store, launcher=flaky, sns=clients.sns, topic_arn="x", clock=parts.clock
+        ),
+        health=Health(clock=parts.clock),
+        clock=parts.clock,
+        wake=asyncio.Event(),
+        sweep_every=1000,
+    )
+    job_id = await parts.pending_job()
+    await supervisor.supervise_once()  # placed; the launch failed
+    assert flaky.calls == 1
+    await supervisor.supervise_once()  # launched again
+    job = await parts.store.get(job_id)
+    assert job.state is JobState.LAUNCHING
+    assert job.placement is not None
+    assert "instance_id" in job.placement
+    assert flaky.calls == 2

@@ -39,3 +39,17 @@ def test_confirmed_is_per_attempt_and_a_newer_attempt_replaces_it() -> None:
     assert tracker.confirmed("j", 2)
     tracker.forget("j")
     assert not tracker.confirmed("j", 2)
+
+
+def test_a_notice_counts_once_per_attempt_and_is_forgotten_with_the_job() -> None:
+    tracker = HeartbeatTracker()
+    tracker.noticed("j", 1, at=10.0)
+    tracker.noticed("j", 1, at=50.0)  # the same warning delivered again: the first counts
+    assert tracker.notice_at("j", 1) == 10.0
+    assert tracker.notice_at("j", 2) is None
+    tracker.noticed("j", 2, at=60.0)
+    assert tracker.notice_at("j", 1) is None
+    assert tracker.notice_at("j", 2) == 60.0
+    tracker.noticed("gone", 1, at=5.0)  # never pinged nor watched by this master
+    assert tracker.prune({"j"}, before=100.0) == 1
+    assert (tracker.notice_at("gone", 1), tracker.notice_at("j", 2)) == (None, 60.0)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ResponseStreamingError
 
 from cbas_async.errors import StaleWrite, TransientError
 from cbas_async.local.imds_server import ImdsEmulator
@@ -185,3 +185,28 @@ async def test_retrying_backs_off_then_succeeds_or_gives_up() -> None:
     with pytest.raises(StaleWrite):
         await retrying(permanent, clock=clock, what="t")
     assert len(calls) == 4
+
+
+async def test_retrying_leaves_what_the_aws_client_retried_and_retries_a_broken_body() -> None:
+    clock = FakeClock()
+    calls: list[str] = []
+
+    async def throttled() -> str:
+        calls.append("s3")
+        raise _client_error("SlowDown", 503)  # botocore already made the policy's tries
+
+    with pytest.raises(ClientError):
+        await retrying(throttled, clock=clock, what="t")
+    assert calls == ["s3"]
+
+    async def broken_body() -> str:
+        calls.append("body")
+        if calls.count("body") < 2:
+            raise ResponseStreamingError(error="connection reset")
+        return "ok"
+
+    async with asyncio.TaskGroup() as tg:
+        result = tg.create_task(retrying(broken_body, clock=clock, what="t"))
+        while not result.done():
+            await clock.advance(10)
+    assert (result.result(), calls.count("body")) == ("ok", 2)

@@ -98,7 +98,6 @@ async def _endpoint(
         region="us-east-1",
         identity=(INSTANCE, "j-1", 2),
         commands=commands,
-        clock=clock,
         max_body_bytes=4096,
     )
     async with endpoint:

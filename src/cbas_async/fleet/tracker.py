@@ -1,4 +1,5 @@
-"""Last heartbeat per (job, attempt), in memory: a restarted master starts with a grace period."""
+"""Last heartbeat per (job, attempt) and spot notices received, in memory: a restarted master
+starts with a grace period."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class HeartbeatTracker:
     _last: dict[str, tuple[int, float]] = field(default_factory=dict)
     _pinged: dict[str, set[int]] = field(default_factory=dict)
     _confirmed: dict[str, int] = field(default_factory=dict)
+    _notices: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def seen(self, job_id: str, attempt: int, at: float) -> None:
         """A ping (also the key `prune` ages by: pings and confirms come after one)."""
@@ -33,6 +35,17 @@ class HeartbeatTracker:
 
     def confirmed(self, job_id: str, attempt: int) -> bool:
         return self._confirmed.get(job_id) == attempt
+
+    def noticed(self, job_id: str, attempt: int, at: float) -> None:
+        """The attempt's instance was warned at `at` (monotonic) that it will be interrupted;
+        the first warning counts (EventBridge may deliver one twice)."""
+        known = self._notices.get(job_id)
+        if known is None or known[0] < attempt:
+            self._notices[job_id] = (attempt, at)
+
+    def notice_at(self, job_id: str, attempt: int) -> float | None:
+        known = self._notices.get(job_id)
+        return known[1] if known is not None and known[0] == attempt else None
 
     def watch(self, job_id: str, attempt: int, at: float) -> None:
         """Start the clock for an attempt not heard from yet (launch, adoption)."""
@@ -54,11 +67,13 @@ class HeartbeatTracker:
         self._last.pop(job_id, None)
         self._pinged.pop(job_id, None)
         self._confirmed.pop(job_id, None)
+        self._notices.pop(job_id, None)
 
     def prune(self, live: Collection[str], *, before: float) -> int:
         """Forget the jobs not in `live` last heard of (or watched) before `before`; the
         age guard keeps a job whose state change the live list has not caught up with."""
-        gone = [j for j, (_, at) in self._last.items() if at < before and j not in live]
+        timed = (*self._last.items(), *self._notices.items())
+        gone = {j for j, (_, at) in timed if at < before and j not in live}
         for job_id in gone:
             self.forget(job_id)
         return len(gone)

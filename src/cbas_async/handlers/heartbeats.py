@@ -6,9 +6,10 @@ from __future__ import annotations
 import structlog
 
 from cbas_async.clock import Clock
-from cbas_async.errors import JobNotFound, StaleWrite
+from cbas_async.errors import JobNotFound
 from cbas_async.events import Event, WorkerPinged
 from cbas_async.fleet.tracker import HeartbeatTracker
+from cbas_async.handlers.mover import JobMover
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 
@@ -20,11 +21,13 @@ class HeartbeatHandler:
 
     kinds = (WorkerPinged,)  # the bus events it handles
 
-    def __init__(self, *, store: JobStore, tracker: HeartbeatTracker, clock: Clock, actor: str):
+    def __init__(
+        self, *, store: JobStore, mover: JobMover, tracker: HeartbeatTracker, clock: Clock
+    ) -> None:
         self._store = store
+        self._mover = mover
         self._tracker = tracker
         self._clock = clock
-        self._actor = actor
 
     async def __call__(self, event: Event) -> None:
         if not isinstance(event, WorkerPinged):
@@ -42,18 +45,7 @@ class HeartbeatHandler:
             if job.attempt == ping.attempt and job.state is JobState.RUNNING:
                 self._tracker.confirm(ping.job_id, ping.attempt)
             return
-        try:
-            await self._store.transition(
-                job.job_id,
-                {JobState.LAUNCHING},
-                JobState.RUNNING,
-                job.version,
-                now=self._clock.now(),
-                actor=self._actor,
-                attempt=ping.attempt,
-                detail=f"first ping from {ping.instance_id}",
-            )
+        # None: the worker (or a duplicate ping) moved it first
+        if await self._mover.to_running(job, f"first ping from {ping.instance_id}"):
             log.info("job_running", job_id=job.job_id, attempt=ping.attempt)
-        except StaleWrite:
-            pass  # the worker (or a duplicate ping) moved it first
         self._tracker.confirm(ping.job_id, ping.attempt)

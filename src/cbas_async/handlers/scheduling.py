@@ -2,30 +2,42 @@
 
 Order of writes when placing: first the conditional PENDING -> LAUNCHING (so two masters
 cannot both launch), then RunInstances with a ClientToken per attempt (so a retry does not
-launch twice), then the instance id. A master that dies in between leaves a LAUNCHING job
-with no pings, which the lost-worker check recovers.
+launch twice), then the instance id. A launch that fails transiently is tried again at the
+next tick, not by sleeping inside this one. A master that dies in between leaves a
+LAUNCHING job with no pings, which the lost-worker check recovers.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
 
 import structlog
 
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import Clock
-from cbas_async.errors import PermanentError, StaleWrite, TransientError
+from cbas_async.errors import PermanentError, TransientError
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.costing import JobCosting
+from cbas_async.handlers.mover import JobMover
 from cbas_async.handlers.placement import Placer
 from cbas_async.messages import UserData
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
-from cbas_async.states import JobState
-from cbas_async.store import JobStore
 
 log = structlog.get_logger(__name__)
 
-LAUNCH_TRIES = 3
+LAUNCH_TRIES = 3  # RunInstances calls per attempt, one per supervisor tick
+
+
+@dataclass(frozen=True, slots=True)
+class _Unlaunched:
+    """An attempt whose launch failed transiently: launched again at the next tick."""
+
+    attempt: int
+    placement: LaunchRequest
+    tries: int
 
 
 class Scheduler:
@@ -34,7 +46,7 @@ class Scheduler:
     def __init__(
         self,
         *,
-        store: JobStore,
+        mover: JobMover,
         launcher: Launcher,
         placer: Placer,
         tracker: HeartbeatTracker,
@@ -43,7 +55,7 @@ class Scheduler:
         clock: Clock,
         costing: JobCosting | None = None,
     ) -> None:
-        self._store = store
+        self._mover = mover
         self._launcher = launcher
         self._placer = placer
         self._tracker = tracker
@@ -51,52 +63,53 @@ class Scheduler:
         self._settings = settings
         self._clock = clock
         self._costing = costing
-        self._me = settings.master_id
+        self._unlaunched: dict[str, _Unlaunched] = {}  # by job id
 
     async def place(self, job: JobRecord) -> None:
         placement = self._placer(job)
-        try:
-            job = await self._store.transition(
-                job.job_id,
-                {JobState.PENDING},
-                JobState.LAUNCHING,
-                job.version,
-                now=self._clock.now(),
-                actor=self._me,
-                attempt=job.attempt,
-                owner=self._me,
-                updates={"placement": placement.to_item()},
-            )
-        except StaleWrite:
+        launching = await self._mover.to_launching(job, placement.to_item())
+        if launching is None:
             return  # someone else moved it; the next pass sees the new state
-        self._tracker.watch(job.job_id, job.attempt, self._clock.monotonic())
-        await self._launch(job, placement)
+        self._tracker.watch(launching.job_id, launching.attempt, self._clock.monotonic())
+        await self._launch(launching, placement)
 
-    async def _launch(self, job: JobRecord, placement: LaunchRequest) -> None:
-        user_data = self.user_data(job, placement)
-        for attempt in range(1, LAUNCH_TRIES + 1):
-            try:
-                instance_id = await self._launcher.launch(placement, user_data)
-            except TransientError as exc:
-                log.warning("launch_retry", job_id=job.job_id, error=str(exc), attempt=attempt)
-                await self._clock.sleep(2.0**attempt)
-                continue
-            except PermanentError as exc:
-                await self._fail(job, f"launch refused: {exc}")
-                return
-            await self._store.update_fields(
-                job.job_id,
-                attempt=job.attempt,
-                updates={
-                    "instance_id": instance_id,
-                    "placement": {**placement.to_item(), "instance_id": instance_id},
-                },
-            )
+    async def relaunch(self, job: JobRecord) -> bool:
+        """Launch again for a LAUNCHING attempt whose launch failed at an earlier tick; False
+        when the job is not waiting for one (then it is the lost-worker check's)."""
+        waiting = self._unlaunched.get(job.job_id)
+        if waiting is None or waiting.attempt != job.attempt:
+            return False
+        await self._launch(job, waiting.placement, tries=waiting.tries)
+        return True
+
+    def forget_launches(self, live: Collection[str]) -> None:
+        """Drop the relaunches of jobs no longer live (cancelled meanwhile)."""
+        for job_id in [j for j in self._unlaunched if j not in live]:
+            del self._unlaunched[job_id]
+
+    async def _launch(self, job: JobRecord, placement: LaunchRequest, tries: int = 0) -> None:
+        """One RunInstances (EC2's client retries it as `retries.py` says). A transient
+        failure is tried again at the next tick, up to `LAUNCH_TRIES` launches in all;
+        the ClientToken makes a launch that did land count once."""
+        self._unlaunched.pop(job.job_id, None)
+        try:
+            instance_id = await self._launcher.launch(placement, self.user_data(job, placement))
+        except TransientError as exc:
+            tries += 1
+            log.warning("launch_failed", job_id=job.job_id, error=str(exc), tries=tries)
+            if tries < LAUNCH_TRIES:
+                self._unlaunched[job.job_id] = _Unlaunched(job.attempt, placement, tries)
+            else:  # the lost-worker check re-queues it after the launch timeout
+                log.error("launch_gave_up", job_id=job.job_id)
+            return
+        except PermanentError as exc:
+            await self._fail(job, f"launch refused: {exc}")
+            return
+        placed = {**placement.to_item(), "instance_id": instance_id}
+        if await self._mover.record_instance(job, instance_id, placed):
             log.info(
                 "job_launched", job_id=job.job_id, attempt=job.attempt, instance_id=instance_id
             )
-            return
-        log.error("launch_gave_up", job_id=job.job_id)  # lost-worker check will re-queue it
 
     def user_data(self, job: JobRecord, placement: LaunchRequest) -> UserData:
         s, r = self._settings, self._resources
@@ -132,38 +145,9 @@ class Scheduler:
             await self._fail(job, f"interrupted {job.attempt} times; max_attempts reached")
             return
         costs = await self._costing.cost_updates(job) if self._costing else None
-        try:
-            await self._store.transition(
-                job.job_id,
-                {JobState.INTERRUPTED},
-                JobState.PENDING,
-                job.version,
-                now=self._clock.now(),
-                actor=self._me,
-                owner=self._me,
-                attempt=job.attempt,
-                new_attempt=job.attempt + 1,
-                updates=costs,
-                detail="re-queued from the last checkpoint",
-            )
+        if await self._mover.requeue(job, costs):
             log.info("job_requeued", job_id=job.job_id, attempt=job.attempt + 1)
-        except StaleWrite:
-            pass
 
     async def _fail(self, job: JobRecord, reason: str) -> None:
-        try:
-            await self._store.transition(
-                job.job_id,
-                {job.state},
-                JobState.FAILED,
-                job.version,
-                now=self._clock.now(),
-                actor=self._me,
-                owner=self._me,
-                attempt=job.attempt,
-                updates={"reason": reason},
-                detail=reason,
-            )
+        if await self._mover.fail(job, reason):
             log.info("job_failed", job_id=job.job_id, reason=reason)
-        except StaleWrite:
-            pass

@@ -17,15 +17,10 @@ from cbas_async.bus import Bus
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.components import Component, run_components
 from cbas_async.deployment import Session, make_store
-from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.lease import MasterLease
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.costing import JobCosting
-from cbas_async.handlers.heartbeats import HeartbeatHandler
-from cbas_async.handlers.interruptions import InterruptionHandler
 from cbas_async.handlers.placement import broker_placer
-from cbas_async.handlers.recovery import LostWorkerDetector
-from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.sweeper import Sweeper, subscription_key
 from cbas_async.httpserver import HttpServer
 from cbas_async.master.health import Health, LoopLagMonitor
@@ -33,7 +28,14 @@ from cbas_async.master.http import build_app
 from cbas_async.master.ping_poller import PingPoller
 from cbas_async.master.price_fetcher import PriceFeed, open_price_feed
 from cbas_async.master.server import Subscription
-from cbas_async.master.supervisor import Supervisor
+from cbas_async.master.wiring import (
+    make_event_handlers,
+    make_job_steps,
+    make_launcher,
+    make_mover,
+    make_supervisor,
+    subscribe_handlers,
+)
 from cbas_async.metrics import Metrics
 from cbas_async.sandbox import Sandbox
 from cbas_async.settings import Settings
@@ -134,14 +136,6 @@ def http_app(
     return app
 
 
-def subscribe_handlers(
-    bus: Bus, *, heartbeats: HeartbeatHandler, interruptions: InterruptionHandler
-) -> None:
-    """The master's event handlers on its bus, each for the kinds of events it handles."""
-    bus.subscribe("heartbeats", heartbeats, kinds=HeartbeatHandler.kinds)
-    bus.subscribe("interruptions", interruptions, kinds=InterruptionHandler.kinds)
-
-
 def _wire(
     settings: Settings,
     clients: Clients,
@@ -154,48 +148,39 @@ def _wire(
     tracker: HeartbeatTracker,
     prices: PriceFeed,
 ) -> list[Component]:
-    me = settings.master_id
     costing = JobCosting(store=store, book=prices.book)
     wake = asyncio.Event()
-    launcher = Launcher(
-        ec2=clients.ec2, image_id=settings.worker_image_id, deployment=settings.deployment
-    )
-    subscribe_handlers(
-        bus,
-        heartbeats=HeartbeatHandler(store=store, tracker=tracker, clock=clock, actor=me),
-        interruptions=InterruptionHandler(store=store, launcher=launcher, clock=clock, wake=wake),
-    )
-    scheduler = Scheduler(
+    launcher = make_launcher(clients, settings)
+    mover = make_mover(store, clock, settings.master_id)
+    handlers = make_event_handlers(
         store=store,
+        mover=mover,
+        launcher=launcher,
+        tracker=tracker,
+        clock=clock,
+        wake=wake,
+    )
+    subscribe_handlers(bus, handlers)
+    steps = make_job_steps(
+        settings,
+        mover=mover,
         launcher=launcher,
         placer=broker_placer(book=prices.book, clock=clock, region=settings.region),
         tracker=tracker,
         resources=resources,
-        settings=settings,
         clock=clock,
         costing=costing,
-    )
-    detector = LostWorkerDetector(
-        store=store,
-        launcher=launcher,
-        tracker=tracker,
-        clock=clock,
-        timeout_s=settings.lost_worker_timeout_s,
-        launch_timeout_s=settings.launch_timeout_s,
-        actor=me,
     )
     sweeper = Sweeper(
         store=store, launcher=launcher, sns=clients.sns, topic_arn=resources.topic_arn, clock=clock
     )
-    supervisor = Supervisor(
+    supervisor = make_supervisor(
+        settings,
+        steps,
         store=store,
-        scheduler=scheduler,
-        detector=detector,
         sweeper=sweeper,
         health=health,
         clock=clock,
-        master_id=me,
-        interval_s=settings.supervise_interval_s,
         wake=wake,
         lease_held=lambda: lease.held,
         costing=costing,

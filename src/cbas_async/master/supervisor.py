@@ -80,7 +80,9 @@ class Supervisor:
             return
         jobs = await self._store.all_in_states(WATCHED)
         self._health.mark("dynamodb")
-        self._detector.prune({job.job_id for job in jobs})
+        live = {job.job_id for job in jobs}
+        self._detector.prune(live)
+        self._scheduler.forget_launches(live)
         mine = await self._adopt(jobs)
         async with asyncio.TaskGroup() as group:
             for job in mine:
@@ -99,7 +101,7 @@ class Supervisor:
                     await self._scheduler.place(job)
                 elif job.state is JobState.INTERRUPTED:
                     await self._scheduler.requeue(job)
-                else:
+                elif not await self._scheduler.relaunch(job):
                     await self._detector.check(job)
             except Exception:
                 log.exception("job_step_failed", job_id=job.job_id, state=job.state.value)

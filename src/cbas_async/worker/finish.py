@@ -19,7 +19,6 @@ from cbas_async.worker.jobwriter import JobWriter
 from cbas_async.worker.logship import LogShipper
 from cbas_async.worker.outputs import assemble_stream, missing_reason, sandbox_path
 from cbas_async.worker.paths import JobPaths
-from cbas_async.worker.retry import retrying
 from cbas_async.worker.runner import JobProcess, describe_exit, tail_lines
 from cbas_async.worker.timing import StepTimer
 
@@ -78,12 +77,8 @@ class Finisher:
             await self._fail(code, self._exit_reason(code))
             return
         facts = self._facts
-        missing = await retrying(
-            lambda: self._sandbox.upload_outputs(
-                facts.job_id, facts.paths.work, facts.spec.output_files
-            ),
-            clock=self._clock,
-            what="upload_outputs",
+        missing = await self._sandbox.upload_outputs(
+            facts.job_id, facts.paths.work, facts.spec.output_files
         )
         if missing:
             await self._fail(code, missing_reason(missing))

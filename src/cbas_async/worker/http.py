@@ -17,14 +17,12 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from cbas_async.clock import Clock
 from cbas_async.errors import InvalidMessage, TransientError
 from cbas_async.httpserver import HttpServer
 from cbas_async.messages import Command, decode
 from cbas_async.sns import DuplicateFilter, SnsVerifier, confirm_subscription
 from cbas_async.sns_envelope import SnsEnvelope
 from cbas_async.sns_intake import Refused, SnsIntake
-from cbas_async.worker.retry import retrying
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns import SNSClient
@@ -49,7 +47,6 @@ class CommandEndpoint:
         region: str,
         identity: tuple[str, str, int],
         commands: asyncio.Queue[Command],
-        clock: Clock,
         bind_host: str = "127.0.0.1",
         port: int = 0,
         advertise_host: str | None = None,
@@ -62,7 +59,6 @@ class CommandEndpoint:
         self._region = region
         self._instance_id, self._job_id, self._attempt = identity
         self._commands = commands
-        self._clock = clock
         self._bind_host = bind_host
         self._port = port
         self._advertise_host = advertise_host or bind_host
@@ -107,16 +103,12 @@ class CommandEndpoint:
 
     async def _subscribe(self) -> str:
         policy = json.dumps({"instance_id": [self._instance_id]})
-        answer = await retrying(
-            lambda: self._sns.subscribe(
-                TopicArn=self._topic_arn,
-                Protocol="http",
-                Endpoint=self.url,
-                Attributes={"FilterPolicy": policy},
-                ReturnSubscriptionArn=True,
-            ),
-            clock=self._clock,
-            what="sns_subscribe",
+        answer = await self._sns.subscribe(
+            TopicArn=self._topic_arn,
+            Protocol="http",
+            Endpoint=self.url,
+            Attributes={"FilterPolicy": policy},
+            ReturnSubscriptionArn=True,
         )
         return answer["SubscriptionArn"]
 
@@ -125,11 +117,7 @@ class CommandEndpoint:
         if arn is None:
             return
         try:
-            await retrying(
-                lambda: self._sns.unsubscribe(SubscriptionArn=arn),
-                clock=self._clock,
-                what="sns_unsubscribe",
-            )
+            await self._sns.unsubscribe(SubscriptionArn=arn)
         except Exception as exc:
             log.error("sns_unsubscribe_failed", subscription=arn, error=repr(exc))
 

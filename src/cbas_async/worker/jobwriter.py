@@ -12,7 +12,6 @@ from cbas_async.errors import StaleWrite
 from cbas_async.records import JobRecord
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
-from cbas_async.worker.retry import retrying
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +36,7 @@ class JobWriter:
         self._clock = clock
 
     async def read(self) -> JobRecord:
-        return await retrying(lambda: self._store.get(self._job_id), clock=self._clock, what="get")
+        return await self._store.get(self._job_id)
 
     async def move(
         self,
@@ -68,20 +67,16 @@ class JobWriter:
         detail: str | None,
         updates: Mapping[str, Any] | None,
     ) -> JobRecord:
-        moved = await retrying(
-            lambda: self._store.transition(
-                self._job_id,
-                {record.state},
-                target,
-                record.version,
-                now=self._clock.now(),
-                actor=self._actor,
-                attempt=self._attempt,
-                updates=updates,
-                detail=detail,
-            ),
-            clock=self._clock,
-            what="transition",
+        moved = await self._store.transition(
+            self._job_id,
+            {record.state},
+            target,
+            record.version,
+            now=self._clock.now(),
+            actor=self._actor,
+            attempt=self._attempt,
+            updates=updates,
+            detail=detail,
         )
         log.info("job_moved", from_state=record.state.value, to_state=target.value)
         return moved

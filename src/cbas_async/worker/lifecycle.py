@@ -212,6 +212,7 @@ class Worker:
     ) -> bool:
         """Inputs into the sandbox, the latest good checkpoint into the state directory."""
         job_id = self._data.job_id
+        # each request is retried by the S3 client; this retries a body that broke off
         await retrying(
             lambda: self._sandbox.download_area(job_id, "input", self._paths.work),
             clock=self._clock,

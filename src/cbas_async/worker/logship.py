@@ -15,7 +15,6 @@ import structlog
 from cbas_async.clock import Clock
 from cbas_async.loops import every
 from cbas_async.sandbox import Sandbox
-from cbas_async.worker.retry import retrying
 
 log = structlog.get_logger(__name__)
 
@@ -83,11 +82,7 @@ class LogShipper:
             return 0
         seq = self._seqs[stream]
         try:
-            await retrying(
-                lambda: self._sandbox.put_log_chunk(self._job_id, self._attempt, stream, seq, data),
-                clock=self._clock,
-                what="put_log_chunk",
-            )
+            await self._sandbox.put_log_chunk(self._job_id, self._attempt, stream, seq, data)
         except Exception as exc:
             log.warning("log_chunk_failed", stream=stream, seq=seq, error=repr(exc))
             return 0

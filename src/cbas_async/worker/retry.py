@@ -1,4 +1,10 @@
-"""Retries with capped exponential backoff and full jitter for calls that touch AWS."""
+"""Retries for what no client below retries: the instance metadata service (plain HTTP) and
+an S3 body that breaks off after the response began.
+
+Every AWS request is retried by its client, as `cbas_async.retries` sets the policy, so
+`retrying` never retries an error the client has already retried (`retried_below`): one
+failing AWS call makes the policy's tries, never a multiple of them.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from typing import TypeVar
 import aiohttp
 import structlog
 from aiodynamo import errors as dynamo
-from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError, ResponseStreamingError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 
@@ -64,6 +70,17 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def retried_below(exc: BaseException) -> bool:
+    """Whether the AWS client that raised `exc` has already retried it (botocore's standard
+    mode: error responses, connection and HTTP errors; aiodynamo: its own errors, timeouts).
+    A body that broke off while being read is not: the request had succeeded."""
+    if isinstance(exc, ResponseStreamingError):
+        return False
+    return isinstance(
+        exc, ClientError | BotoConnectionError | HTTPClientError | dynamo.AIODynamoError
+    )
+
+
 async def retrying(
     call: Callable[[], Awaitable[T]],
     *,
@@ -73,13 +90,13 @@ async def retrying(
     base_delay_s: float = 0.25,
     max_delay_s: float = 4.0,
 ) -> T:
-    """Await `call()`, retrying transient failures; the last failure (or any permanent one)
-    propagates. Cancellation is never retried."""
+    """Await `call()`, retrying transient failures that nothing below retried; the last
+    failure (or any other) propagates. Cancellation is never retried."""
     for attempt in range(1, attempts + 1):
         try:
             return await call()
         except Exception as exc:
-            if attempt == attempts or not is_transient(exc):
+            if attempt == attempts or not is_transient(exc) or retried_below(exc):
                 raise
             delay_s = random.uniform(0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1)))
             log.warning(

@@ -85,7 +85,6 @@ class Services:
             region=data.region,
             identity=(self._identity.instance_id, data.job_id, data.attempt),
             commands=self._commands,
-            clock=self.clock,
             bind_host=self._settings.http_host,
             port=self._options.http_port,
             advertise_host=self._advertise_host,

@@ -95,17 +95,13 @@ class CheckpointStorage:
                 extra={**extra, **took},
             )
 
-        return await retrying(send, clock=self._clock, what="checkpoint_upload", attempts=3)
+        return await send()
 
     async def record(self, pointer: CheckpointPointer) -> None:
         """Make `pointer` the job's latest checkpoint; `StaleWrite` if a newer attempt owns
         the job. Afterwards, objects older than the kept two are deleted."""
         try:
-            await retrying(
-                lambda: self._store.record_checkpoint(self._job_id, pointer),
-                clock=self._clock,
-                what="record_checkpoint",
-            )
+            await self._store.record_checkpoint(self._job_id, pointer)
         except StaleWrite:
             # an earlier try may have landed although its answer was lost
             if (await self._store.get(self._job_id)).checkpoint != pointer:
@@ -118,9 +114,7 @@ class CheckpointStorage:
         """Unpack the newest usable checkpoint into `dest`, dropping bad ones on the way
         (so the previous one becomes the newest). None: start from scratch."""
         for _ in range(_MAX_FALLBACKS):
-            record = await retrying(
-                lambda: self._store.get(self._job_id), clock=self._clock, what="get_job"
-            )
+            record = await self._store.get(self._job_id)
             pointer = record.checkpoint
             if pointer is None or not accepts(pointer):
                 return None
@@ -128,17 +122,14 @@ class CheckpointStorage:
                 await self._fetch_and_unpack(pointer, dest, scratch / ARCHIVE_NAME)
             except (BadCheckpoint, CorruptArchive) as exc:
                 log.warning("checkpoint_unusable", key=pointer.key, problem=str(exc))
-                await retrying(
-                    lambda: self._store.drop_checkpoint(self._job_id, pointer),  # noqa: B023
-                    clock=self._clock,
-                    what="drop_checkpoint",
-                )
+                await self._store.drop_checkpoint(self._job_id, pointer)
                 continue
             log.info("checkpoint_restored", key=pointer.key, size_bytes=pointer.size_bytes)
             return pointer
         return None
 
     async def _fetch_and_unpack(self, pointer: CheckpointPointer, dest: Path, file: Path) -> None:
+        # the GET is retried by the S3 client; this retries a body that broke off
         digest = await retrying(
             lambda: self._download(pointer.key, file), clock=self._clock, what="checkpoint_get"
         )
