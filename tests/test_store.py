@@ -10,13 +10,14 @@ import pytest
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap
 from cbas_async.errors import IllegalTransition, JobNotFound, StaleWrite
-from cbas_async.records import CheckpointPointer, JobEvent
+from cbas_async.jobs import parse_spec
+from cbas_async.records import CheckpointPointer, JobEvent, JobPlacement
 from cbas_async.settings import Settings
 from cbas_async.states import JobState, is_legal_path
 from cbas_async.store import JobStore
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-SPEC = {"name": "t", "command": ["true"], "max_attempts": 3}
+SPEC = parse_spec({"name": "t", "command": ["true"], "max_attempts": 3})
 
 
 @pytest.fixture
@@ -132,7 +133,9 @@ async def test_a_placement_set_by_a_transition_stays_in_its_history_entry(
     await store.transition(
         record.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=NOW, actor="m"
     )
-    placement = {"zone": "us-east-1b", "instance_type": "m5.large", "max_price_usd_per_hour": None}
+    placement = JobPlacement(
+        region="us-east-1", zone="us-east-1b", instance_type="m5.large", checkpoint_interval_s=60
+    )
     await store.transition(
         record.job_id,
         {JobState.PENDING},
@@ -143,7 +146,7 @@ async def test_a_placement_set_by_a_transition_stays_in_its_history_entry(
         updates={"placement": placement},
     )
     await store.update_fields(
-        record.job_id, attempt=1, updates={"placement": {**placement, "zone": "us-east-1c"}}
+        record.job_id, attempt=1, updates={"placement": placement.model_copy(update={"zone": "us-east-1c"})}
     )
     events = await store.events(record.job_id)
     assert [e.placement for e in events] == [None, None, placement]

@@ -15,6 +15,7 @@ from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.placement import first_allowed_type
 from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
+from cbas_async.jobs import parse_spec
 from cbas_async.messages import Ping, UserData, decode
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
@@ -63,7 +64,7 @@ class Parts:
         )
 
     async def pending_job(self, owner: str = "m-test") -> str:
-        job = await self.store.create(SPEC, now=self.clock.now(), actor="t")
+        job = await self.store.create(parse_spec(SPEC), now=self.clock.now(), actor="t")
         await self.store.transition(
             job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=self.clock.now(), actor="t"
         )
@@ -88,7 +89,8 @@ async def test_place_launches_a_tagged_spot_instance_with_user_data(parts: Parts
     job = await parts.store.get(job_id)
     assert job.state is JobState.LAUNCHING
     assert job.placement is not None
-    instance = await parts.launcher.describe(job.placement["instance_id"])
+    assert job.placement.instance_id is not None
+    instance = await parts.launcher.describe(job.placement.instance_id)
     assert instance is not None
     assert instance["InstanceType"] == "c5.large"
     assert instance.get("InstanceLifecycle") == "spot"
@@ -129,7 +131,8 @@ async def test_silent_worker_is_lost_after_the_timeout_only(parts: Parts) -> Non
     job = await parts.store.get(job_id)
     assert job.state is JobState.INTERRUPTED
     assert job.placement is not None
-    assert await parts.launcher.instance_state(job.placement["instance_id"]) in (
+    assert job.placement.instance_id is not None
+    assert await parts.launcher.instance_state(job.placement.instance_id) in (
         "shutting-down",
         "terminated",
     )

@@ -16,7 +16,7 @@ from cbas_async.errors import PermanentError, StaleWrite, TransientError
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.costing import JobCosting
-from cbas_async.handlers.placement import Placer
+from cbas_async.handlers.placement import Placer, job_placement
 from cbas_async.messages import UserData
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
@@ -65,7 +65,7 @@ class Scheduler:
                 actor=self._me,
                 attempt=job.attempt,
                 owner=self._me,
-                updates={"placement": placement.to_item()},
+                updates={"placement": job_placement(placement)},
             )
         except StaleWrite:
             return  # someone else moved it; the next pass sees the new state
@@ -89,7 +89,7 @@ class Scheduler:
                 attempt=job.attempt,
                 updates={
                     "instance_id": instance_id,
-                    "placement": {**placement.to_item(), "instance_id": instance_id},
+                    "placement": job_placement(placement, instance_id),
                 },
             )
             log.info(
@@ -128,7 +128,7 @@ class Scheduler:
     async def requeue(self, job: JobRecord) -> None:
         """INTERRUPTED -> PENDING with attempt + 1, or FAILED once attempts are used up.
         The interrupted attempt's cost is written with the re-queue, in the same write."""
-        if job.attempt >= job.max_attempts:
+        if job.attempt >= job.spec.max_attempts:
             await self._fail(job, f"interrupted {job.attempt} times; max_attempts reached")
             return
         costs = await self._costing.cost_updates(job) if self._costing else None
