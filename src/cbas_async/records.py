@@ -64,6 +64,10 @@ class Stored(BaseModel):
     def to_item(self) -> dict[str, Any]:
         return dict(dynamo_value(self.model_dump(mode="json", exclude_none=True)))
 
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
+        return cls.model_validate(item)
+
     def to_json(self) -> dict[str, Any]:
         """The API's JSON (what `model_validate` reads back)."""
         return self.model_dump(mode="json")
@@ -139,7 +143,7 @@ class JobCost(Stored):
         return {_COST_ITEM[name]: value for name, value in super().to_item().items()}
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> JobCost:
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
         found = {name: item[attr] for name, attr in _COST_ITEM.items() if item.get(attr)}
         return cls.model_validate(found)
 
@@ -173,7 +177,7 @@ class JobRecord(Stored):
         return {**dynamo_value(data), "spec_json": spec_json, **self.cost.to_item()}
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> JobRecord:
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
         """Raises `InvalidSpec` when the stored spec no longer validates."""
         data = {k: v for k, v in item.items() if k not in _COST_ITEM.values()}
         data["spec"] = parse_spec(str(data.pop("spec_json")))
@@ -193,7 +197,3 @@ class JobEvent(Stored):
     actor: str = ""
     detail: str | None = None
     placement: JobPlacement | None = None  # absent from entries written before it was kept
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> JobEvent:
-        return cls.model_validate(item)
