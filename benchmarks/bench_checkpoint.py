@@ -16,6 +16,7 @@ from pathlib import Path
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import SystemClock
+from cbas_async.jobs import JobSpec
 from cbas_async.s3io import upload_stream
 from cbas_async.sandbox import Sandbox
 from cbas_async.session import make_store
@@ -36,7 +37,7 @@ async def run(clients: Clients, resources: Resources, scratch: Path) -> list[dic
     store = make_store(clients, resources)
     sandbox = Sandbox(s3=clients.s3, bucket=resources.bucket)
     job = await store.create(
-        {"name": "bench", "command": ["true"]}, now=datetime.now(UTC), actor="bench"
+        JobSpec(name="bench", command=["true"]), now=datetime.now(UTC), actor="bench"
     )
     await store.transition(
         job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=datetime.now(UTC), actor="bench"

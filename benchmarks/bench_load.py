@@ -32,6 +32,7 @@ from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.interruptions import InterruptionHandler
+from cbas_async.jobs import JobSpec
 from cbas_async.master.app import subscribe_handlers
 from cbas_async.master.health import Health
 from cbas_async.master.ping_poller import PingPoller
@@ -89,6 +90,9 @@ class _BatchFeed:
         return {"Successful": [], "Failed": []}
 
 
+SPEC = JobSpec(name="bench", command=["true"])
+
+
 class _RunningJobs(JobStore):
     """Answers the heartbeat handler's one read per attempt: every job RUNNING at attempt 1.
     Counts the reads, so a timed round can show it read nothing."""
@@ -104,7 +108,7 @@ class _RunningJobs(JobStore):
             state=JobState.RUNNING,
             version=3,
             attempt=1,
-            spec={},
+            spec=SPEC,
             created_at=self._at,
             updated_at=self._at,
         )
