@@ -124,15 +124,14 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for op in OPERATIONS:
         paths.setdefault(PREFIX + op.path, {})[op.method] = _operation(op, refs, schemas)
-    for op in OPERATIONS:  # parameters are described in place, not as components
-        for model in (op.path_params, op.query_params):
-            schemas.pop(model.__name__, None) if model else None
+    # parameters are described in place, not as components
+    params = {m.__name__ for op in OPERATIONS for m in (op.path_params, op.query_params) if m}
     return {
         "openapi": "3.1.0",
         "info": {"title": "cbas-async", "version": "1"},
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": {name: schema for name, schema in schemas.items() if name not in params},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
