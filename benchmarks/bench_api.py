@@ -35,6 +35,7 @@ from cbas_async.clock import SystemClock
 from cbas_async.deployment import Session, open_session
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.httpserver import HttpServer
+from cbas_async.jobs import parse_spec
 from cbas_async.local.cloud import local_settings
 from cbas_async.master.app import http_app
 from cbas_async.master.health import Health
@@ -45,7 +46,7 @@ from cbas_async.store import JobStore, new_job_id
 from cbas_async.web import WebParts
 from cbas_async.web.auth import TokenStore
 
-SPEC = {"name": "bench", "command": ["true"], "checkpoint": {"method": "none"}}
+SPEC = parse_spec({"name": "bench", "command": ["true"], "checkpoint": {"method": "none"}})
 # the states of the template jobs; the others are copies of them, a third each
 TEMPLATE_PATHS = (
     (JobState.PENDING,),

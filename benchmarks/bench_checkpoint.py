@@ -17,6 +17,7 @@ from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import SystemClock
 from cbas_async.deployment import make_store
+from cbas_async.jobs import JobSpec
 from cbas_async.s3io import upload_stream
 from cbas_async.sandbox import Sandbox
 from cbas_async.states import JobState
@@ -38,7 +39,7 @@ async def bench_storage(
     """A new job's checkpoint storage, as its first attempt writes it."""
     store = make_store(clients, resources)
     job = await store.create(
-        {"name": "bench", "command": ["true"]}, now=datetime.now(UTC), actor="bench"
+        JobSpec(name="bench", command=["true"]), now=datetime.now(UTC), actor="bench"
     )
     await store.transition(
         job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=datetime.now(UTC), actor="bench"

@@ -30,6 +30,7 @@ from cbas_async.bus import Bus
 from cbas_async.clock import SystemClock, utc_iso
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.tracker import HeartbeatTracker
+from cbas_async.jobs import JobSpec
 from cbas_async.master.health import Health
 from cbas_async.master.ping_poller import PingPoller
 from cbas_async.master.wiring import make_event_handlers, make_mover, subscribe_handlers
@@ -87,6 +88,9 @@ class _BatchFeed:
         return {"Successful": [], "Failed": []}
 
 
+SPEC = JobSpec(name="bench", command=["true"])
+
+
 class _RunningJobs(JobStore):
     """Answers the heartbeat handler's one read per attempt: every job RUNNING at attempt 1.
     Counts the reads, so a timed round can show it read nothing."""
@@ -102,7 +106,7 @@ class _RunningJobs(JobStore):
             state=JobState.RUNNING,
             version=3,
             attempt=1,
-            spec={},
+            spec=SPEC,
             created_at=self._at,
             updated_at=self._at,
         )

@@ -8,6 +8,7 @@ from chaos import invariants
 from chaos.observer import Observations
 from chaos.workload import JobPlan, count_primes_below
 
+from cbas_async.jobs import JobSpec
 from cbas_async.records import CheckpointPointer, JobEvent, JobRecord
 from cbas_async.states import JobState
 
@@ -26,7 +27,7 @@ def _job(state: JobState, version: int, attempt: int = 1, pointer: int | None = 
         state=state,
         version=version,
         attempt=attempt,
-        spec={},
+        spec=JobSpec(name="j", command=["true"]),
         created_at=NOW,
         updated_at=NOW,
         checkpoint=checkpoint,

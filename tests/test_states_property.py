@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap
 from cbas_async.errors import IllegalTransition
+from cbas_async.jobs import parse_spec
 from cbas_async.settings import Settings
 from cbas_async.states import JobState, is_legal, is_legal_path
 from cbas_async.store import JobStore
@@ -37,7 +38,9 @@ async def store(clients: Clients, settings: Settings) -> JobStore:
 )
 @given(targets=st.lists(st.sampled_from(list(JobState)), max_size=12))
 async def test_random_transitions_stay_legal(store: JobStore, targets: list[JobState]) -> None:
-    record = await store.create({"name": "p", "command": ["true"]}, now=NOW, actor="prop")
+    record = await store.create(
+        parse_spec({"name": "p", "command": ["true"]}), now=NOW, actor="prop"
+    )
     landed = 0
     for target in targets:
         if is_legal(record.state, target):

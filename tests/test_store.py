@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap
-from cbas_async.errors import IllegalTransition, JobNotFound, StaleWrite
-from cbas_async.records import CheckpointPointer, JobEvent
+from cbas_async.errors import IllegalTransition, InvalidSpec, JobNotFound, StaleWrite
+from cbas_async.jobs import parse_spec
+from cbas_async.records import (
+    CheckpointPointer,
+    JobCost,
+    JobEvent,
+    JobPlacement,
+    JobRecord,
+    PricedAttempt,
+)
 from cbas_async.settings import Settings
 from cbas_async.states import JobState, is_legal_path
 from cbas_async.store import JobStore
+from tests.test_records import STORED_ITEM
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-SPEC = {"name": "t", "command": ["true"], "max_attempts": 3}
+SPEC = parse_spec({"name": "t", "command": ["true"], "max_attempts": 3})
 
 
 @pytest.fixture
@@ -132,7 +142,9 @@ async def test_a_placement_set_by_a_transition_stays_in_its_history_entry(
     await store.transition(
         record.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=NOW, actor="m"
     )
-    placement = {"zone": "us-east-1b", "instance_type": "m5.large", "max_price_usd_per_hour": None}
+    placement = JobPlacement(
+        region="us-east-1", zone="us-east-1b", instance_type="m5.large", checkpoint_interval_s=60
+    )
     await store.transition(
         record.job_id,
         {JobState.PENDING},
@@ -143,7 +155,9 @@ async def test_a_placement_set_by_a_transition_stays_in_its_history_entry(
         updates={"placement": placement},
     )
     await store.update_fields(
-        record.job_id, attempt=1, updates={"placement": {**placement, "zone": "us-east-1c"}}
+        record.job_id,
+        attempt=1,
+        updates={"placement": placement.model_copy(update={"zone": "us-east-1c"})},
     )
     events = await store.events(record.job_id)
     assert [e.placement for e in events] == [None, None, placement]
@@ -198,3 +212,75 @@ async def test_history_is_a_legal_path(store: JobStore) -> None:
     await _to_running(store, record.job_id)
     events = await store.events(record.job_id)
     assert is_legal_path([e.to_state for e in events])
+
+
+async def test_a_record_of_every_part_round_trips_through_dynamodb(store: JobStore) -> None:
+    record = await store.create(SPEC, now=NOW, actor="test")
+    await _to_running(store, record.job_id)
+    placement = JobPlacement(
+        region="us-east-1",
+        zone="us-east-1a",
+        instance_type="c5.large",
+        max_price_usd_per_hour=0.085,
+        checkpoint_interval_s=300.0,
+        instance_id="i-0abc",
+    )
+    priced = PricedAttempt(
+        instance_type="c5.large",
+        zone="us-east-1a",
+        max_price_usd_per_hour=0.085,
+        start=NOW,
+        running_at=NOW + timedelta(seconds=10),
+        end=NOW + timedelta(seconds=1000),
+        outcome=JobState.INTERRUPTED,
+        duration_s=1000.0,
+        cost_usd=0.01,
+        ondemand_usd=0.023611111,
+        work_redone_s=100.0,
+    )
+    cost = JobCost(spot_usd=0.01, ondemand_usd=0.02125, work_redone_s=100.0, attempts={1: priced})
+    await store.update_fields(
+        record.job_id, attempt=1, updates={"placement": placement, **cost.to_item()}
+    )
+    await store.record_checkpoint(record.job_id, _pointer(1, 1))
+    got = await store.get(record.job_id)
+    assert (got.placement, got.cost, got.checkpoint) == (placement, cost, _pointer(1, 1))
+    assert got.spec == SPEC
+    assert JobRecord.from_item(got.to_item()) == got
+
+
+async def test_an_item_of_todays_shape_is_read_and_moved_by_the_store(
+    store: JobStore, clients: Clients, settings: Settings
+) -> None:
+    item = {**STORED_ITEM, "state": "INTERRUPTED", "attempt": Decimal("1")}
+    await clients.dynamo.put_item(settings.jobs_table, item)
+    job = await store.get(item["job_id"])
+    assert job == JobRecord.from_item(item)
+    assert job.placement is not None
+    assert job.placement.max_price_usd_per_hour == 0.085
+    moved = await store.transition(
+        job.job_id,
+        {JobState.INTERRUPTED},
+        JobState.PENDING,
+        job.version,
+        now=NOW,
+        actor="m",
+        attempt=1,
+        new_attempt=2,
+    )
+    assert (moved.state, moved.attempt, moved.cost) == (JobState.PENDING, 2, job.cost)
+    assert [j.job_id for j in await store.all_in_states({JobState.PENDING})] == [job.job_id]
+
+
+async def test_a_job_whose_stored_spec_no_longer_validates_does_not_stop_the_listings(
+    store: JobStore, clients: Clients, settings: Settings
+) -> None:
+    good = await store.create(SPEC, now=NOW, actor="t")
+    bad = {**STORED_ITEM, "job_id": "j-unreadable", "state": "SUBMITTED", "spec_json": "{}"}
+    await clients.dynamo.put_item(settings.jobs_table, bad)
+    listed = await store.all_in_states({JobState.SUBMITTED})
+    assert [j.job_id for j in listed] == [good.job_id]
+    page, _ = await store.list_by_state(JobState.SUBMITTED, limit=10)
+    assert [j.job_id for j in page] == [good.job_id]
+    with pytest.raises(InvalidSpec):
+        await store.get("j-unreadable")

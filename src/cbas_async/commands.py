@@ -12,7 +12,6 @@ import structlog
 from cbas_async.clock import Clock
 from cbas_async.deployment import Session
 from cbas_async.errors import StaleWrite
-from cbas_async.jobs import spec_to_dict
 from cbas_async.records import JobRecord
 from cbas_async.sandbox import LogChunk
 from cbas_async.specfile import LoadedSpec, load_spec_file
@@ -30,7 +29,7 @@ async def submit(session: Session, spec: Path | LoadedSpec, *, clock: Clock) -> 
     bad spec stores nothing. If an upload fails, the job is marked FAILED with the reason.
     """
     loaded = spec if isinstance(spec, LoadedSpec) else load_spec_file(spec)
-    record = await session.store.create(spec_to_dict(loaded.spec), now=clock.now(), actor=ACTOR)
+    record = await session.store.create(loaded.spec, now=clock.now(), actor=ACTOR)
     try:
         await session.sandbox.upload_inputs(
             record.job_id, loaded.base_dir, list(loaded.spec.input_files)

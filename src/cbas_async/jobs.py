@@ -21,17 +21,20 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     Strict,
     ValidationError,
     ValidationInfo,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError
 
 from cbas_async.errors import InvalidSpec
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*", re.ASCII)
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
-_INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*", re.ASCII)
+# anchored, so that the same text serves fullmatch here and a JSON Schema `pattern`
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", re.ASCII)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$", re.ASCII)
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*$", re.ASCII)
 # a runtime estimate past a year is a typo (minutes or seconds given as hours), not a plan
 MAX_EXPECTED_HOURS = 24 * 365
 
@@ -117,12 +120,41 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-Word = Annotated[str, Strict(), AfterValidator(_word)]
-RelativePath = Annotated[str, Strict(), AfterValidator(_relative_path)]
-PathList = Annotated[list[RelativePath], AfterValidator(_unique_paths)]
+class _Documented:
+    """JSON Schema keywords stating what a validator above checks (no check of its own)."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {**handler(schema), **self.keywords}
+
+
+_PATH_RULE = "a relative path with '/' separators, without '..', '\\' or a NUL"
+Word = Annotated[str, Strict(), AfterValidator(_word), _Documented(minLength=1)]
+RelativePath = Annotated[
+    str, Strict(), AfterValidator(_relative_path), _Documented(minLength=1, description=_PATH_RULE)
+]
+PathList = Annotated[
+    list[RelativePath], AfterValidator(_unique_paths), _Documented(uniqueItems=True)
+]
 EnvName = Annotated[str, Strict(), AfterValidator(_env_name)]
 EnvValue = Annotated[str, Strict(), AfterValidator(_text)]
-InstanceType = Annotated[str, Strict(), AfterValidator(_instance_type)]
+EnvMap = Annotated[
+    dict[EnvName, EnvValue],
+    _Documented(propertyNames={"pattern": _ENV_NAME.pattern, "not": {"pattern": "^CBAS_"}}),
+]
+InstanceType = Annotated[
+    str, Strict(), AfterValidator(_instance_type), _Documented(pattern=_INSTANCE_TYPE.pattern)
+]
+JobName = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_job_name),
+    _Documented(minLength=1, maxLength=64, pattern=_NAME.pattern),
+]
 PositiveNumber = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
 UtcDateTime = Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_to_utc)]
 
@@ -151,11 +183,11 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Annotated[str, Strict(), AfterValidator(_job_name)]
+    name: JobName
     command: Annotated[list[Word], Field(min_length=1)]
     input_files: PathList = []
     output_files: PathList = []
-    env: dict[EnvName, EnvValue] = {}
+    env: EnvMap = {}
     stdout: RelativePath | None = None
     stderr: RelativePath | None = None
     checkpoint: Checkpoint = Checkpoint()

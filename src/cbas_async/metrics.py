@@ -80,8 +80,8 @@ class Metrics:
         self.checkpoint_bytes.set(sum(j.checkpoint.size_bytes for j in live if j.checkpoint))
         took = [_duration_s(j.checkpoint.extra) for j in live if j.checkpoint]
         self.checkpoint_seconds.set(max(took, default=0.0))
-        self.spend.labels("spot").set(sum(j.cost_usd for j in jobs))
-        self.spend.labels("ondemand_equivalent").set(sum(j.ondemand_usd for j in jobs))
+        self.spend.labels("spot").set(sum(j.cost.spot_usd for j in jobs))
+        self.spend.labels("ondemand_equivalent").set(sum(j.cost.ondemand_usd for j in jobs))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

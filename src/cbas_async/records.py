@@ -1,31 +1,83 @@
-"""The job record: what one item of the `jobs` table says about a job (pure)."""
+"""The job record and its parts, one pydantic model each (pure). Each model gives the item
+of the `jobs` or `job-events` table, the API's JSON and the OpenAPI schema of both.
+
+A model's field names are its JSON names, and an item stores the same values under the same
+names, with two exceptions on the job's item: the spec is JSON text in `spec_json`, and the
+cost lies flat (`cost_usd`, `ondemand_usd`, `work_redone_s`, `cost_attempts`). In an item,
+numbers are Decimal, times `utc_iso` text, and a None value is not stored at all (so
+"does not exist" conditions keep working).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
-from cbas_async.clock import parse_utc
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    WithJsonSchema,
+    computed_field,
+)
+
+from cbas_async.clock import utc_iso
+from cbas_async.jobs import JobSpec, parse_spec, spec_to_dict
 from cbas_async.states import JobState
 
 
-def plain(value: Any) -> Any:
-    """DynamoDB values (Decimal, sets) as plain JSON-ready Python values."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcTime = Annotated[
+    datetime,
+    AfterValidator(_as_utc),
+    PlainSerializer(utc_iso, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+Market = Literal["spot", "on-demand"]
+
+
+def dynamo_value(value: Any) -> Any:
+    """JSON-ready data as DynamoDB takes it: floats as Decimal (their shortest text), map
+    keys as text."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | set | tuple):
-        return [plain(v) for v in value]
+        return {str(k): dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [dynamo_value(v) for v in value]
     return value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CheckpointPointer:
+class Stored(BaseModel):
+    """A frozen model that is also a DynamoDB map; fields it does not know are ignored (an
+    item carries more than a record reads, e.g. `notice_at`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def to_item(self) -> dict[str, Any]:
+        return dict(dynamo_value(self.model_dump(mode="json", exclude_none=True)))
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
+        return cls.model_validate(item)
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's JSON (what `model_validate` reads back)."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls.model_validate(data)
+
+
+class CheckpointPointer(Stored):
     """Where one checkpoint lives in S3 and how to check it."""
 
     attempt: int
@@ -35,159 +87,113 @@ class CheckpointPointer:
     size_bytes: int
     method: str
     taken_at: str
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = {}
+
+
+class JobPlacement(Stored):
+    """Where an attempt was launched: what the master recorded at LAUNCHING (and, once
+    EC2 answered, the instance id). Not the launcher's `LaunchRequest`, which it is made
+    from, nor the broker's choice."""
+
+    region: str
+    zone: str | None = None
+    instance_type: str
+    market: Market = "spot"
+    max_price_usd_per_hour: float | None = None
+    checkpoint_interval_s: float
+    instance_id: str | None = None
+
+
+class PricedAttempt(Stored):
+    """One finished attempt, priced once: where it ran, when, how it ended, what it cost."""
+
+    zone: str | None = None
+    instance_type: str
+    market: Market = "spot"
+    max_price_usd_per_hour: float | None = None
+    start: UtcTime
+    running_at: UtcTime | None = None  # None: it never ran
+    end: UtcTime
+    outcome: JobState
+    duration_s: float
+    cost_usd: float
+    ondemand_usd: float
+    work_redone_s: float
+
+
+# JobCost's field -> the job item's attribute
+_COST_ITEM = {
+    "spot_usd": "cost_usd",
+    "ondemand_usd": "ondemand_usd",
+    "work_redone_s": "work_redone_s",
+    "attempts": "cost_attempts",
+}
+
+
+class JobCost(Stored):
+    """A job's priced attempts by number, and the totals derived from them."""
+
+    spot_usd: float = 0.0
+    ondemand_usd: float = 0.0
+    work_redone_s: float = 0.0
+    attempts: dict[int, PricedAttempt] = {}
 
     def to_item(self) -> dict[str, Any]:
-        return {
-            "attempt": self.attempt,
-            "seq": self.seq,
-            "key": self.key,
-            "sha256": self.sha256,
-            "size_bytes": self.size_bytes,
-            "method": self.method,
-            "taken_at": self.taken_at,
-            "extra": dict(self.extra),
-        }
+        """The job item's flat cost attributes."""
+        return {_COST_ITEM[name]: value for name, value in super().to_item().items()}
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> CheckpointPointer:
-        data = plain(item)
-        return cls(
-            attempt=int(data["attempt"]),
-            seq=int(data["seq"]),
-            key=str(data["key"]),
-            sha256=str(data["sha256"]),
-            size_bytes=int(data["size_bytes"]),
-            method=str(data["method"]),
-            taken_at=str(data["taken_at"]),
-            extra={str(k): str(v) for k, v in data.get("extra", {}).items()},
-        )
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
+        found = {name: item[attr] for name, attr in _COST_ITEM.items() if item.get(attr)}
+        return cls.model_validate(found)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JobRecord:
+class JobRecord(Stored):
     """One job as stored. `version` counts transitions; `attempt` is the fencing token."""
 
     job_id: str
     state: JobState
     version: int
     attempt: int
-    spec: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
+    spec: JobSpec
+    created_at: UtcTime
+    updated_at: UtcTime
     owner: str | None = None
-    placement: dict[str, Any] | None = None
+    placement: JobPlacement | None = None
     checkpoint: CheckpointPointer | None = None
     checkpoint_prev: CheckpointPointer | None = None
-    cost_usd: float = 0.0
-    ondemand_usd: float = 0.0
-    work_redone_s: float = 0.0
-    cost_attempts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by attempt number
+    cost: JobCost = JobCost()
     exit_code: int | None = None
     reason: str | None = None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
-    def max_attempts(self) -> int:
-        return int(self.spec.get("max_attempts", 3))
+    def name(self) -> str:
+        return self.spec.name
+
+    def to_item(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude_none=True, exclude={"spec", "cost", "name"})
+        spec_json = json.dumps(spec_to_dict(self.spec), sort_keys=True)
+        return {**dynamo_value(data), "spec_json": spec_json, **self.cost.to_item()}
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> JobRecord:
-        data = plain(item)
-        ckpt, prev = item.get("checkpoint"), item.get("checkpoint_prev")
-        return cls(
-            job_id=data["job_id"],
-            state=JobState(data["state"]),
-            version=int(data["version"]),
-            attempt=int(data["attempt"]),
-            spec=json.loads(data["spec_json"]),
-            created_at=parse_utc(data["created_at"]),
-            updated_at=parse_utc(data["updated_at"]),
-            owner=data.get("owner"),
-            placement=data.get("placement"),
-            checkpoint=CheckpointPointer.from_item(ckpt) if ckpt else None,
-            checkpoint_prev=CheckpointPointer.from_item(prev) if prev else None,
-            cost_usd=float(data.get("cost_usd", 0.0)),
-            ondemand_usd=float(data.get("ondemand_usd", 0.0)),
-            work_redone_s=float(data.get("work_redone_s", 0.0)),
-            cost_attempts=dict(data.get("cost_attempts") or {}),
-            exit_code=data.get("exit_code"),
-            reason=data.get("reason"),
-        )
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> JobRecord:
-        """The inverse of `to_json`, for records read from the REST API."""
-        ckpt, cost = data.get("checkpoint"), data.get("cost") or {}
-        return cls(
-            job_id=str(data["job_id"]),
-            state=JobState(data["state"]),
-            version=int(data["version"]),
-            attempt=int(data["attempt"]),
-            spec=dict(data["spec"]),
-            created_at=parse_utc(data["created_at"]),
-            updated_at=parse_utc(data["updated_at"]),
-            owner=data.get("owner"),
-            placement=data.get("placement"),
-            checkpoint=CheckpointPointer.from_item(ckpt) if ckpt else None,
-            cost_usd=float(cost.get("spot_usd", 0.0)),
-            ondemand_usd=float(cost.get("ondemand_usd", 0.0)),
-            work_redone_s=float(cost.get("work_redone_s", 0.0)),
-            cost_attempts=dict(cost.get("attempts") or {}),
-            exit_code=data.get("exit_code"),
-            reason=data.get("reason"),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The record as the CLI's and API's JSON shows it."""
-        return {
-            "job_id": self.job_id,
-            "name": self.spec.get("name"),
-            "state": self.state.value,
-            "version": self.version,
-            "attempt": self.attempt,
-            "owner": self.owner,
-            "placement": self.placement,
-            "checkpoint": self.checkpoint.to_item() if self.checkpoint else None,
-            "cost": {
-                "spot_usd": round(self.cost_usd, 6),
-                "ondemand_usd": round(self.ondemand_usd, 6),
-                "work_redone_s": round(self.work_redone_s, 3),
-                "attempts": self.cost_attempts,
-            },
-            "exit_code": self.exit_code,
-            "reason": self.reason,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "spec": self.spec,
-        }
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
+        """Raises `InvalidSpec` when the stored spec no longer validates."""
+        data = {k: v for k, v in item.items() if k not in _COST_ITEM.values()}
+        data["spec"] = parse_spec(str(data.pop("spec_json")))
+        return cls.model_validate({**data, "cost": JobCost.from_item(item)})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JobEvent:
+class JobEvent(Stored):
     """One entry of a job's append-only history; `placement` is the one the transition set
     (LAUNCHING), so every attempt's placement outlives the job item's newest."""
 
     job_id: str
     seq: int
-    from_state: JobState | None
+    from_state: JobState | None = None
     to_state: JobState
-    at: datetime
+    at: UtcTime
     attempt: int
-    actor: str
+    actor: str = ""
     detail: str | None = None
-    placement: dict[str, Any] | None = None
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> JobEvent:
-        data = plain(item)
-        return cls(
-            job_id=data["job_id"],
-            seq=int(data["seq"]),
-            from_state=JobState(data["from_state"]) if data.get("from_state") else None,
-            to_state=JobState(data["to_state"]),
-            at=parse_utc(data["at"]),
-            attempt=int(data["attempt"]),
-            actor=data.get("actor", ""),
-            detail=data.get("detail"),
-            placement=data.get("placement"),  # absent from entries written before it was kept
-        )
+    placement: JobPlacement | None = None  # absent from entries written before it was kept

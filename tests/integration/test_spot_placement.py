@@ -77,7 +77,7 @@ async def test_broker_places_and_the_job_is_costed(traced: E2E, tmp_path: Path) 
     assert done[job_id].state is JobState.SUCCEEDED
 
     async def costed() -> bool:
-        return (await traced.session.store.get(job_id)).cost_usd > 0
+        return (await traced.session.store.get(job_id)).cost.spot_usd > 0
 
     await traced.until(costed, timeout_s=20)
     status = await status_json(traced, job_id)

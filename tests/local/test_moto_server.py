@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap
 from cbas_async.errors import StaleWrite
+from cbas_async.jobs import parse_spec
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
@@ -27,7 +28,14 @@ async def test_failed_transactions_do_not_undo_concurrent_writes(
         events_table=settings.events_table,
         misc_table=settings.misc_table,
     )
-    ids = [(await store.create({"n": n}, now=NOW, actor="t")).job_id for n in range(20)]
+    ids = [
+        (
+            await store.create(
+                parse_spec({"name": f"n{n}", "command": ["true"]}), now=NOW, actor="t"
+            )
+        ).job_id
+        for n in range(20)
+    ]
 
     async def move(job_id: str, version: int) -> None:
         with contextlib.suppress(StaleWrite):  # the stale ones (version 7) must fail

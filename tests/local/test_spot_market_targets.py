@@ -11,6 +11,8 @@ from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap
 from cbas_async.deployment import make_store
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
+from cbas_async.handlers.placement import job_placement
+from cbas_async.jobs import parse_spec
 from cbas_async.local.hypervisor import Hypervisor, LocalInstance
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.spot_market import Target, instance_targets
@@ -34,7 +36,7 @@ async def test_targets_combine_ec2_and_the_job_placement(
         max_price_usd_per_hour=0.05,
         checkpoint_interval_s=60.0,
     )
-    job = await store.create({"name": "t", "command": ["true"]}, now=NOW, actor="t")
+    job = await store.create(parse_spec({"name": "t", "command": ["true"]}), now=NOW, actor="t")
     await store.transition(
         job.job_id,
         {JobState.SUBMITTED},
@@ -42,7 +44,7 @@ async def test_targets_combine_ec2_and_the_job_placement(
         job.version,
         now=NOW,
         actor="t",
-        updates={"placement": placement.to_item()},
+        updates={"placement": job_placement(placement)},
     )
     instance_id = await launcher.launch(placement, _user_data(job.job_id))
     clock = FakeClock(NOW)

@@ -22,8 +22,9 @@ from cbas_async.handlers.costing import (
     price_span,
     work_redone_s,
 )
-from cbas_async.handlers.placement import checkpointed_work_s, first_allowed_type
+from cbas_async.handlers.placement import checkpointed_work_s, first_allowed_type, job_placement
 from cbas_async.handlers.sweeper import Sweeper
+from cbas_async.jobs import parse_spec
 from cbas_async.master.health import Health
 from cbas_async.master.wiring import make_job_steps, make_mover, make_supervisor
 from cbas_async.records import CheckpointPointer, JobEvent
@@ -104,9 +105,9 @@ def test_attempt_spans_from_the_history() -> None:
 
 
 def test_a_span_carries_the_placement_its_history_recorded() -> None:
-    launching = dataclasses.replace(HISTORY[6], placement=OTHER_ZONE.to_item())
+    launching = HISTORY[6].model_copy(update={"placement": job_placement(OTHER_ZONE)})
     spans = attempt_spans([*HISTORY[:6], launching, *HISTORY[7:]])
-    assert [s.placement for s in spans] == [None, OTHER_ZONE.to_item()]  # None: legacy entry
+    assert [s.placement for s in spans] == [None, job_placement(OTHER_ZONE)]  # None: legacy
 
 
 def test_an_open_attempt_is_not_a_span() -> None:
@@ -125,13 +126,15 @@ def test_price_span_per_second_and_on_demand() -> None:
     span = AttemptSpan(
         attempt=1, start=T0, running_at=T0, end=T0 + timedelta(seconds=1800), outcome=S.SUCCEEDED
     )
-    entry = price_span(span, placement=PLACEMENT.to_item(), book=_book(), pointers=[])
-    assert float(entry["cost_usd"]) == pytest.approx(0.018)
-    assert float(entry["ondemand_usd"]) == pytest.approx(0.0425)
-    assert entry["zone"] == "us-east-1a"
-    on_demand = {**PLACEMENT.to_item(), "market": "on-demand"}
+    entry = price_span(span, placement=job_placement(PLACEMENT), book=_book(), pointers=[])
+    assert entry.cost_usd == pytest.approx(0.018)
+    assert entry.ondemand_usd == pytest.approx(0.0425)
+    assert entry.zone == "us-east-1a"
+    on_demand = job_placement(dataclasses.replace(PLACEMENT, market="on-demand"))
     entry = price_span(span, placement=on_demand, book=_book(), pointers=[])
-    assert float(entry["cost_usd"]) == pytest.approx(0.0425)
+    assert entry.cost_usd == pytest.approx(0.0425)
+    unknown = price_span(span, placement=None, book=_book(), pointers=[])
+    assert (unknown.instance_type, unknown.zone, unknown.ondemand_usd) == ("", None, 0.0)
 
 
 def test_bid_era_partial_hour_is_free_when_interrupted() -> None:
@@ -142,8 +145,9 @@ def test_bid_era_partial_hour_is_free_when_interrupted() -> None:
         end=T0 + timedelta(seconds=5400),
         outcome=S.INTERRUPTED,
     )
-    entry = price_span(span, placement=PLACEMENT.to_item(), book=_book(0.04, BID_ERA), pointers=[])
-    assert float(entry["cost_usd"]) == pytest.approx(0.04)  # one full hour, the half is free
+    placement = job_placement(PLACEMENT)
+    entry = price_span(span, placement=placement, book=_book(0.04, BID_ERA), pointers=[])
+    assert entry.cost_usd == pytest.approx(0.04)  # one full hour, the half is free
 
 
 async def _run_attempt(
@@ -160,7 +164,7 @@ async def _run_attempt(
     steps = ((S.LAUNCHING, start_s), (S.RUNNING, start_s + 10), (end, start_s + length_s))
     for to, at_s in steps:
         job = await store.get(job_id)
-        updates = {"placement": placement.to_item()} if to is S.LAUNCHING else None
+        updates = {"placement": job_placement(placement)} if to is S.LAUNCHING else None
         await store.transition(
             job_id,
             {job.state},
@@ -174,7 +178,7 @@ async def _run_attempt(
 
 
 async def _pending_job(store: JobStore) -> str:
-    spec = {"name": "t", "command": ["true"], "max_attempts": 3}
+    spec = parse_spec({"name": "t", "command": ["true"], "max_attempts": 3})
     job = await store.create(spec, now=T0 - timedelta(seconds=10), actor="t")
     await store.transition(
         job.job_id, {S.SUBMITTED}, S.PENDING, job.version, now=T0, actor="t", owner=None
@@ -188,12 +192,12 @@ async def test_a_succeeded_job_is_costed_once(store: JobStore) -> None:
     await _run_attempt(store, job_id, 1, 0, S.SUCCEEDED)
     assert await costing.record_final(await store.get(job_id))
     job = await store.get(job_id)
-    assert job.cost_usd == pytest.approx(0.01)  # 1000 s at 0.036 USD/h
-    assert job.ondemand_usd == pytest.approx(0.085 * 1000 / 3600)
-    assert job.work_redone_s == 0
-    assert list(job.cost_attempts) == ["1"]
+    assert job.cost.spot_usd == pytest.approx(0.01)  # 1000 s at 0.036 USD/h
+    assert job.cost.ondemand_usd == pytest.approx(0.085 * 1000 / 3600)
+    assert job.cost.work_redone_s == 0
+    assert list(job.cost.attempts) == [1]
     assert not await costing.record_final(job)  # already priced: no second write
-    assert (await store.get(job_id)).cost_usd == job.cost_usd
+    assert (await store.get(job_id)).cost == job.cost
 
 
 async def test_requeue_prices_the_interrupted_attempt_in_the_same_write(
@@ -217,16 +221,16 @@ async def test_requeue_prices_the_interrupted_attempt_in_the_same_write(
     await scheduler.requeue(await store.get(job_id))
     job = await store.get(job_id)
     assert (job.state, job.attempt) == (S.PENDING, 2)
-    assert job.cost_usd == pytest.approx(0.01)
-    assert job.work_redone_s == pytest.approx(990.0)  # no checkpoint: all of it
+    assert job.cost.spot_usd == pytest.approx(0.01)
+    assert job.cost.work_redone_s == pytest.approx(990.0)  # no checkpoint: all of it
     await _run_attempt(store, job_id, 2, 1100, S.SUCCEEDED)
     assert await costing.record_final(await store.get(job_id))
     job = await store.get(job_id)
-    assert sorted(job.cost_attempts) == ["1", "2"]
-    assert job.cost_usd == pytest.approx(0.02)
+    assert sorted(job.cost.attempts) == [1, 2]
+    assert job.cost.spot_usd == pytest.approx(0.02)
     # on demand would have run the useful time only: 2000 s less the 990 s redone
-    assert job.ondemand_usd == pytest.approx(0.085 * 1010 / 3600)
-    assert job.work_redone_s == pytest.approx(990.0)
+    assert job.cost.ondemand_usd == pytest.approx(0.085 * 1010 / 3600)
+    assert job.cost.work_redone_s == pytest.approx(990.0)
     assert job.to_json()["cost"]["spot_usd"] == pytest.approx(0.02)
 
 
@@ -278,12 +282,12 @@ async def test_supervisor_prices_jobs_once_they_end(
             now=T0 + timedelta(seconds=at_s),
             actor="t",
             attempt=1,
-            updates={"placement": PLACEMENT.to_item()} if to is S.LAUNCHING else None,
+            updates={"placement": job_placement(PLACEMENT)} if to is S.LAUNCHING else None,
         )
     tracker.seen(live, 1, clock.monotonic())
     await supervisor.supervise_once()
-    assert (await store.get(ended)).cost_usd == pytest.approx(0.01)
-    assert (await store.get(live)).cost_attempts == {}
+    assert (await store.get(ended)).cost.spot_usd == pytest.approx(0.01)
+    assert (await store.get(live)).cost.attempts == {}
     job = await store.get(live)
     await store.transition(
         live,
@@ -295,7 +299,7 @@ async def test_supervisor_prices_jobs_once_they_end(
         attempt=1,
     )
     await supervisor.supervise_once()  # it left the live states: priced now
-    assert (await store.get(live)).cost_usd == pytest.approx(0.0181)  # 1810 s at 0.036 USD/h
+    assert (await store.get(live)).cost.spot_usd == pytest.approx(0.0181)  # 1810 s at 0.036 USD/h
 
 
 def _two_zone_book() -> PriceBook:
@@ -341,27 +345,23 @@ async def test_each_attempt_is_priced_with_its_own_placement(store: JobStore) ->
     await _run_attempt(store, job_id, 2, 1100, S.SUCCEEDED, placement=OTHER_ZONE, length_s=1800)
     assert await costing.record_final(await store.get(job_id))
     job = await store.get(job_id)
-    first, second = job.cost_attempts["1"], job.cost_attempts["2"]
-    assert (first["zone"], first["instance_type"], first["market"]) == (
-        "us-east-1a",
-        "c5.large",
-        "spot",
-    )
-    assert (second["zone"], second["instance_type"]) == ("us-east-1b", "m5.large")
-    assert (first["max_price_usd_per_hour"], second["max_price_usd_per_hour"]) == ("0.085", "0.096")
+    first, second = job.cost.attempts[1], job.cost.attempts[2]
+    assert (first.zone, first.instance_type, first.market) == ("us-east-1a", "c5.large", "spot")
+    assert (second.zone, second.instance_type) == ("us-east-1b", "m5.large")
+    assert (first.max_price_usd_per_hour, second.max_price_usd_per_hour) == (0.085, 0.096)
     # by hand: 1000 s at 0.036 USD/h in 1a; 1800 s at 0.048 USD/h in 1b (not at 1a's price)
-    assert first["cost_usd"] == 0.01
-    assert second["cost_usd"] == 0.024
-    assert first["ondemand_usd"] == 0.023611111  # 1000 s at c5.large's 0.085 USD/h
-    assert second["ondemand_usd"] == 0.048  # 1800 s at m5.large's 0.096 USD/h
-    assert (first["work_redone_s"], second["work_redone_s"]) == (400, 0)  # checkpoint at 600 s
-    assert (first["running_at"], first["end"]) == (
-        utc_iso(T0 + timedelta(seconds=10)),
-        utc_iso(T0 + timedelta(seconds=1000)),
+    assert first.cost_usd == 0.01
+    assert second.cost_usd == 0.024
+    assert first.ondemand_usd == 0.023611111  # 1000 s at c5.large's 0.085 USD/h
+    assert second.ondemand_usd == 0.048  # 1800 s at m5.large's 0.096 USD/h
+    assert (first.work_redone_s, second.work_redone_s) == (400, 0)  # checkpoint at 600 s
+    assert (first.running_at, first.end) == (
+        T0 + timedelta(seconds=10),
+        T0 + timedelta(seconds=1000),
     )
-    assert job.cost_usd == 0.034
+    assert job.cost.spot_usd == 0.034
     # one on-demand run of the useful 600 + 1800 s, on the newest placement's m5.large
-    assert job.ondemand_usd == 0.064
-    assert job.work_redone_s == 400
+    assert job.cost.ondemand_usd == 0.064
+    assert job.cost.work_redone_s == 400
     # what placement reads back: attempt 1 ran from 10 s to its checkpoint at 600 s
     assert checkpointed_work_s(job) == 590.0

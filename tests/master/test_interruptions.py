@@ -14,6 +14,7 @@ from cbas_async.events import InterruptionWarned, WorkerPinged
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.placement import first_allowed_type
+from cbas_async.jobs import parse_spec
 from cbas_async.master.wiring import (
     EventHandlers,
     JobSteps,
@@ -41,7 +42,7 @@ class Master:
     async def launched(self) -> tuple[str, str]:
         """A job placed and launched at attempt 1: (job id, instance id)."""
         spec = {"name": "t", "command": ["true"], "resources": {"instance_types": ["c5.large"]}}
-        job = await self.store.create(spec, now=self.clock.now(), actor="t")
+        job = await self.store.create(parse_spec(spec), now=self.clock.now(), actor="t")
         await self.store.transition(
             job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=self.clock.now(), actor="t"
         )
@@ -49,7 +50,8 @@ class Master:
         await self.steps.scheduler.place(await self.store.get(job.job_id))
         placement = (await self.store.get(job.job_id)).placement
         assert placement is not None
-        return job.job_id, placement["instance_id"]
+        assert placement.instance_id is not None
+        return job.job_id, placement.instance_id
 
     async def warn(self, instance_id: str, *, late_s: float = 0.0) -> None:
         at = self.clock.now() - timedelta(seconds=late_s)

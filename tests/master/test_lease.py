@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from cbas_async.fleet.lease import MasterLease, owner_alive
+from cbas_async.jobs import parse_spec
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 from tests.fakes import FakeClock
@@ -30,7 +31,9 @@ async def test_lease_is_exclusive_until_it_expires(store: JobStore) -> None:
 
 async def test_only_one_of_two_masters_adopts_an_orphan(store: JobStore) -> None:
     clock = FakeClock(datetime(2026, 11, 27, tzinfo=UTC))
-    job = await store.create({"name": "x", "command": ["true"]}, now=clock.now(), actor="t")
+    job = await store.create(
+        parse_spec({"name": "x", "command": ["true"]}), now=clock.now(), actor="t"
+    )
     await store.transition(
         job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=clock.now(), actor="t"
     )

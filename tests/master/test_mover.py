@@ -3,19 +3,23 @@ lost race (None, nothing written)."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 
 import pytest
 
 from cbas_async.handlers.mover import JobMover
-from cbas_async.records import JobRecord
+from cbas_async.jobs import JobSpec
+from cbas_async.records import JobPlacement, JobRecord
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 from tests.fakes import FakeClock
 
 ME = "m-test"
-PLACEMENT = {"region": "us-east-1", "zone": "us-east-1a", "instance_type": "c5.large"}
+PLACEMENT = JobPlacement(
+    region="us-east-1", zone="us-east-1a", instance_type="c5.large", checkpoint_interval_s=300.0
+)
+ON_I1 = PLACEMENT.model_copy(update={"instance_id": "i-1"})
+ON_I2 = PLACEMENT.model_copy(update={"instance_id": "i-2"})
 
 
 @pytest.fixture
@@ -29,7 +33,7 @@ def mover(store: JobStore, clock: FakeClock) -> JobMover:
 
 
 async def _pending(store: JobStore, clock: FakeClock, owner: str = ME) -> JobRecord:
-    job = await store.create({"name": "t", "command": ["true"]}, now=clock.now(), actor="t")
+    job = await store.create(JobSpec(name="t", command=["true"]), now=clock.now(), actor="t")
     await store.transition(
         job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=clock.now(), actor="t"
     )
@@ -76,7 +80,7 @@ async def test_any_master_moves_to_running_but_only_for_the_current_attempt(
 ) -> None:
     launching = await mover.to_launching(await _pending(store, clock), PLACEMENT)
     assert launching is not None
-    old_attempt = dataclasses.replace(launching, attempt=7)
+    old_attempt = launching.model_copy(update={"attempt": 7})
     assert await mover.to_running(old_attempt, "first ping from i-old") is None
     other = JobMover(store=store, clock=clock, actor="m-other")  # pings reach any master
     running = await other.to_running(launching, "first ping from i-1")
@@ -94,7 +98,7 @@ async def test_lost_worker_then_requeue_bumps_the_attempt_with_its_costs(
     assert interrupted is not None
     pending = await mover.requeue(interrupted, {"cost_usd": "0.01"})
     assert pending is not None
-    assert (pending.state, pending.attempt, pending.cost_usd) == (JobState.PENDING, 2, 0.01)
+    assert (pending.state, pending.attempt, pending.cost.spot_usd) == (JobState.PENDING, 2, 0.01)
     assert await mover.requeue(interrupted) is None  # a second pass with the old read
     assert (await _history(store, pending.job_id))[-2:] == [
         (JobState.INTERRUPTED, 1, ME),
@@ -113,9 +117,11 @@ async def test_instance_is_recorded_only_on_the_current_attempt(
 ) -> None:
     launching = await mover.to_launching(await _pending(store, clock), PLACEMENT)
     assert launching is not None
-    assert await mover.record_instance(launching, "i-1", {**PLACEMENT, "instance_id": "i-1"})
+    assert await mover.record_instance(launching, "i-1", ON_I1)
     job = await store.get(launching.job_id)
-    assert job.placement == {**PLACEMENT, "instance_id": "i-1"}
-    stale = dataclasses.replace(launching, attempt=2)
-    assert not await mover.record_instance(stale, "i-2", {**PLACEMENT, "instance_id": "i-2"})
-    assert (await store.get(launching.job_id)).placement == {**PLACEMENT, "instance_id": "i-1"}
+    assert job.placement == ON_I1
+    stale = launching.model_copy(update={"attempt": 2})
+    assert not await mover.record_instance(stale, "i-2", ON_I2)
+    assert (await store.get(launching.job_id)).placement == PLACEMENT.model_copy(
+        update={"instance_id": "i-1"}
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,10 +16,12 @@ from cbas_async.handlers.placement import (
     broker_placer,
     checkpoint_cost_s,
     checkpointed_work_s,
+    job_placement,
     remaining_work_hours,
     to_launch_request,
 )
-from cbas_async.records import CheckpointPointer, JobRecord
+from cbas_async.jobs import parse_spec
+from cbas_async.records import CheckpointPointer, JobCost, JobRecord, PricedAttempt
 from cbas_async.spot.broker import PlacementChoice as BrokerPlacement
 from cbas_async.spot.eras import CURRENT_ERA
 from cbas_async.spot.history import PriceHistory, PricePoint
@@ -30,6 +31,7 @@ from tests.fakes import FakeClock
 
 NOW = datetime(2021, 4, 1, 12, tzinfo=UTC)
 ONDEMAND = {"c5.large": 0.085, "m5.large": 0.096}
+MINIMAL = {"name": "t", "command": ["true"]}
 
 
 def _points(zone: str, itype: str, price: float) -> list[PricePoint]:
@@ -62,7 +64,7 @@ def _job(spec: dict[str, Any], checkpoint: CheckpointPointer | None = None) -> J
         state=JobState.PENDING,
         version=1,
         attempt=1,
-        spec=full,
+        spec=parse_spec(full),
         created_at=NOW,
         updated_at=NOW,
         checkpoint=checkpoint,
@@ -115,11 +117,13 @@ def test_on_demand_choice_launches_without_a_cap() -> None:
         expected_cost_usd=0.085,
         expected_runtime_s=3600.0,
     )
-    placement = to_launch_request(chosen, {})
+    placement = to_launch_request(chosen, parse_spec(MINIMAL))
     assert placement.market == "on-demand"
     assert placement.max_price_usd_per_hour is None
     assert placement.checkpoint_interval_s == MAX_CHECKPOINT_INTERVAL_S
-    assert placement.to_item()["market"] == "on-demand"
+    recorded = job_placement(placement, "i-1")
+    assert (recorded.market, recorded.instance_id) == ("on-demand", "i-1")
+    assert recorded.max_price_usd_per_hour is None
 
 
 @pytest.mark.parametrize(
@@ -140,7 +144,7 @@ def test_hour_aligned_checkpoints_pass_to_the_launch_unless_the_spec_sets_an_int
         expected_runtime_s=3 * 3600.0,
         checkpoint_at_hour_end=True,
     )
-    placement = to_launch_request(chosen, spec)
+    placement = to_launch_request(chosen, parse_spec({**MINIMAL, **spec}))
     assert placement.checkpoint_at_hour_end is aligned
     assert placement.checkpoint_interval_s == interval_s
 
@@ -181,33 +185,47 @@ def _at(minutes: float) -> str:
 
 
 def _interrupted(
-    spec: dict[str, Any], pointer_attempt: int, taken_min: float, entries: dict[str, Any]
+    spec: dict[str, Any], pointer_attempt: int, taken_min: float, entries: dict[int, Any]
 ) -> JobRecord:
     """A job back in PENDING for attempt 3, its checkpoint from `pointer_attempt`."""
-    pointer = dataclasses.replace(_pointer({}), attempt=pointer_attempt, taken_at=_at(taken_min))
-    return dataclasses.replace(_job(spec, pointer), attempt=3, cost_attempts=entries)
+    pointer = _pointer({}).model_copy(
+        update={"attempt": pointer_attempt, "taken_at": _at(taken_min)}
+    )
+    cost = JobCost(attempts=entries)
+    return _job(spec, pointer).model_copy(update={"attempt": 3, "cost": cost})
+
+
+def _entry(running_min: float | None, end_min: float, redone_s: float) -> PricedAttempt:
+    return PricedAttempt(
+        instance_type="c5.large",
+        start=NOW + timedelta(minutes=(running_min or end_min) - 1),
+        running_at=None if running_min is None else NOW + timedelta(minutes=running_min),
+        end=NOW + timedelta(minutes=end_min),
+        outcome=JobState.INTERRUPTED,
+        duration_s=0.0,
+        cost_usd=0.0,
+        ondemand_usd=0.0,
+        work_redone_s=redone_s,
+    )
 
 
 # attempt 1 ran 10 min to its last checkpoint (redone: 5 of its 15), attempt 2 never ran
-ENTRIES: dict[str, Any] = {
-    "1": {"running_at": _at(-200), "end": _at(-185), "work_redone_s": 300.0},
-    "2": {"running_at": None, "end": _at(-150), "work_redone_s": 0.0},
-}
+ENTRIES = {1: _entry(-200, -185, 300.0), 2: _entry(None, -150, 0.0)}
 
 
 def test_checkpointed_work_sums_each_attempts_run_up_to_its_last_checkpoint() -> None:
-    entries = {**ENTRIES, "3": {"running_at": _at(-120), "end": _at(-40), "work_redone_s": 0}}
+    entries = {**ENTRIES, 3: _entry(-120, -40, 0)}
     job = _interrupted({}, 3, -60, entries)
     assert checkpointed_work_s(job) == (10 + 60) * 60.0  # attempt 3 ran from -120 to -60
     # its attempt was priced before entries said when it ran: nothing is counted
-    legacy = {**entries, "3": {"end": _at(-40), "work_redone_s": 0}}
+    legacy = {**entries, 3: _entry(None, -40, 0)}
     assert checkpointed_work_s(_interrupted({}, 3, -60, legacy)) == 0.0
-    assert checkpointed_work_s(dataclasses.replace(job, checkpoint=None)) == 0.0
+    assert checkpointed_work_s(job.model_copy(update={"checkpoint": None})) == 0.0
     assert checkpointed_work_s(_interrupted({}, 4, -60, entries)) == 0.0  # not priced yet
 
 
 def test_remaining_work_is_the_estimate_less_the_checkpointed_work() -> None:
-    entries = {**ENTRIES, "3": {"running_at": _at(-120), "end": _at(-40), "work_redone_s": 0}}
+    entries = {**ENTRIES, 3: _entry(-120, -40, 0)}
     hinted = _interrupted({"expected_hours": 2}, 3, -60, entries)
     assert remaining_work_hours(hinted) == pytest.approx(2 - 70 / 60)
     assert remaining_work_hours(_interrupted({}, 3, -60, entries)) == DEFAULT_WORK_HOURS
@@ -226,8 +244,8 @@ def test_the_runtime_hint_decides_spot_or_on_demand_near_a_deadline() -> None:
     assert place(_job({**spec, "expected_hours": 0.5})).market == "spot"
     assert place(_job(spec)).market == "spot"  # the default hour
     # the 2 h job, interrupted with 1 h 40 min checkpointed, has 20 min to go: spot again
-    entries = {"3": {"running_at": _at(-120), "end": _at(-5), "work_redone_s": 0}}
+    entries = {3: _entry(-120, -5, 0)}
     job = _interrupted({**spec, "expected_hours": 2}, 3, -20, entries)
     assert remaining_work_hours(job) == pytest.approx(1 / 3)
     assert place(job).market == "spot"
-    assert place(dataclasses.replace(job, cost_attempts={})).market == "on-demand"
+    assert place(job.model_copy(update={"cost": JobCost()})).market == "on-demand"

@@ -17,6 +17,7 @@ from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.placement import first_allowed_type
 from cbas_async.handlers.scheduling import LAUNCH_TRIES, Scheduler
 from cbas_async.handlers.sweeper import Sweeper
+from cbas_async.jobs import parse_spec
 from cbas_async.master.health import Health
 from cbas_async.master.wiring import (
     make_event_handlers,
@@ -74,7 +75,7 @@ class Parts:
         self.interruptions = handlers.interruptions
 
     async def pending_job(self, owner: str = "m-test") -> str:
-        job = await self.store.create(SPEC, now=self.clock.now(), actor="t")
+        job = await self.store.create(parse_spec(SPEC), now=self.clock.now(), actor="t")
         await self.store.transition(
             job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=self.clock.now(), actor="t"
         )
@@ -99,7 +100,8 @@ async def test_place_launches_a_tagged_spot_instance_with_user_data(parts: Parts
     job = await parts.store.get(job_id)
     assert job.state is JobState.LAUNCHING
     assert job.placement is not None
-    instance = await parts.launcher.describe(job.placement["instance_id"])
+    assert job.placement.instance_id is not None
+    instance = await parts.launcher.describe(job.placement.instance_id)
     assert instance is not None
     assert instance["InstanceType"] == "c5.large"
     assert instance.get("InstanceLifecycle") == "spot"
@@ -140,7 +142,8 @@ async def test_silent_worker_is_lost_after_the_timeout_only(parts: Parts) -> Non
     job = await parts.store.get(job_id)
     assert job.state is JobState.INTERRUPTED
     assert job.placement is not None
-    assert await parts.launcher.instance_state(job.placement["instance_id"]) in (
+    assert job.placement.instance_id is not None
+    assert await parts.launcher.instance_state(job.placement.instance_id) in (
         "shutting-down",
         "terminated",
     )
@@ -279,7 +282,9 @@ async def test_a_failed_launch_is_tried_again_at_the_next_tick_not_within_this_o
     assert await scheduler.relaunch(job)
     job = await parts.store.get(job_id)
     assert job.placement is not None
-    assert await parts.launcher.instance_state(job.placement["instance_id"]) == "running"
+    assert job.placement is not None
+    assert job.placement.instance_id is not None
+    assert await parts.launcher.instance_state(job.placement.instance_id) == "running"
     assert not await scheduler.relaunch(job)  # launched: the detector's again
     assert flaky.calls == 2
 
@@ -336,5 +341,5 @@ async def test_the_supervisor_relaunches_at_its_next_pass(
     job = await parts.store.get(job_id)
     assert job.state is JobState.LAUNCHING
     assert job.placement is not None
-    assert "instance_id" in job.placement
+    assert job.placement.instance_id is not None
     assert flaky.calls == 2

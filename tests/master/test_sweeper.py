@@ -10,6 +10,7 @@ from cbas_async.bootstrap import Resources
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.lease import MasterLease
 from cbas_async.handlers.sweeper import Sweeper, subscription_key
+from cbas_async.jobs import parse_spec
 from cbas_async.messages import UserData
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
@@ -48,11 +49,11 @@ async def test_instances_of_finished_or_stale_attempts_are_terminated(
         max_price_usd_per_hour=None,
         checkpoint_interval_s=60,
     )
-    done = await store.create({"name": "d", "command": ["true"]}, now=NOW, actor="t")
+    done = await store.create(parse_spec({"name": "d", "command": ["true"]}), now=NOW, actor="t")
     await store.transition(
         done.job_id, {JobState.SUBMITTED}, JobState.CANCELLED, 0, now=NOW, actor="t"
     )
-    live = await store.create({"name": "l", "command": ["true"]}, now=NOW, actor="t")
+    live = await store.create(parse_spec({"name": "l", "command": ["true"]}), now=NOW, actor="t")
     finished_id = await launcher.launch(placement, _user_data(resources, done.job_id, 1))
     stale_id = await launcher.launch(placement, _user_data(resources, live.job_id, 7))
     current_id = await launcher.launch(placement, _user_data(resources, live.job_id, 1))

@@ -15,12 +15,14 @@ import pytest
 from cbas_async import cli, logs
 from cbas_async.clock import SystemClock
 from cbas_async.commands import cancel
+from cbas_async.records import JobPlacement
 from cbas_async.states import JobState
 from tests.web.conftest import LIMITS, Api
 from tests.web.helpers import advance, spec
 
 Cbas = Callable[..., Awaitable[tuple[int, str, str]]]
 UNKNOWN = "j-20260101T000000-deadbeef"
+PLACEMENT = JobPlacement(region="us-east-1", instance_type="t3.micro", checkpoint_interval_s=300.0)
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ async def test_submit_uploads_the_spec_and_its_input_files(
     assert code == 0
     job = await api.store.get(job_id)
     assert job.state is JobState.PENDING
-    assert job.spec["input_files"] == ["data/in.txt"]
+    assert job.spec.input_files == ["data/in.txt"]
     key = api.cloud.sandbox.key(job_id, "input", "data/in.txt")
     assert await api.cloud.sandbox.read(key) == b"payload\n"
 
@@ -75,13 +77,13 @@ async def test_jdl_spec_is_submitted(api: Api, cbas: Cbas, tmp_path: Path) -> No
     code, out, _ = await cbas("submit", str(jdl))
     assert code == 0
     job = await api.store.get(out.strip())
-    assert job.spec["name"] == "hello"
-    assert job.spec["command"][0] == "/bin/echo"
+    assert job.spec.name == "hello"
+    assert job.spec.command[0] == "/bin/echo"
 
 
 async def test_status_json_and_text_match_the_store(api: Api, cbas: Cbas, tmp_path: Path) -> None:
     job_id = await submitted(cbas, tmp_path)
-    await advance(api.store, job_id, JobState.RUNNING, placement={"instance_type": "t3.micro"})
+    await advance(api.store, job_id, JobState.RUNNING, placement=PLACEMENT)
     code, out, _ = await cbas("status", job_id, "--json")
     assert code == 0
     assert json.loads(out) == (await api.store.get(job_id)).to_json()

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from cbas_async.clock import SystemClock
 from cbas_async.events import InterruptionWarned
-from cbas_async.records import CheckpointPointer
+from cbas_async.records import CheckpointPointer, JobPlacement
 from cbas_async.states import JobState
 from tests.web.conftest import Api
 from tests.web.helpers import advance, spec
 
-PLACEMENT = {
-    "instance_type": "c5.large",
-    "zone": "us-east-1a",
-    "instance_id": "i-0123",
-    "max_price_usd_per_hour": "0.05",
-}
+PLACEMENT = JobPlacement(
+    region="us-east-1",
+    zone="us-east-1a",
+    instance_type="c5.large",
+    max_price_usd_per_hour=0.05,
+    checkpoint_interval_s=300.0,
+    instance_id="i-0123",
+)
 
 
 async def running_job(api: Api) -> str:

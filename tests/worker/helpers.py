@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import SystemClock
+from cbas_async.jobs import parse_spec
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.messages import UserData
 from cbas_async.records import JobRecord
@@ -102,7 +103,7 @@ class LocalCloud:
     async def submit(self, spec: Mapping[str, Any], files: Mapping[str, bytes] = {}) -> str:
         """Create the job, upload its inputs and walk it to LAUNCHING, as the master would."""
         now = SystemClock().now()
-        record = await self.store.create(spec, now=now, actor="test")
+        record = await self.store.create(parse_spec(spec), now=now, actor="test")
         source = self.tmp_path / "inputs" / record.job_id
         source.mkdir(parents=True)
         for name, data in files.items():

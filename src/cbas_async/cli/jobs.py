@@ -26,17 +26,17 @@ def _print_job(job: JobRecord, as_json: bool) -> None:
     if as_json:
         print(json.dumps(job.to_json(), indent=2, sort_keys=True))
         return
-    placement = job.placement or {}
-    cost = job.to_json()["cost"]
-    print(f"job        {job.job_id} ({job.spec.get('name')})")
-    print(f"state      {job.state.value}   attempt {job.attempt}/{job.max_attempts}")
+    where = job.placement
+    cost = job.cost
+    print(f"job        {job.job_id} ({job.name})")
+    print(f"state      {job.state.value}   attempt {job.attempt}/{job.spec.max_attempts}")
     print(
-        f"placement  {placement.get('instance_type', '-')} {placement.get('zone') or ''}"
-        f" {placement.get('instance_id', '')}".rstrip()
+        f"placement  {where.instance_type if where else '-'} {(where and where.zone) or ''}"
+        f" {(where and where.instance_id) or ''}".rstrip()
     )
     print(
-        f"cost       spot ${cost['spot_usd']:.4f}  on-demand ${cost['ondemand_usd']:.4f}"
-        f"  work redone {cost['work_redone_s']:.0f}s"
+        f"cost       spot ${cost.spot_usd:.4f}  on-demand ${cost.ondemand_usd:.4f}"
+        f"  work redone {cost.work_redone_s:.0f}s"
     )
     if job.reason:
         print(f"reason     {job.reason}")
@@ -82,7 +82,7 @@ async def _list(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_OK
         print(f"{'JOB':34} {'NAME':16} {'STATE':12} ATTEMPT")
         for j in jobs:
-            print(f"{j.job_id:34} {str(j.spec.get('name'))[:16]:16} {j.state.value:12} {j.attempt}")
+            print(f"{j.job_id:34} {j.name[:16]:16} {j.state.value:12} {j.attempt}")
         return EXIT_OK
 
     return await _with_jobs(settings, body)

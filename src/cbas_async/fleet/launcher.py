@@ -33,18 +33,6 @@ class LaunchRequest:
     market: Literal["spot", "on-demand"] = "spot"
     checkpoint_at_hour_end: bool = False  # hourly billing: interval counts whole hours
 
-    def to_item(self) -> dict[str, Any]:
-        return {
-            "region": self.region,
-            "zone": self.zone,
-            "instance_type": self.instance_type,
-            "max_price_usd_per_hour": (
-                str(self.max_price_usd_per_hour) if self.max_price_usd_per_hour else None
-            ),
-            "checkpoint_interval_s": str(self.checkpoint_interval_s),
-            "market": self.market,
-        }
-
 
 class Launcher:
     """Runs one spot instance per attempt; idempotent per (job, attempt) via ClientToken."""

@@ -4,9 +4,9 @@ billing, what on-demand would have cost, and the work redone after interruptions
 An attempt runs from its LAUNCHING (or RUNNING) entry in `job-events` to the first
 INTERRUPTED, SUCCEEDED, FAILED or CANCELLED after it, and is priced with its own
 placement: the zone, type, market and max price that its LAUNCHING entry recorded. Each
-priced attempt is kept in the job's `cost_attempts` map under its number and never
-recomputed; the totals (`cost_usd`, `ondemand_usd`, `work_redone_s`) are derived from the
-whole map. So pricing a job twice, or from two places, never counts an attempt twice.
+priced attempt is kept in the job's `JobCost.attempts` under its number and never
+recomputed; the totals (`spot_usd`, `ondemand_usd`, `work_redone_s`) are derived from all
+of them. So pricing a job twice, or from two places, never counts an attempt twice.
 
 Approximations:
 - the instance's own lifetime is not recorded (the sweeper and the lost-worker check
@@ -30,14 +30,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import structlog
 
-from cbas_async.clock import parse_utc, utc_iso
+from cbas_async.clock import parse_utc
 from cbas_async.errors import JobNotFound, StaleWrite
-from cbas_async.records import CheckpointPointer, JobEvent, JobRecord
+from cbas_async.records import (
+    CheckpointPointer,
+    JobCost,
+    JobEvent,
+    JobPlacement,
+    JobRecord,
+    PricedAttempt,
+)
 from cbas_async.spot.cost import AttemptCost, attempt_cost, job_cost
 from cbas_async.spot.eras import MarketModel
 from cbas_async.spot.pricebook import PriceBook
@@ -60,7 +66,7 @@ class AttemptSpan:
     running_at: datetime | None
     end: datetime
     outcome: JobState
-    placement: dict[str, Any] | None = None
+    placement: JobPlacement | None = None
 
 
 def attempt_spans(events: Iterable[JobEvent]) -> list[AttemptSpan]:
@@ -68,7 +74,7 @@ def attempt_spans(events: Iterable[JobEvent]) -> list[AttemptSpan]:
     spans: list[AttemptSpan] = []
     opened: tuple[int, datetime] | None = None
     running_at: datetime | None = None
-    placement: dict[str, Any] | None = None
+    placement: JobPlacement | None = None
     for event in sorted(events, key=lambda e: e.seq):
         if event.to_state in _STARTS and opened is None:
             opened = (event.attempt, event.at)
@@ -108,14 +114,14 @@ def work_redone_s(span: AttemptSpan, pointers: Sequence[CheckpointPointer]) -> f
 def price_span(
     span: AttemptSpan,
     *,
-    placement: Mapping[str, Any],
+    placement: JobPlacement | None,
     book: PriceBook,
     pointers: Sequence[CheckpointPointer],
-) -> dict[str, Any]:
-    """One `cost_attempts` entry (numbers as Decimal, for DynamoDB)."""
-    itype = str(placement.get("instance_type") or "")
-    zone = placement.get("zone") or None
-    market = str(placement.get("market") or "spot")
+) -> PricedAttempt:
+    """One priced attempt (None placement: where it ran is unknown, priced as no type)."""
+    itype = placement.instance_type if placement else ""
+    zone = placement.zone if placement else None
+    market = placement.market if placement else "spot"
     cost = attempt_cost(
         history=book.history,
         zone=zone,
@@ -128,41 +134,43 @@ def price_span(
         provider_interrupted=span.outcome is JobState.INTERRUPTED,
         work_redone_s=work_redone_s(span, pointers),
     )
-    return {
-        "zone": zone,
-        "instance_type": itype,
-        "market": market,
-        "max_price_usd_per_hour": placement.get("max_price_usd_per_hour"),
-        "start": utc_iso(span.start),
-        "running_at": utc_iso(span.running_at) if span.running_at else None,
-        "end": utc_iso(span.end),
-        "outcome": span.outcome.value,
-        "duration_s": _number(cost.duration_s),
-        "cost_usd": _number(cost.cost_usd),
-        "ondemand_usd": _number(cost.ondemand_usd),
-        "work_redone_s": _number(cost.work_redone_s),
-    }
+    return PricedAttempt(
+        zone=zone,
+        instance_type=itype,
+        market=market,
+        max_price_usd_per_hour=placement.max_price_usd_per_hour if placement else None,
+        start=span.start,
+        running_at=span.running_at,
+        end=span.end,
+        outcome=span.outcome,
+        duration_s=_number(cost.duration_s),
+        cost_usd=_number(cost.cost_usd),
+        ondemand_usd=_number(cost.ondemand_usd),
+        work_redone_s=_number(cost.work_redone_s),
+    )
 
 
-def cost_totals(
-    entries: Mapping[str, Mapping[str, Any]], *, ondemand_usd_per_hour: float, model: MarketModel
-) -> dict[str, Decimal]:
-    """The job's totals: spot cost, one on-demand run of the useful time, work redone."""
+def total_cost(
+    entries: Mapping[int, PricedAttempt], *, ondemand_usd_per_hour: float, model: MarketModel
+) -> JobCost:
+    """The job's cost: its attempts, and the totals (spot cost, one on-demand run of the
+    useful time, work redone)."""
     attempts = [
         AttemptCost(
-            cost_usd=float(e["cost_usd"]),
-            ondemand_usd=float(e["ondemand_usd"]),
-            duration_s=float(e["duration_s"]),
-            work_redone_s=float(e["work_redone_s"]),
+            cost_usd=e.cost_usd,
+            ondemand_usd=e.ondemand_usd,
+            duration_s=e.duration_s,
+            work_redone_s=e.work_redone_s,
         )
         for e in entries.values()
     ]
     total = job_cost(attempts, ondemand_usd_per_hour=ondemand_usd_per_hour, model=model)
-    return {
-        "cost_usd": _number(total.cost_usd),
-        "ondemand_usd": _number(total.ondemand_usd),
-        "work_redone_s": _number(total.work_redone_s),
-    }
+    return JobCost(
+        spot_usd=_number(total.cost_usd),
+        ondemand_usd=_number(total.ondemand_usd),
+        work_redone_s=_number(total.work_redone_s),
+        attempts=dict(entries),
+    )
 
 
 class JobCosting:
@@ -172,62 +180,55 @@ class JobCosting:
         self._store = store
         self._book = book
 
-    async def cost_updates(self, job: JobRecord) -> dict[str, Any]:
-        """The fields to set: the attempts' map with the newly finished ones, and totals."""
+    async def job_cost(self, job: JobRecord) -> JobCost:
+        """The job's cost with its newly finished attempts priced."""
         spans = attempt_spans(await self._store.events(job.job_id))
         pointers = [p for p in (job.checkpoint, job.checkpoint_prev) if p is not None]
-        placement = job.placement or {}
-        entries: dict[str, Any] = {k: dict(v) for k, v in job.cost_attempts.items()}
+        entries = dict(job.cost.attempts)
         for span in spans:
-            key = str(span.attempt)
-            if key not in entries:
-                own = span.placement or placement
-                entries[key] = price_span(span, placement=own, book=self._book, pointers=pointers)
-        totals = cost_totals(
+            if span.attempt not in entries:
+                own = span.placement or job.placement
+                entries[span.attempt] = price_span(
+                    span, placement=own, book=self._book, pointers=pointers
+                )
+        return total_cost(
             entries,
-            ondemand_usd_per_hour=_ondemand_price(self._book, placement),
+            ondemand_usd_per_hour=_ondemand_price(self._book, job.placement),
             model=self._book.model,
         )
-        return {"cost_attempts": _decimals(entries), **totals}
+
+    async def cost_updates(self, job: JobRecord) -> dict[str, Any]:
+        """The item attributes to set: the attempts with the newly finished ones, and totals."""
+        return (await self.job_cost(job)).to_item()
 
     async def record_final(self, job: JobRecord) -> bool:
         """Price a terminal job once its last attempt is in; False when there was nothing
         to do or another writer changed the job meanwhile."""
-        if not job.state.terminal or str(job.attempt) in job.cost_attempts:
+        if not job.state.terminal or job.attempt in job.cost.attempts:
             return False
-        updates = await self.cost_updates(job)
+        cost = await self.job_cost(job)
         try:
             await self._store.update_fields(
-                job.job_id, attempt=job.attempt, updates=updates, states={job.state}
+                job.job_id, attempt=job.attempt, updates=cost.to_item(), states={job.state}
             )
         except (StaleWrite, JobNotFound):
             return False
         log.info(
-            "job_costed",
-            job_id=job.job_id,
-            cost_usd=float(updates["cost_usd"]),
-            ondemand_usd=float(updates["ondemand_usd"]),
+            "job_costed", job_id=job.job_id, cost_usd=cost.spot_usd, ondemand_usd=cost.ondemand_usd
         )
         return True
 
 
-def _ondemand_price(book: PriceBook, placement: Mapping[str, Any]) -> float:
+def _ondemand_price(book: PriceBook, placement: JobPlacement | None) -> float:
     """The type's on-demand price; unknown types fall back to the placement's cap."""
-    known = book.ondemand_price(str(placement.get("instance_type") or ""))
+    if placement is None:
+        return 0.0
+    known = book.ondemand_price(placement.instance_type)
     if known is not None:
         return known
-    cap = placement.get("max_price_usd_per_hour")
-    return float(cap) if cap else 0.0
+    return placement.max_price_usd_per_hour or 0.0
 
 
-def _number(value: float) -> Decimal:
-    return Decimal(f"{value:.9f}")
-
-
-def _decimals(value: Any) -> Any:
-    """Stored numbers read back as float or int: written again as Decimal."""
-    if isinstance(value, dict):
-        return {k: _decimals(v) for k, v in value.items()}
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        return _number(float(value))
-    return value
+def _number(value: float) -> float:
+    """Nine decimals, as stored."""
+    return round(value, 9)

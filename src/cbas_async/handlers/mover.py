@@ -16,7 +16,7 @@ import structlog
 
 from cbas_async.clock import Clock
 from cbas_async.errors import StaleWrite
-from cbas_async.records import JobRecord
+from cbas_async.records import JobPlacement, JobRecord
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 
@@ -31,7 +31,7 @@ class JobMover:
         self._clock = clock
         self._me = actor
 
-    async def to_launching(self, job: JobRecord, placement: Mapping[str, Any]) -> JobRecord | None:
+    async def to_launching(self, job: JobRecord, placement: JobPlacement) -> JobRecord | None:
         """PENDING -> LAUNCHING with the chosen placement, before RunInstances."""
         return await self._move(
             job,
@@ -42,7 +42,7 @@ class JobMover:
         )
 
     async def record_instance(
-        self, job: JobRecord, instance_id: str, placement: Mapping[str, Any]
+        self, job: JobRecord, instance_id: str, placement: JobPlacement
     ) -> bool:
         """Note the launched instance, and the placement that now names it, on the attempt;
         False when the attempt is no longer the job's (the sweeper then stops the instance)."""

@@ -15,13 +15,13 @@ A spec's `checkpoint.interval_s` overrides the broker's interval.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from cbas_async.clock import Clock, parse_utc
 from cbas_async.fleet.launcher import LaunchRequest
-from cbas_async.records import JobRecord
+from cbas_async.jobs import JobSpec
+from cbas_async.records import JobPlacement, JobRecord, PricedAttempt
 from cbas_async.spot.broker import BrokerJob, choose_placement
 from cbas_async.spot.broker import PlacementChoice as BrokerPlacement
 from cbas_async.spot.pricebook import PriceBook
@@ -31,7 +31,6 @@ DEFAULT_WORK_HOURS = 1.0
 # a guess for a job that ran past its estimate: the estimate was short, by how much is unknown
 MIN_REMAINING_FRACTION = 0.1
 DEFAULT_CHECKPOINT_COST_S = 60.0
-DEFAULT_INSTANCE_TYPE = "c5.large"
 # the worker needs a positive interval: the broker's "none needed" becomes a day, and a
 # near-zero one (free checkpoints) a floor that keeps S3 traffic sane
 MIN_CHECKPOINT_INTERVAL_S = 30.0
@@ -45,14 +44,12 @@ def first_allowed_type(region: str) -> Placer:
 
     def place(job: JobRecord) -> LaunchRequest:
         spec = job.spec
-        types = spec.get("resources", {}).get("instance_types") or [DEFAULT_INSTANCE_TYPE]
-        interval = spec.get("checkpoint", {}).get("interval_s") or DEFAULT_CHECKPOINT_INTERVAL_S
         return LaunchRequest(
             region=region,
             zone=None,
-            instance_type=str(types[0]),
-            max_price_usd_per_hour=spec.get("max_price_usd_per_hour"),
-            checkpoint_interval_s=float(interval),
+            instance_type=spec.resources.instance_types[0],
+            max_price_usd_per_hour=spec.max_price_usd_per_hour,
+            checkpoint_interval_s=spec.checkpoint.interval_s or DEFAULT_CHECKPOINT_INTERVAL_S,
         )
 
     return place
@@ -76,32 +73,41 @@ def broker_placer(*, book: PriceBook, clock: Clock, region: str) -> Placer:
     return place
 
 
+def job_placement(request: LaunchRequest, instance_id: str | None = None) -> JobPlacement:
+    """What the job's item records about an attempt's launch."""
+    return JobPlacement(
+        region=request.region,
+        zone=request.zone,
+        instance_type=request.instance_type,
+        market=request.market,
+        max_price_usd_per_hour=request.max_price_usd_per_hour,
+        checkpoint_interval_s=request.checkpoint_interval_s,
+        instance_id=instance_id,
+    )
+
+
 def broker_job(job: JobRecord, *, region: str, now: datetime) -> BrokerJob:
     spec = job.spec
-    types = spec.get("resources", {}).get("instance_types") or [DEFAULT_INSTANCE_TYPE]
-    deadline = spec.get("deadline")
-    max_price = spec.get("max_price_usd_per_hour")
     return BrokerJob(
-        instance_types=tuple(str(t) for t in types),
+        instance_types=tuple(spec.resources.instance_types),
         work_hours=remaining_work_hours(job),
         checkpoint_cost_s=checkpoint_cost_s(job),
-        deadline=parse_utc(str(deadline)) if deadline else None,
-        max_price_usd_per_hour=float(max_price) if max_price else None,
+        deadline=spec.deadline,
+        max_price_usd_per_hour=spec.max_price_usd_per_hour,
         region=region,
     )
 
 
 def remaining_work_hours(job: JobRecord) -> float:
-    expected = job.spec.get("expected_hours")
-    if not expected:
+    hours = job.spec.expected_hours
+    if hours is None:
         return DEFAULT_WORK_HOURS
-    hours = float(expected)
     return max(hours - checkpointed_work_s(job) / 3600.0, hours * MIN_REMAINING_FRACTION)
 
 
 def checkpointed_work_s(job: JobRecord) -> float:
     """The run time the latest checkpoint holds: each priced attempt up to the checkpoint's
-    own ran from RUNNING to its last checkpoint (its `cost_attempts` entry says when), and
+    own ran from RUNNING to its last checkpoint (its priced entry says when), and
     the checkpoint's attempt from RUNNING to `taken_at`.
 
     Assumes each attempt resumed from the one before (a checkpoint found corrupt breaks
@@ -109,27 +115,23 @@ def checkpointed_work_s(job: JobRecord) -> float:
     not priced or its entry predates `running_at`: then the whole estimate is planned for.
     """
     pointer = job.checkpoint
-    own = job.cost_attempts.get(str(pointer.attempt)) if pointer is not None else None
-    if pointer is None or own is None or not own.get("running_at"):
+    own = job.cost.attempts.get(pointer.attempt) if pointer is not None else None
+    if pointer is None or own is None or own.running_at is None:
         return 0.0
     try:
-        own_s = (parse_utc(pointer.taken_at) - parse_utc(str(own["running_at"]))).total_seconds()
-        earlier_s = sum(
-            _checkpointed_s(entry)
-            for key, entry in job.cost_attempts.items()
-            if int(key) < pointer.attempt
-        )
-    except (KeyError, TypeError, ValueError):
+        own_s = (parse_utc(pointer.taken_at) - own.running_at).total_seconds()
+    except ValueError:
         return 0.0
-    return max(own_s, 0.0) + earlier_s
+    earlier = (e for n, e in job.cost.attempts.items() if n < pointer.attempt)
+    return max(own_s, 0.0) + sum(_checkpointed_s(entry) for entry in earlier)
 
 
-def _checkpointed_s(entry: Mapping[str, Any]) -> float:
+def _checkpointed_s(entry: PricedAttempt) -> float:
     """An earlier attempt's run up to its last checkpoint: its end less the work redone."""
-    if not entry.get("running_at"):
+    if entry.running_at is None:
         return 0.0  # never ran, or priced before entries said when it did
-    end = parse_utc(str(entry["end"])) - timedelta(seconds=float(entry["work_redone_s"]))
-    return max((end - parse_utc(str(entry["running_at"]))).total_seconds(), 0.0)
+    end = entry.end - timedelta(seconds=entry.work_redone_s)
+    return max((end - entry.running_at).total_seconds(), 0.0)
 
 
 def checkpoint_cost_s(job: JobRecord) -> float:
@@ -143,11 +145,11 @@ def checkpoint_cost_s(job: JobRecord) -> float:
     return value if math.isfinite(value) and value > 0 else DEFAULT_CHECKPOINT_COST_S
 
 
-def to_launch_request(chosen: BrokerPlacement, spec: dict[str, Any]) -> LaunchRequest:
+def to_launch_request(chosen: BrokerPlacement, spec: JobSpec) -> LaunchRequest:
     """The launch request for the broker's choice; the spec's checkpoint interval wins over
     the broker's."""
-    asked = spec.get("checkpoint", {}).get("interval_s")
-    interval = float(asked) if asked else _clamp_interval(chosen.checkpoint_interval_s)
+    asked = spec.checkpoint.interval_s
+    interval = asked if asked else _clamp_interval(chosen.checkpoint_interval_s)
     return LaunchRequest(
         region=chosen.region,
         zone=chosen.zone,

@@ -73,7 +73,7 @@ class LostWorkerDetector:
         """Move a lost attempt to INTERRUPTED; True when it did."""
         if job.state not in (JobState.LAUNCHING, JobState.RUNNING) or not self.is_lost(job):
             return False
-        instance_id = (job.placement or {}).get("instance_id")
+        instance_id = job.placement.instance_id if job.placement else None
         ec2_state = await self._launcher.instance_state(instance_id) if instance_id else None
         if instance_id and ec2_state in ("pending", "running"):
             await self._launcher.terminate([instance_id])  # hung: stop paying for it

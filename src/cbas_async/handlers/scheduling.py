@@ -21,7 +21,7 @@ from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.mover import JobMover
-from cbas_async.handlers.placement import Placer
+from cbas_async.handlers.placement import Placer, job_placement
 from cbas_async.messages import UserData
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
@@ -67,7 +67,7 @@ class Scheduler:
 
     async def place(self, job: JobRecord) -> None:
         placement = self._placer(job)
-        launching = await self._mover.to_launching(job, placement.to_item())
+        launching = await self._mover.to_launching(job, job_placement(placement))
         if launching is None:
             return  # someone else moved it; the next pass sees the new state
         self._tracker.watch(launching.job_id, launching.attempt, self._clock.monotonic())
@@ -105,7 +105,7 @@ class Scheduler:
         except PermanentError as exc:
             await self._fail(job, f"launch refused: {exc}")
             return
-        placed = {**placement.to_item(), "instance_id": instance_id}
+        placed = job_placement(placement, instance_id)
         if await self._mover.record_instance(job, instance_id, placed):
             log.info(
                 "job_launched", job_id=job.job_id, attempt=job.attempt, instance_id=instance_id
@@ -141,7 +141,7 @@ class Scheduler:
     async def requeue(self, job: JobRecord) -> None:
         """INTERRUPTED -> PENDING with attempt + 1, or FAILED once attempts are used up.
         The interrupted attempt's cost is written with the re-queue, in the same write."""
-        if job.attempt >= job.max_attempts:
+        if job.attempt >= job.spec.max_attempts:
             await self._fail(job, f"interrupted {job.attempt} times; max_attempts reached")
             return
         costs = await self._costing.cost_updates(job) if self._costing else None

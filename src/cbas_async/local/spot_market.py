@@ -187,15 +187,15 @@ async def _target(instance_id: str, job_id: str, ec2: EC2Client, store: JobStore
     if not instances:
         return None
     try:
-        placement = (await store.get(job_id)).placement or {}
+        placement = (await store.get(job_id)).placement
     except JobNotFound:
-        placement = {}
-    cap = placement.get("max_price_usd_per_hour")
+        placement = None
+    cap = placement.max_price_usd_per_hour if placement else None
     return Target(
         instance_id=instance_id,
         job_id=job_id,
         zone=instances[0].get("Placement", {}).get("AvailabilityZone"),
         instance_type=str(instances[0].get("InstanceType", "")),
-        max_price_usd_per_hour=float(cap) if cap else None,
+        max_price_usd_per_hour=cap,
         spot=instances[0].get("InstanceLifecycle") == "spot",
     )

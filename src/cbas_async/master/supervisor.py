@@ -114,7 +114,7 @@ class Supervisor:
         current = {job.job_id for job in mine}
         if self._seen is None:
             done = await self._store.all_in_states(TERMINAL)
-            finished = [job for job in done if str(job.attempt) not in job.cost_attempts]
+            finished = [job for job in done if job.attempt not in job.cost.attempts]
         else:
             finished = [job for i in self._seen - current if (job := await self._get(i))]
         self._seen = current

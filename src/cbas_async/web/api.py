@@ -16,6 +16,7 @@ from cbas_async.states import JobState
 from cbas_async.web import paging
 from cbas_async.web.errors import ApiError
 from cbas_async.web.keys import CLOCK, CLOUD, LIMITS
+from cbas_async.web.schemas import AttemptSummary, JobDetail, JobPage
 from cbas_async.web.submission import read_submission
 
 PREFIX = "/api/v1"
@@ -54,7 +55,8 @@ async def list_jobs(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", 50, 1, request.app[LIMITS].page_max)
     token = request.query.get("page_token")
     jobs, next_token = await paging.page(request.app[CLOUD].store, states, limit, token)
-    return web.json_response({"jobs": [j.to_json() for j in jobs], "next_page_token": next_token})
+    body = JobPage(jobs=jobs, next_page_token=next_token)
+    return web.json_response(body.model_dump(mode="json"))
 
 
 async def submit_job(request: web.Request) -> web.Response:
@@ -80,43 +82,29 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 
 def detail(job: JobRecord, events: list[JobEvent]) -> dict[str, Any]:
-    """The job as `to_json` shows it, plus its history, attempts and checkpoints."""
-    checkpoints = [c.to_item() for c in (job.checkpoint_prev, job.checkpoint) if c is not None]
-    return {
-        **job.to_json(),
-        "max_attempts": job.max_attempts,
-        "events": [event_json(e) for e in events],
-        "attempts": attempts(events),
-        "checkpoints": checkpoints,
-    }
+    """The job as its record shows it, plus its history, attempts and checkpoints."""
+    checkpoints = [c for c in (job.checkpoint_prev, job.checkpoint) if c is not None]
+    fields = {name: getattr(job, name) for name in JobRecord.model_fields}
+    body = JobDetail(**fields, events=events, attempts=attempts(events), checkpoints=checkpoints)
+    return body.to_json()
 
 
-def event_json(event: JobEvent) -> dict[str, Any]:
-    return {
-        "seq": event.seq,
-        "from_state": event.from_state.value if event.from_state else None,
-        "to_state": event.to_state.value,
-        "at": event.at.isoformat(),
-        "attempt": event.attempt,
-        "actor": event.actor,
-        "detail": event.detail,
-    }
-
-
-def attempts(events: list[JobEvent]) -> list[dict[str, Any]]:
-    """One entry per attempt that left a trace: when it began, its last state and when."""
-    found: dict[int, dict[str, Any]] = {}
+def attempts(events: list[JobEvent]) -> list[AttemptSummary]:
+    """One entry per attempt that left a trace: when it began, its states, the last and when."""
+    found: dict[int, list[JobEvent]] = {}
     for event in sorted(events, key=lambda e: e.seq):
-        if event.attempt < 1:
-            continue
-        entry = found.setdefault(
-            event.attempt,
-            {"attempt": event.attempt, "started_at": event.at.isoformat(), "states": []},
+        if event.attempt >= 1:
+            found.setdefault(event.attempt, []).append(event)
+    return [
+        AttemptSummary(
+            attempt=number,
+            started_at=own[0].at,
+            states=[e.to_state for e in own],
+            last_state=own[-1].to_state,
+            last_at=own[-1].at,
         )
-        entry["states"].append(event.to_state.value)
-        entry["last_state"] = event.to_state.value
-        entry["last_at"] = event.at.isoformat()
-    return [found[n] for n in sorted(found)]
+        for number, own in sorted(found.items())
+    ]
 
 
 def add_routes(app: web.Application) -> None:

@@ -4,19 +4,20 @@ workers (live jobs, their instances, and when each was last heard from)."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from aiohttp import web
 
+from cbas_async.jobs import Resources
 from cbas_async.records import JobRecord
 from cbas_async.states import JobState
 from cbas_async.web.api import PREFIX, int_param
 from cbas_async.web.errors import ApiError
 from cbas_async.web.keys import CLOCK, CLOUD, PRICES, TRACKER
+from cbas_async.web.schemas import MaxPrice, Prices, Worker, Workers
 
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*", re.ASCII)
 WORKER_STATES = (JobState.LAUNCHING, JobState.RUNNING, JobState.INTERRUPTED)
-DEFAULT_TYPES = ("c5.large",)
+DEFAULT_TYPES = tuple(Resources().instance_types)  # the spec's default
 MAX_TYPES = 10
 
 
@@ -30,53 +31,53 @@ def types_param(request: web.Request, in_use: list[str]) -> list[str]:
     return types
 
 
-def max_price(job: JobRecord) -> dict[str, Any] | None:
-    placement = job.placement or {}
-    if not placement.get("instance_type"):
+def max_price(job: JobRecord) -> MaxPrice | None:
+    placement = job.placement
+    if placement is None or not placement.instance_type:
         return None
-    price = placement.get("max_price_usd_per_hour")
-    return {
-        "job_id": job.job_id,
-        "zone": placement.get("zone"),
-        "instance_type": placement["instance_type"],
-        "max_price_usd_per_hour": float(price) if price not in (None, "") else None,
-    }
+    return MaxPrice(
+        job_id=job.job_id,
+        zone=placement.zone,
+        instance_type=placement.instance_type,
+        max_price_usd_per_hour=placement.max_price_usd_per_hour,
+    )
 
 
 async def spot_prices(request: web.Request) -> web.Response:
     live = await request.app[CLOUD].store.all_in_states(WORKER_STATES)
     in_use = [m for m in (max_price(j) for j in live) if m is not None]
-    types = types_param(request, sorted({m["instance_type"] for m in in_use}))
+    types = types_param(request, sorted({m.instance_type for m in in_use}))
     hours = int_param(request, "hours", 24, 1, 24 * 30)
     series = await request.app[PRICES].series(types, hours)
-    return web.json_response({"instance_types": types, "series": series, "max_prices": in_use})
+    body = {"instance_types": types, "series": series, "max_prices": in_use}
+    return web.json_response(Prices.model_validate(body).model_dump(mode="json"))
 
 
-def worker_json(job: JobRecord, silent_s: float | None) -> dict[str, Any]:
-    placement = job.placement or {}
-    return {
-        "job_id": job.job_id,
-        "name": job.spec.get("name"),
-        "state": job.state.value,
-        "attempt": job.attempt,
-        "instance_id": placement.get("instance_id"),
-        "instance_type": placement.get("instance_type"),
-        "zone": placement.get("zone"),
-        "last_ping_s_ago": None if silent_s is None else round(silent_s, 3),
-    }
+def worker_json(job: JobRecord, silent_s: float | None) -> Worker:
+    placement = job.placement
+    return Worker(
+        job_id=job.job_id,
+        name=job.name,
+        state=job.state,
+        attempt=job.attempt,
+        instance_id=placement.instance_id if placement else None,
+        instance_type=placement.instance_type if placement else None,
+        zone=placement.zone if placement else None,
+        last_ping_s_ago=None if silent_s is None else round(silent_s, 3),
+    )
 
 
 async def workers(request: web.Request) -> web.Response:
     """`last_ping_s_ago` is null until this master has heard from the current attempt."""
     live = await request.app[CLOUD].store.all_in_states(WORKER_STATES)
     tracker, now = request.app[TRACKER], request.app[CLOCK].monotonic()
-    body = []
+    body: list[Worker] = []
     for job in sorted(live, key=lambda j: j.created_at):
         seen = tracker.last_seen(job.job_id)
         fresh = seen is not None and seen[0] == job.attempt
         fresh = fresh and tracker.pinged(job.job_id, job.attempt)
         body.append(worker_json(job, now - seen[1] if seen is not None and fresh else None))
-    return web.json_response({"workers": body})
+    return web.json_response(Workers(workers=body).model_dump(mode="json"))
 
 
 def add_routes(app: web.Application) -> None:

@@ -1,308 +1,144 @@
-"""The OpenAPI 3.0 document of `/api/v1`, served at `/api/v1/openapi.json`.
+"""The OpenAPI 3.1 document of `/api/v1`, served at `/api/v1/openapi.json`.
 
-Written by hand next to the handlers; `tests/web/test_schema.py` runs schemathesis against
-the live app so the two cannot drift apart unnoticed.
+Generated: every schema comes from a pydantic model (`records`, `jobs.JobSpec`,
+`web.schemas`) through `models_json_schema`, its `$defs` becoming `components/schemas`.
+What is written here is only the table of operations: path, method, the model of the
+request and of the response. `tests/web/test_schema.py` runs schemathesis against the live
+app, so the document and the handlers cannot drift apart unnoticed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from cbas_async.states import JobState
+from cbas_async.jobs import JobSpec
+from cbas_async.records import JobRecord
+from cbas_async.web import schemas as s
 
 PREFIX = "/api/v1"
 JSON = "application/json"
+REF = "#/components/schemas/{model}"
+ERRORS = {
+    400: "Bad request", 401: "No or wrong bearer token", 404: "No such job or file",
+    409: "The job changed meanwhile", 413: "Too large", 415: "Wrong content type",
+    503: "AWS unreachable; try again",
+}  # fmt: skip
+
+_OK = {200: "OK", 201: "Created"}
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One route: its response model (or a media type for a stream or a file), and the
+    models of its parameters and JSON/multipart request body."""
+
+    method: str
+    path: str
+    summary: str
+    response: type[BaseModel] | str
+    path_params: type[BaseModel] | None = None
+    query_params: type[BaseModel] | None = None
+    body: tuple[type[BaseModel], type[BaseModel]] | None = None  # (JSON, multipart)
+    status: int = 200
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
+OPERATIONS = (
+    Operation("get", "/jobs", "List jobs, newest state change last, page by page",
+              s.JobPage, query_params=s.ListQuery),
+    Operation("post", "/jobs", "Submit a job (spec, plus input files with multipart)",
+              JobRecord, body=(JobSpec, s.SubmitForm), status=201),
+    Operation("get", "/jobs/{job_id}", "One job with its history", s.JobDetail, s.JobPath),
+    Operation("post", "/jobs/{job_id}/cancel", "Cancel a live job (idempotent)", JobRecord,
+              s.JobPath),
+    Operation("get", "/jobs/{job_id}/logs", "The last log chunks", s.Logs,
+              s.JobPath, s.LogsQuery),
+    Operation("get", "/jobs/{job_id}/logs/stream",
+              "Live logs as server-sent events (log, state, end)", "text/event-stream", s.JobPath),
+    Operation("get", "/jobs/{job_id}/outputs", "The job's output files", s.Outputs, s.JobPath),
+    Operation("get", "/jobs/{job_id}/outputs/{name}", "Download one output file",
+              "application/octet-stream", s.OutputPath),
+    Operation("get", "/spot/prices",
+              "Spot price series per zone and type, and the max prices in use", s.Prices,
+              query_params=s.PricesQuery),
+    Operation("get", "/workers", "Live workers and their last ping", s.Workers),
+)  # fmt: skip
 
 
-_ERRORS = {str(code): _json(_ref("Error"), text) for code, text in [
-    (400, "Bad request"), (401, "No or wrong bearer token"), (404, "No such job or file"),
-    (409, "The job changed meanwhile"), (413, "Too large"), (415, "Wrong content type"),
-    (503, "AWS unreachable; try again"),
-]}  # fmt: skip
+def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+    found: list[tuple[type[BaseModel], JsonSchemaMode]] = [(s.Error, "serialization")]
+    for op in OPERATIONS:
+        if not isinstance(op.response, str):
+            found.append((op.response, "serialization"))
+        found += [(m, "validation") for m in (op.path_params, op.query_params) if m]
+        found += [(m, "validation") for m in op.body or ()]
+    return list(dict.fromkeys(found))
 
-_NUM_OR_NULL = {"type": "number", "nullable": True}
-_STR_OR_NULL = {"type": "string", "nullable": True}
 
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "errors"],
-        "properties": {
-            "error": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["field", "problem"],
-                    "properties": {"field": {"type": "string"}, "problem": {"type": "string"}},
-                },
+def _parameters(schemas: dict[str, Any], model: type[BaseModel] | None, where: str) -> list[Any]:
+    if model is None:
+        return []
+    properties = schemas[model.__name__]["properties"]
+    return [
+        {"name": name, "in": where, "required": where == "path", "schema": schema}
+        for name, schema in properties.items()
+    ]
+
+
+def _content(ref: dict[str, Any] | str) -> dict[str, Any]:
+    return {ref: {}} if isinstance(ref, str) else {JSON: {"schema": ref}}
+
+
+def _operation(op: Operation, refs: dict[Any, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    response = op.response if isinstance(op.response, str) else refs[(op.response, "serialization")]
+    error = refs[(s.Error, "serialization")]
+    built: dict[str, Any] = {
+        "summary": op.summary,
+        "parameters": _parameters(schemas, op.path_params, "path")
+        + _parameters(schemas, op.query_params, "query"),
+        "responses": {
+            str(op.status): {"description": _OK[op.status], "content": _content(response)},
+            **{str(c): {"description": t, "content": _content(error)} for c, t in ERRORS.items()},
+        },
+    }
+    if op.body is not None:
+        json_model, form_model = op.body
+        built["requestBody"] = {
+            "required": True,
+            "content": {
+                JSON: {"schema": refs[(json_model, "validation")]},
+                "multipart/form-data": {"schema": refs[(form_model, "validation")]},
             },
-        },
-    },
-    "State": {"type": "string", "enum": [s.value for s in JobState]},
-    "Cost": {
-        "type": "object",
-        "required": ["spot_usd", "ondemand_usd", "work_redone_s"],
-        "properties": {
-            k: {"type": "number"} for k in ("spot_usd", "ondemand_usd", "work_redone_s")
-        },
-    },
-    "Job": {
-        "type": "object",
-        "required": ["job_id", "state", "version", "attempt", "cost", "spec", "created_at"],
-        "properties": {
-            "job_id": {"type": "string"},
-            "name": _STR_OR_NULL,
-            "state": _ref("State"),
-            "version": {"type": "integer"},
-            "attempt": {"type": "integer"},
-            "owner": _STR_OR_NULL,
-            "placement": {"type": "object", "nullable": True},
-            "checkpoint": {"type": "object", "nullable": True},
-            "cost": _ref("Cost"),
-            "exit_code": {"type": "integer", "nullable": True},
-            "reason": _STR_OR_NULL,
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "spec": {"type": "object"},
-        },
-    },
-    "JobDetail": {
-        "allOf": [
-            _ref("Job"),
-            {
-                "type": "object",
-                "required": ["events", "attempts", "checkpoints", "max_attempts"],
-                "properties": {
-                    "max_attempts": {"type": "integer"},
-                    "events": {"type": "array", "items": _ref("Event")},
-                    "attempts": {"type": "array", "items": {"type": "object"}},
-                    "checkpoints": {"type": "array", "items": {"type": "object"}},
-                },
-            },
-        ]
-    },
-    "Event": {
-        "type": "object",
-        "required": ["seq", "to_state", "at", "attempt", "actor"],
-        "properties": {
-            "seq": {"type": "integer"},
-            "from_state": {**_ref("State"), "nullable": True},
-            "to_state": _ref("State"),
-            "at": {"type": "string", "format": "date-time"},
-            "attempt": {"type": "integer"},
-            "actor": {"type": "string"},
-            "detail": _STR_OR_NULL,
-        },
-    },
-    "JobPage": {
-        "type": "object",
-        "required": ["jobs", "next_page_token"],
-        "properties": {
-            "jobs": {"type": "array", "items": _ref("Job")},
-            "next_page_token": _STR_OR_NULL,
-        },
-    },
-    "Logs": {
-        "type": "object",
-        "required": ["job_id", "state", "chunks"],
-        "properties": {
-            "job_id": {"type": "string"},
-            "state": _ref("State"),
-            "chunks": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["attempt", "stream", "seq", "text"],
-                    "properties": {
-                        "attempt": {"type": "integer"},
-                        "stream": {"type": "string"},
-                        "seq": {"type": "integer"},
-                        "text": {"type": "string"},
-                    },
-                },
-            },
-        },
-    },
-    "Outputs": {
-        "type": "object",
-        "required": ["job_id", "state", "outputs"],
-        "properties": {
-            "job_id": {"type": "string"},
-            "state": _ref("State"),
-            "outputs": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["name", "size_bytes", "url"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "size_bytes": {"type": "integer"},
-                        "url": {"type": "string"},
-                    },
-                },
-            },
-        },
-    },
-    "Prices": {
-        "type": "object",
-        "required": ["instance_types", "series", "max_prices"],
-        "properties": {
-            "instance_types": {"type": "array", "items": {"type": "string"}},
-            "series": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["zone", "instance_type", "points"],
-                    "properties": {
-                        "zone": {"type": "string"},
-                        "instance_type": {"type": "string"},
-                        "points": {"type": "array", "items": {"type": "array"}},
-                    },
-                },
-            },
-            "max_prices": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "Workers": {
-        "type": "object",
-        "required": ["workers"],
-        "properties": {
-            "workers": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["job_id", "state", "attempt"],
-                    "properties": {
-                        "job_id": {"type": "string"},
-                        "state": _ref("State"),
-                        "attempt": {"type": "integer"},
-                        "instance_id": _STR_OR_NULL,
-                        "last_ping_s_ago": _NUM_OR_NULL,
-                    },
-                },
-            }
-        },
-    },
-}
-
-_JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        }
+    return built
 
 
-def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema}
-
-
-def _op(summary: str, ok: dict[str, Any], *params: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    codes = ("400", "401", "404", "409", "413", "415", "503")
+def document() -> dict[str, Any]:
+    """The whole document, made from the models."""
+    refs, top = models_json_schema(_models(), ref_template=REF)
+    schemas = top["$defs"]
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        paths.setdefault(PREFIX + op.path, {})[op.method] = _operation(op, refs, schemas)
+    # parameters are described in place, not as components
+    params = {m.__name__ for op in OPERATIONS for m in (op.path_params, op.query_params) if m}
     return {
-        "summary": summary,
-        "parameters": list(params),
-        "responses": {"200": ok, **{c: _ERRORS[c] for c in codes}},
-        **extra,
+        "openapi": "3.1.0",
+        "info": {"title": "cbas-async", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": {name: schema for name, schema in schemas.items() if name not in params},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
     }
 
 
-_SUBMIT_BODY = {
-    "required": True,
-    "content": {
-        JSON: {"schema": {"type": "object", "description": "a job spec (see DESIGN.md)"}},
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["spec"],
-                "properties": {
-                    "spec": {"type": "string", "format": "binary"},
-                    "input": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                },
-            }
-        },
-    },
-}
-
-
-def _submit() -> dict[str, Any]:
-    op = _op("Submit a job (spec, plus input files with multipart)", _json(_ref("Job")))
-    op["requestBody"] = _SUBMIT_BODY
-    op["responses"]["201"] = _json(_ref("Job"), "Created")
-    del op["responses"]["200"]
-    return op
-
-
-PATHS: dict[str, Any] = {
-    f"{PREFIX}/jobs": {
-        "get": _op(
-            "List jobs, newest state change last, page by page",
-            _json(_ref("JobPage")),
-            _query("state", _ref("State")),
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
-            _query("page_token", {"type": "string"}),
-        ),
-        "post": _submit(),
-    },
-    f"{PREFIX}/jobs/{{job_id}}": {
-        "get": _op("One job with its history", _json(_ref("JobDetail")), _JOB_ID)
-    },
-    f"{PREFIX}/jobs/{{job_id}}/cancel": {
-        "post": _op("Cancel a live job (idempotent)", _json(_ref("Job")), _JOB_ID)
-    },
-    f"{PREFIX}/jobs/{{job_id}}/logs": {
-        "get": _op(
-            "The last log chunks",
-            _json(_ref("Logs")),
-            _JOB_ID,
-            _query("tail", {"type": "integer", "minimum": 1, "maximum": 1000}),
-        )
-    },
-    f"{PREFIX}/jobs/{{job_id}}/logs/stream": {
-        "get": _op(
-            "Live logs as server-sent events (log, state, end)",
-            {"description": "An event stream", "content": {"text/event-stream": {}}},
-            _JOB_ID,
-        )
-    },
-    f"{PREFIX}/jobs/{{job_id}}/outputs": {
-        "get": _op("The job's output files", _json(_ref("Outputs")), _JOB_ID)
-    },
-    f"{PREFIX}/jobs/{{job_id}}/outputs/{{name}}": {
-        "get": _op(
-            "Download one output file",
-            {"description": "The file", "content": {"application/octet-stream": {}}},
-            _JOB_ID,
-            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-        )
-    },
-    f"{PREFIX}/spot/prices": {
-        "get": _op(
-            "Spot price series per zone and type, and the max prices in use",
-            _json(_ref("Prices")),
-            _query("instance_type", {"type": "string"}),
-            _query("hours", {"type": "integer", "minimum": 1, "maximum": 720}),
-        )
-    },
-    f"{PREFIX}/workers": {"get": _op("Live workers and their last ping", _json(_ref("Workers")))},
-}
-
-DOCUMENT: dict[str, Any] = {
-    "openapi": "3.0.3",
-    "info": {"title": "cbas-async", "version": "1"},
-    "paths": PATHS,
-    "components": {
-        "schemas": SCHEMAS,
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-    },
-    "security": [{"bearer": []}],
-}
+DOCUMENT = document()
 
 
 async def openapi_json(request: web.Request) -> web.Response:

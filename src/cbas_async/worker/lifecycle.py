@@ -13,8 +13,8 @@ import structlog
 
 from cbas_async.aws import Clients
 from cbas_async.clock import Clock
-from cbas_async.errors import InvalidSpec, JobNotFound, StaleWrite
-from cbas_async.jobs import JobSpec, spec_from_dict
+from cbas_async.errors import JobNotFound, StaleWrite
+from cbas_async.jobs import JobSpec
 from cbas_async.records import JobRecord
 from cbas_async.sandbox import Sandbox
 from cbas_async.states import JobState
@@ -66,11 +66,7 @@ class Worker:
         record = await self._load()
         if record is None:
             return 0
-        try:
-            spec = spec_from_dict(record.spec)
-        except InvalidSpec as exc:
-            await self._fail_early(str(exc))
-            return 0
+        spec = record.spec
         checkpointer = make_checkpointer(
             spec.checkpoint.method,
             paths=self._paths,
