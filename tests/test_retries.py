@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from aiodynamo.errors import AIODynamoError
+from aiodynamo.errors import AIODynamoError, BrokenThrottleConfig
 from botocore.exceptions import ClientError
 
 from cbas_async.aws import open_clients
@@ -66,8 +66,9 @@ async def test_one_failing_call_makes_exactly_the_policys_tries(
         before = dict(moto.faults.failed)
         with pytest.raises(ClientError):  # the worker's log shipping call, S3
             await sandbox.put_log_chunk("j-none", 1, "stdout", 0, b"line\n")
-        with pytest.raises(AIODynamoError):  # the worker's job read, DynamoDB
+        with pytest.raises(AIODynamoError) as failed:  # the worker's job read, DynamoDB
             await writer.read()
+        assert not isinstance(failed.value, BrokenThrottleConfig)  # the service's own error
         moto.faults.clear()
     assert moto.faults.failed["s3"] - before.get("s3", 0) == INTERACTIVE.attempts
     assert moto.faults.failed["dynamodb"] - before.get("dynamodb", 0) == INTERACTIVE.attempts

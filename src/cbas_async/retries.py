@@ -29,10 +29,10 @@ can stop retries earlier when a client sees many failures in a row.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 
-from aiodynamo.models import RetryConfig
+from aiodynamo.models import RetryConfig, RetryTimeout
 
 MAX_BACKOFF_S = 20.0  # botocore's standard mode cap on one wait
 CONNECT_TIMEOUT_S = 5.0
@@ -92,3 +92,10 @@ class PolicyRetry(RetryConfig):
         for k in range(1, self.policy.attempts):
             yield random.random() * self.policy.max_wait_s(k)
         yield 0.0
+
+    async def attempts(self) -> AsyncIterable[None]:
+        """aiodynamo's tries; once they are spent, `RetryTimeout`, on which aiodynamo raises
+        the last try's error (a loop that merely ends makes it raise `BrokenThrottleConfig`)."""
+        async for attempt in super().attempts():
+            yield attempt
+        raise RetryTimeout()
