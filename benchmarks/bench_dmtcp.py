@@ -84,6 +84,7 @@ class Bench:
         self.paths = JobPaths.under(scratch, "j-bench-dmtcp")
         self.dmtcp_bin = installed_bin(os.environ.get("PATH"))
         self.sandbox = Sandbox(s3=clients.s3, bucket=resources.bucket)
+        scratch.mkdir(parents=True, exist_ok=True)
         self.script = scratch / "hold.py"
         self.script.write_text(HOLD)
 
