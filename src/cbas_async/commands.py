@@ -22,14 +22,23 @@ log = structlog.get_logger(__name__)
 ACTOR = "cli"
 
 
-async def submit(session: Session, spec: Path | LoadedSpec, *, clock: Clock) -> JobRecord:
-    """Validate, store SUBMITTED, upload inputs, then make the job PENDING.
+async def submit(
+    session: Session,
+    spec: Path | LoadedSpec,
+    *,
+    clock: Clock,
+    submitted_by: str | None = None,
+) -> JobRecord:
+    """Validate, store SUBMITTED, upload inputs, then make the job PENDING. `submitted_by`
+    is the API token's owner (None when the job is stored straight in AWS).
 
     The spec is validated (and its input files checked) before anything is written, so a
     bad spec stores nothing. If an upload fails, the job is marked FAILED with the reason.
     """
     loaded = spec if isinstance(spec, LoadedSpec) else load_spec_file(spec)
-    record = await session.store.create(loaded.spec, now=clock.now(), actor=ACTOR)
+    record = await session.store.create(
+        loaded.spec, now=clock.now(), actor=ACTOR, submitted_by=submitted_by
+    )
     try:
         await session.sandbox.upload_inputs(
             record.job_id, loaded.base_dir, list(loaded.spec.input_files)

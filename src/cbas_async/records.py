@@ -158,7 +158,8 @@ class JobRecord(Stored):
     spec: JobSpec
     created_at: UtcTime
     updated_at: UtcTime
-    owner: str | None = None
+    owner: str | None = None  # the master that runs it
+    submitted_by: str | None = None  # the API token's owner; None: straight to AWS
     placement: JobPlacement | None = None
     checkpoint: CheckpointPointer | None = None
     checkpoint_prev: CheckpointPointer | None = None

@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     worker_image_id: str = "ami-12c6146b"
     api_token: OptionalText = None
     api_url: OptionalText = None  # set: the user commands go through this master's REST API
+    metrics_public: bool = False  # True: /metrics answers without an admin token
     aws_retry_s: Seconds = 60.0  # how long DynamoDB calls retry throttling and outages
     price_refresh_s: Seconds = 300.0  # how often the master refreshes spot prices
     price_trace: OptionalPath = None  # a price CSV replayed instead of EC2's price history

@@ -54,7 +54,9 @@ class JobStore(CheckpointPointers, MiscTable):
         )
         self._on_transition = on_transition  # metrics; called after each transition written
 
-    async def create(self, spec: JobSpec, *, now: datetime, actor: str) -> JobRecord:
+    async def create(
+        self, spec: JobSpec, *, now: datetime, actor: str, submitted_by: str | None = None
+    ) -> JobRecord:
         """Store a new SUBMITTED job with a fresh id, and its first history entry."""
         job_id = new_job_id(now)
         record = JobRecord(
@@ -65,6 +67,7 @@ class JobStore(CheckpointPointers, MiscTable):
             spec=spec,
             created_at=now,
             updated_at=now,
+            submitted_by=submitted_by,
         )
         event = JobEvent(
             job_id=job_id, seq=0, to_state=JobState.SUBMITTED, at=now, attempt=1, actor=actor

@@ -67,7 +67,7 @@ async def test_metrics_count_jobs_transitions_and_warnings(api: Api) -> None:
     await api.bus.publish(
         InterruptionWarned(instance_id="i-0123", action="terminate", at=SystemClock().now())
     )
-    async with api.http.get(api.url + "/metrics") as response:
+    async with api.http.get(api.url + "/metrics", headers=api.headers()) as response:
         assert response.status == 200
         text = await response.text()
     lines = set(text.splitlines())

@@ -1,25 +1,66 @@
-"""The deployment's own commands of `cbas`: create API tokens,
-and send a spot interruption on the local cloud."""
+"""The deployment's own commands of `cbas`: create, list and revoke API tokens, and send a
+spot interruption on the local cloud."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from cbas_async.cli.exits import EXIT_NOT_FOUND, EXIT_OK
+from cbas_async.cli.exits import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
 from cbas_async.clock import SystemClock
 from cbas_async.deployment import open_session
 from cbas_async.errors import CloudUnreachable, ConfigError
 from cbas_async.settings import Settings
 
+if TYPE_CHECKING:
+    from cbas_async.web.tokens import TokenInfo, TokenStore
+
 
 async def token(settings: Settings, args: argparse.Namespace) -> int:
-    from cbas_async.web.auth import TokenStore
+    from cbas_async.web.tokens import TokenNotFound, TokenProblem, TokenStore
 
     async with open_session(settings) as session:
-        print(await TokenStore(store=session.store, clock=SystemClock()).create(name=args.name))
+        tokens = TokenStore(store=session.store, clock=SystemClock())
+        try:
+            return await _TOKEN_ACTIONS[args.action](tokens, args)
+        except TokenNotFound as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_NOT_FOUND
+        except TokenProblem as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_USAGE
+
+
+async def _create(tokens: TokenStore, args: argparse.Namespace) -> int:
+    secret, info = await tokens.issue(name=args.name, owner=args.owner, role=args.role)
+    if args.json:
+        print(json.dumps({**info.to_json(), "token": secret}, indent=2, sort_keys=True))
+    else:
+        print(secret)
     return EXIT_OK
+
+
+async def _list(tokens: TokenStore, args: argparse.Namespace) -> int:
+    found = await tokens.list_tokens()
+    if args.json:
+        print(json.dumps([t.to_json() for t in found], indent=2, sort_keys=True))
+        return EXIT_OK
+    print(f"{'NAME':24} {'OWNER':16} {'ROLE':6} {'ID':12} CREATED")
+    for t in found:
+        print(f"{t.name:24} {t.owner:16} {t.role:6} {t.token_id:12} {t.created_at}")
+    return EXIT_OK
+
+
+async def _revoke(tokens: TokenStore, args: argparse.Namespace) -> int:
+    gone: TokenInfo = await tokens.revoke(args.name)
+    print(f"revoked {gone.name} ({gone.token_id}, owner {gone.owner})")
+    return EXIT_OK
+
+
+_TOKEN_ACTIONS = {"create": _create, "list": _list, "revoke": _revoke}
 
 
 async def interrupt(environ: Mapping[str, str], args: argparse.Namespace) -> int:

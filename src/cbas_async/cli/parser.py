@@ -61,8 +61,19 @@ def _add_jobs(sub: Commands[argparse.ArgumentParser]) -> None:
 def _add_admin(sub: Commands[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("interrupt", help="send a spot interruption notice (local cloud)")
     p.add_argument("job_id")
-    p = sub.add_parser("token", help="API tokens")
-    p.add_argument("action", choices=["create"])
-    p.add_argument("--name", default="", help="a note to tell tokens apart")
+    _add_token(sub.add_parser("token", help="API tokens: create, list, revoke"))
     p = sub.add_parser("simulate", help="replay spot traces against policies")
     add_simulate_arguments(p)
+
+
+def _add_token(token: argparse.ArgumentParser) -> None:
+    actions = token.add_subparsers(dest="action", required=True)
+    p = actions.add_parser("create", help="create a token (printed once)")
+    p.add_argument("--name", default="", help="unique; default: the token's id")
+    p.add_argument("--owner", default="", help="whose jobs it sees; default: the name")
+    p.add_argument("--role", choices=["user", "admin"], default="user")
+    p.add_argument("--json", action="store_true")
+    p = actions.add_parser("list", help="list tokens (never their secrets)")
+    p.add_argument("--json", action="store_true")
+    p = actions.add_parser("revoke", help="delete a token: refused from the next request")
+    p.add_argument("name", help="the token's name (or id)")

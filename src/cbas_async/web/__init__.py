@@ -72,7 +72,10 @@ def mount(app: web.Application, parts: WebParts) -> None:
     app[PRICES] = SpotPrices(
         ec2=parts.cloud.clients.ec2, region=parts.cloud.settings.region, clock=parts.clock
     )
-    app.middlewares.extend([error_middleware, auth_middleware(tokens)])
+    metrics_public = parts.cloud.settings.metrics_public
+    app.middlewares.extend(
+        [error_middleware, auth_middleware(tokens, metrics_public=metrics_public)]
+    )
     app.on_shutdown.append(closing)
     parts.bus.subscribe("metrics", parts.metrics.on_event, kinds=Metrics.kinds)
     app.router.add_get("/metrics", metrics_endpoint)

@@ -1,4 +1,7 @@
-"""The `/api/v1` job routes: list, submit, detail (with timeline and attempts), cancel."""
+"""The `/api/v1` job routes: list, submit, detail (with timeline and attempts), cancel.
+
+A `user` token sees only the jobs its owner submitted: another's job answers 404 exactly as
+an unknown id does, and listings leave it out. An `admin` token sees every job."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from cbas_async.errors import JobNotFound
 from cbas_async.records import JobEvent, JobRecord
 from cbas_async.states import JobState
 from cbas_async.web import paging
+from cbas_async.web.auth import caller
 from cbas_async.web.errors import ApiError
 from cbas_async.web.keys import CLOCK, CLOUD, LIMITS
 from cbas_async.web.schemas import AttemptSummary, JobDetail, JobPage
@@ -30,6 +34,15 @@ def job_id_of(request: web.Request) -> str:
     if not _JOB_ID.fullmatch(job_id):
         raise JobNotFound(job_id)
     return job_id
+
+
+async def visible_job(request: web.Request) -> JobRecord:
+    """The path's job, if the caller may see it; else `JobNotFound`, as for an unknown id."""
+    job_id = job_id_of(request)
+    job = await request.app[CLOUD].store.get(job_id)
+    if not caller(request).may_see(job.submitted_by):
+        raise JobNotFound(job_id)
+    return job
 
 
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -54,29 +67,35 @@ async def list_jobs(request: web.Request) -> web.Response:
     states = states_param(request)
     limit = int_param(request, "limit", 50, 1, request.app[LIMITS].page_max)
     token = request.query.get("page_token")
-    jobs, next_token = await paging.page(request.app[CLOUD].store, states, limit, token)
+    store, who = request.app[CLOUD].store, caller(request)
+    jobs, next_token = await paging.page(
+        store, states, limit, token, keep=lambda job: who.may_see(job.submitted_by)
+    )
     body = JobPage(jobs=jobs, next_page_token=next_token)
     return web.json_response(body.model_dump(mode="json"))
 
 
 async def submit_job(request: web.Request) -> web.Response:
-    """Validate the spec and its uploaded inputs first; only a valid job is stored."""
+    """Validate the spec and its uploaded inputs first; only a valid job is stored. The job
+    records the token's owner as `submitted_by` (the body cannot name one)."""
+    owner = caller(request).owner
     with tempfile.TemporaryDirectory(prefix="cbas-upload-") as tmp:
         loaded = await read_submission(request, Path(tmp), request.app[LIMITS])
-        job = await commands.submit(request.app[CLOUD], loaded, clock=request.app[CLOCK])
+        job = await commands.submit(
+            request.app[CLOUD], loaded, clock=request.app[CLOCK], submitted_by=owner
+        )
     location = f"{PREFIX}/jobs/{job.job_id}"
     return web.json_response(job.to_json(), status=201, headers={"Location": location})
 
 
 async def job_detail(request: web.Request) -> web.Response:
-    store = request.app[CLOUD].store
-    job = await store.get(job_id_of(request))
-    return web.json_response(detail(job, await store.events(job.job_id)))
+    job = await visible_job(request)
+    return web.json_response(detail(job, await request.app[CLOUD].store.events(job.job_id)))
 
 
 async def cancel_job(request: web.Request) -> web.Response:
     """Idempotent: cancelling a finished job returns it unchanged."""
-    job_id = job_id_of(request)
+    job_id = (await visible_job(request)).job_id
     job = await commands.cancel(request.app[CLOUD], job_id, clock=request.app[CLOCK])
     return web.json_response(job.to_json())
 

@@ -14,7 +14,7 @@ from cbas_async.deployment import Session
 from cbas_async.errors import InvalidSpec
 from cbas_async.loops import sleep_or_stop
 from cbas_async.sandbox import LogChunk, Sandbox, safe_relative
-from cbas_async.web.api import PREFIX, int_param, job_id_of
+from cbas_async.web.api import PREFIX, int_param, visible_job
 from cbas_async.web.errors import ApiError
 from cbas_async.web.keys import CLOCK, CLOSING, CLOUD, LIMITS
 
@@ -31,7 +31,7 @@ def chunk_json(chunk: LogChunk, data: bytes) -> dict[str, Any]:
 async def job_logs(request: web.Request) -> web.Response:
     """The last `tail` log chunks of every attempt, oldest first."""
     cloud = request.app[CLOUD]
-    job = await cloud.store.get(job_id_of(request))
+    job = await visible_job(request)
     tail = int_param(request, "tail", 200, 1, request.app[LIMITS].log_tail_max_chunks)
     chunks = (await cloud.sandbox.log_chunks(job.job_id))[-tail:]
     body = [chunk_json(c, await cloud.sandbox.read(c.key)) for c in chunks]
@@ -43,8 +43,8 @@ async def stream_logs(request: web.Request) -> web.StreamResponse:
     is finished and its last chunks are sent. Ends early when the server shuts down."""
     cloud, clock = request.app[CLOUD], request.app[CLOCK]
     closing, poll_s = request.app[CLOSING], request.app[LIMITS].stream_poll_s
-    job_id = job_id_of(request)
-    job = await cloud.store.get(job_id)
+    job = await visible_job(request)  # another's job: 404 before the stream starts
+    job_id = job.job_id
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
@@ -82,7 +82,7 @@ async def _send(response: web.StreamResponse, event: str, data: dict[str, Any]) 
 
 async def list_outputs(request: web.Request) -> web.Response:
     cloud = request.app[CLOUD]
-    job = await cloud.store.get(job_id_of(request))
+    job = await visible_job(request)
     base = f"{PREFIX}/jobs/{job.job_id}/outputs/"
     files = [
         {"name": name, "size_bytes": size, "url": base + name}
@@ -103,7 +103,7 @@ async def _outputs(sandbox: Sandbox, job_id: str) -> list[tuple[str, int]]:
 async def download_output(request: web.Request) -> web.StreamResponse:
     """Stream one output file from S3; names that could leave the job's prefix are refused."""
     cloud = request.app[CLOUD]
-    job = await cloud.store.get(job_id_of(request))
+    job = await visible_job(request)
     name = request.match_info["name"]
     try:
         key = cloud.sandbox.key(job.job_id, "output", name)

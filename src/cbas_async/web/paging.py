@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cbas_async.records import JobRecord
 from cbas_async.states import JobState
@@ -52,17 +52,26 @@ def _valid_key(store_token: object, state: JobState) -> bool:
     )
 
 
+def _everything(job: JobRecord) -> bool:
+    return True
+
+
 async def page(
-    store: JobStore, states: Sequence[JobState], limit: int, token: str | None
+    store: JobStore,
+    states: Sequence[JobState],
+    limit: int,
+    token: str | None,
+    keep: Callable[[JobRecord], bool] = _everything,
 ) -> tuple[list[JobRecord], str | None]:
-    """Up to `limit` jobs, state after state, and the token of the next page (None at the end)."""
+    """Up to `limit` jobs that `keep` accepts, state after state, and the token of the next
+    page (None at the end). Jobs `keep` refuses are read and skipped, never counted."""
     index, store_token = decode(token, states)
     found: list[JobRecord] = []
     while index < len(states) and len(found) < limit:
         jobs, store_token = await store.list_by_state(
             states[index], limit=limit - len(found), page_token=store_token
         )
-        found += jobs
+        found += [job for job in jobs if keep(job)]
         if store_token is None:
             index += 1
     return found, encode(index, store_token) if index < len(states) else None
