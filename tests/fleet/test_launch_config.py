@@ -17,7 +17,10 @@ from cbas_async.fleet.launch_config import (
     resolve_images,
     resolve_launch_config,
 )
+from cbas_async.policies import policy
+from cbas_async.scope import Scope
 from cbas_async.settings import Settings
+from tests.iam_eval import Call, allows
 
 
 async def _set_up(clients: Clients, settings: Settings) -> str:
@@ -94,3 +97,14 @@ async def test_before_bootstrap_the_missing_group_says_run_bootstrap(
     assert raised.value.variable == "CBAS_DEPLOYMENT"
     assert "test-worker" in str(raised.value)
     assert "cbas bootstrap" in str(raised.value)
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_the_masters_policy_allows_the_look_ups(settings: Settings, arch: Architecture) -> None:
+    master = policy("master", Scope.of(settings, account="123456789012"))
+    parameter = f"arn:aws:ssm:us-east-1::parameter{image_parameter(arch)}"
+    assert allows(master, Call("ssm:GetParameters", parameter))
+    assert allows(master, Call("ec2:DescribeImages", "*"))
+    assert allows(master, Call("ec2:DescribeSecurityGroups", "*"))
+    other = "arn:aws:ssm:us-east-1::parameter/aws/service/other"
+    assert not allows(master, Call("ssm:GetParameters", other))
