@@ -101,8 +101,8 @@ async def open_local_cloud(
             clients = await stack.enter_async_context(open_clients(local))
             resources = await bootstrap(clients, local)
             # the account set-up as on AWS: the launch names its instance profile and group
-            accounts = await stack.enter_async_context(open_account_clients(local))
-            await set_up_account(clients, accounts, local, resources)
+            async with open_account_clients(local) as accounts:
+                await set_up_account(clients, accounts, local, resources)
             imds = await stack.enter_async_context(ImdsEmulator(clock=clock))
             env = _worker_env(local)
             hypervisor = Hypervisor(
