@@ -51,6 +51,10 @@ class Launcher:
         self._config = config
         self._deployment = deployment
 
+    @property
+    def config(self) -> LaunchConfig:
+        return self._config
+
     async def launch(self, request: LaunchRequest, user_data: UserData) -> str:
         """Start the instance; returns its id. Raises TransientError or PermanentError (a
         `LaunchRefused` naming what to fix)."""
