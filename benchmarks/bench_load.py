@@ -28,6 +28,7 @@ from benchmarks.rates import Rate, best, table, timed
 from cbas_async import logs
 from cbas_async.bus import Bus
 from cbas_async.clock import SystemClock, utc_iso
+from cbas_async.fleet.launch_config import ARCHITECTURES, LaunchConfig, WorkerImage
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.jobs import JobSpec
@@ -129,7 +130,13 @@ def _master() -> _Master:
     # the master's subscribers, in its order (web.mount, then master.wiring)
     bus.subscribe("metrics", Metrics().on_event, kinds=Metrics.kinds)
     never_called = cast("EC2Client", object())  # pings are not the interruption handler's event
-    launcher = Launcher(ec2=never_called, image_id="ami-bench", deployment="bench")
+    image = WorkerImage(image_id="ami-bench", root_device_name="/dev/xvda")
+    config = LaunchConfig(
+        images=dict.fromkeys(ARCHITECTURES, image),
+        instance_profile="bench-worker",
+        security_group_id="sg-bench",
+    )
+    launcher = Launcher(ec2=never_called, config=config, deployment="bench")
     handlers = make_event_handlers(
         store=store,
         mover=make_mover(store, clock, "bench"),

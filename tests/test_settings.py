@@ -96,9 +96,12 @@ def test_optional_values_and_times() -> None:
             "CBAS_TRACE_EPOCH": "2026-12-01T12:00:00Z",
             "AWS_ACCESS_KEY_ID": "id",
             "AWS_SECRET_ACCESS_KEY": "secret",
+            "CBAS_WORKER_IMAGE_ID": "",
+            "CBAS_SUBNET_ID": "subnet-0abc",
         }
     )
     assert settings.public_url is None
+    assert (settings.worker_image_id, settings.subnet_id) == (None, "subnet-0abc")
     assert settings.price_trace == Path("/data/prices.csv")
     assert settings.trace_epoch == datetime(2026, 12, 1, 12, tzinfo=UTC)
     assert (settings.aws_access_key_id, settings.aws_secret_access_key) == ("id", "secret")

@@ -1,5 +1,5 @@
 """Opens the AWS clients (aiobotocore: S3, SQS, SNS, EC2; aiodynamo: DynamoDB) in one stack,
-all on one aiobotocore session's credentials."""
+all on one aiobotocore session's credentials; and SSM on its own, for the one read at start."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_sns import SNSClient
     from types_aiobotocore_sqs import SQSClient
+    from types_aiobotocore_ssm import SSMClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +45,7 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
     """Open every client with the settings' region, endpoint override and credentials."""
     session = get_session()
     policy = policy_for(settings.aws_retry_s)  # tries and worst-case waits: retries.py
-    config = AioConfig(
-        read_timeout=READ_TIMEOUT_S,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        retries=policy.botocore_retries(),
-        max_pool_connections=50,
-    )
-    kwargs: dict[str, object] = {"region_name": settings.region, "config": config}
-    if settings.endpoint_url:
-        kwargs["endpoint_url"] = settings.endpoint_url
-    if settings.aws_access_key_id:
-        kwargs["aws_access_key_id"] = settings.aws_access_key_id
-        kwargs["aws_secret_access_key"] = settings.aws_secret_access_key
+    kwargs = _client_kwargs(settings, policy.botocore_retries())
     async with AsyncExitStack() as stack:
         s3 = await stack.enter_async_context(session.create_client("s3", **kwargs))  # type: ignore[call-overload]
         sqs = await stack.enter_async_context(session.create_client("sqs", **kwargs))  # type: ignore[call-overload]
@@ -71,3 +61,28 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
             throttle_config=policy.dynamo_retry(settings.aws_retry_s),
         )
         yield Clients(s3=s3, sqs=sqs, sns=sns, ec2=ec2, dynamo=dynamo, http=http)
+
+
+@asynccontextmanager
+async def open_ssm(settings: Settings) -> AsyncIterator[SSMClient]:
+    """SSM with the same region, endpoint and credentials; opened only when needed (the
+    master's image look-up), so no other process holds a client it never uses."""
+    kwargs = _client_kwargs(settings, policy_for(settings.aws_retry_s).botocore_retries())
+    async with get_session().create_client("ssm", **kwargs) as ssm:  # type: ignore[call-overload]
+        yield ssm
+
+
+def _client_kwargs(settings: Settings, retries: dict[str, object]) -> dict[str, object]:
+    config = AioConfig(
+        read_timeout=READ_TIMEOUT_S,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        retries=retries,
+        max_pool_connections=50,
+    )
+    kwargs: dict[str, object] = {"region_name": settings.region, "config": config}
+    if settings.endpoint_url:
+        kwargs["endpoint_url"] = settings.endpoint_url
+    if settings.aws_access_key_id:
+        kwargs["aws_access_key_id"] = settings.aws_access_key_id
+        kwargs["aws_secret_access_key"] = settings.aws_secret_access_key
+    return kwargs

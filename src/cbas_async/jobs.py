@@ -176,6 +176,7 @@ class Resources(BaseModel):
     vcpus: Annotated[int, Strict(), Field(ge=1)] = 1
     memory_mib: Annotated[int, Strict(), Field(ge=64)] = 512
     instance_types: Annotated[list[InstanceType], Field(min_length=1)] = ["c5.large"]
+    disk_gib: Annotated[int, Strict(), Field(ge=8, le=16384)] = 30  # gp3 root: checkpoints
 
 
 class JobSpec(BaseModel):

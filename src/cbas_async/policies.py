@@ -16,6 +16,7 @@ from typing import Any
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, PROCESSES, ROLES, Process, Scope
 
 EVENTS_SID = "EventBridgeDelivers"
+AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-*"
 Condition = Mapping[str, Mapping[str, str]]
 
 
@@ -123,6 +124,7 @@ def _master_messages(scope: Scope) -> list[Grant]:
 
 def _master_fleet(scope: Scope) -> list[Grant]:
     ours = {"StringEquals": {f"aws:ResourceTag/{DEPLOYMENT_TAG}": scope.deployment}}
+    ssm = f"arn:{scope.partition}:ssm:{scope.region}"  # public parameters: no account
     return [
         Grant("Launch", ("ec2:RunInstances",), ("*",)),
         Grant(
@@ -132,6 +134,9 @@ def _master_fleet(scope: Scope) -> list[Grant]:
             {"StringEquals": {"ec2:CreateAction": "RunInstances"}},
         ),
         Grant("Look", ("ec2:DescribeInstances", "ec2:DescribeSpotPriceHistory"), ("*",)),
+        # at start: the workers' group by name, the image's root device, AL2023's image ids
+        Grant("LaunchConfig", ("ec2:DescribeSecurityGroups", "ec2:DescribeImages"), ("*",)),
+        Grant("WorkerImage", ("ssm:GetParameters",), (f"{ssm}::parameter{AL2023}",)),
         Grant("Terminate", ("ec2:TerminateInstances",), (scope.ec2_arn("instance/*"),), ours),
         Grant(
             "PassWorkerRole",

@@ -111,7 +111,9 @@ class Settings(BaseSettings):
     imds_endpoint: str = "http://169.254.169.254"
     notice_poll_s: Seconds = 5.0
     speed: Seconds = 1.0  # how much faster than real time the local market runs
-    worker_image_id: str = "ami-12c6146b"
+    # unset: the current Amazon Linux 2023 image, read from its public SSM parameter at start
+    worker_image_id: OptionalText = None
+    subnet_id: OptionalText = None  # the workers' subnet; unset: the region's default VPC
     api_token: OptionalText = None
     api_url: OptionalText = None  # set: the user commands go through this master's REST API
     metrics_public: bool = False  # True: /metrics answers without an admin token

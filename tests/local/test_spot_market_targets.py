@@ -10,7 +10,7 @@ from pathlib import Path
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap
 from cbas_async.deployment import make_store
-from cbas_async.fleet.launcher import Launcher, LaunchRequest
+from cbas_async.fleet.launcher import LaunchRequest
 from cbas_async.handlers.placement import job_placement
 from cbas_async.jobs import parse_spec
 from cbas_async.local.hypervisor import Hypervisor, LocalInstance
@@ -19,6 +19,7 @@ from cbas_async.local.spot_market import Target, instance_targets
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from tests.fakes import FakeClock
+from tests.launching import account_launcher
 from tests.master.test_launcher import _user_data
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -27,8 +28,9 @@ NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 async def test_targets_combine_ec2_and_the_job_placement(
     clients: Clients, settings: Settings, tmp_path: Path
 ) -> None:
-    store = make_store(clients, await bootstrap(clients, settings))
-    launcher = Launcher(ec2=clients.ec2, image_id=settings.worker_image_id, deployment="test")
+    resources = await bootstrap(clients, settings)
+    store = make_store(clients, resources)
+    launcher = await account_launcher(clients, settings, resources)
     placement = LaunchRequest(
         region="us-east-1",
         zone="us-east-1c",

@@ -10,6 +10,7 @@ from cbas_async.deployment import make_store
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.settings import Settings
 from cbas_async.store import JobStore
+from tests.launching import account_launcher
 
 
 @pytest.fixture
@@ -23,8 +24,8 @@ def store(clients: Clients, resources: Resources) -> JobStore:
 
 
 @pytest.fixture
-def launcher(clients: Clients, settings: Settings) -> Launcher:
-    return Launcher(ec2=clients.ec2, image_id=settings.worker_image_id, deployment="test")
+async def launcher(clients: Clients, settings: Settings, resources: Resources) -> Launcher:
+    return await account_launcher(clients, settings, resources)
 
 
 @pytest.fixture

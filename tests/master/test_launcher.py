@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cbas_async.aws import Clients
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.messages import UserData
 
@@ -54,3 +55,19 @@ async def test_on_demand_placement_launches_without_spot_options(launcher: Launc
     assert instance is not None
     assert instance.get("InstanceLifecycle") is None
     assert instance["InstanceType"] == "c5.large"
+
+
+async def test_the_instance_gets_the_worker_profile_group_and_root_volume(
+    launcher: Launcher, clients: Clients
+) -> None:
+    instance_id = await launcher.launch(_placement(disk_gib=50), _user_data("j-full"))
+    instance = await launcher.describe(instance_id)
+    assert instance is not None
+    assert instance["IamInstanceProfile"]["Arn"].endswith("/test-us-east-1-worker")
+    groups = await clients.ec2.describe_security_groups(
+        GroupIds=[g["GroupId"] for g in instance["SecurityGroups"]]
+    )
+    assert [g["GroupName"] for g in groups["SecurityGroups"]] == ["test-worker"]
+    root = instance["BlockDeviceMappings"][0]
+    volumes = await clients.ec2.describe_volumes(VolumeIds=[root["Ebs"]["VolumeId"]])
+    assert (root["DeviceName"], volumes["Volumes"][0]["Size"]) == ("/dev/xvda", 50)

@@ -16,6 +16,7 @@ from cbas_async.handlers.placement import (
     broker_placer,
     checkpoint_cost_s,
     checkpointed_work_s,
+    first_allowed_type,
     job_placement,
     remaining_work_hours,
     to_launch_request,
@@ -147,6 +148,24 @@ def test_hour_aligned_checkpoints_pass_to_the_launch_unless_the_spec_sets_an_int
     placement = to_launch_request(chosen, parse_spec({**MINIMAL, **spec}))
     assert placement.checkpoint_at_hour_end is aligned
     assert placement.checkpoint_interval_s == interval_s
+
+
+@pytest.mark.parametrize(("resources", "disk_gib"), [({}, 30), ({"disk_gib": 200}, 200)])
+def test_the_root_volume_size_comes_from_the_spec(resources: dict[str, Any], disk_gib: int) -> None:
+    place = first_allowed_type("us-east-1")
+    assert place(_job({"resources": resources})).disk_gib == disk_gib
+    chosen = BrokerPlacement(
+        region="us-east-1",
+        zone=None,
+        instance_type="c5.large",
+        market="on-demand",
+        max_price_usd_per_hour=None,
+        checkpoint_interval_s=None,
+        expected_cost_usd=0.085,
+        expected_runtime_s=3600.0,
+    )
+    spec = parse_spec({**MINIMAL, "resources": resources})
+    assert to_launch_request(chosen, spec).disk_gib == disk_gib
 
 
 def test_a_tight_deadline_falls_back_to_on_demand() -> None:

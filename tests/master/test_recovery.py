@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from aiobotocore.session import get_session
+from aiobotocore.stub import AioStubber
 
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
@@ -343,3 +345,29 @@ async def test_the_supervisor_relaunches_at_its_next_pass(
     assert job.placement is not None
     assert job.placement.instance_id is not None
     assert flaky.calls == 2
+
+
+async def test_a_refused_launch_fails_the_job_once_with_the_fix(
+    parts: Parts, master_settings: Settings
+) -> None:
+    async with get_session().create_client(
+        "ec2", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="k"
+    ) as ec2:
+        refusing = Launcher(ec2=ec2, config=parts.launcher.config, deployment="test")
+        scheduler = _scheduler(parts, refusing, master_settings)
+        job_id = await parts.pending_job()
+        with AioStubber(ec2) as stub:  # EC2's answer in an account without a default VPC
+            stub.add_client_error(
+                "run_instances",
+                service_error_code="VPCIdNotSpecified",
+                service_message="No default VPC for this user",
+                http_status_code=400,
+            )
+            await scheduler.place(await parts.store.get(job_id))
+            stub.assert_no_pending_responses()
+    job = await parts.store.get(job_id)
+    assert job.state is JobState.FAILED
+    assert job.reason is not None
+    assert job.reason.startswith("launch refused: VPCIdNotSpecified")
+    assert "CBAS_SUBNET_ID" in job.reason
+    assert not await scheduler.relaunch(job)  # never tried again

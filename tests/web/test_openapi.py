@@ -64,6 +64,8 @@ def test_the_submit_body_is_the_job_spec_with_its_constraints() -> None:
     assert props["env"]["propertyNames"]["not"] == {"pattern": "^CBAS_"}
     resources = SCHEMAS["Resources"]["properties"]
     assert resources["memory_mib"]["minimum"] == 64
+    disk = resources["disk_gib"]
+    assert (disk["minimum"], disk["maximum"], disk["default"]) == (8, 16384, 30)
     assert resources["instance_types"]["items"]["pattern"]
     hours = props["expected_hours"]["anyOf"][0]
     assert (hours["exclusiveMinimum"], hours["maximum"]) == (0, 24 * 365)

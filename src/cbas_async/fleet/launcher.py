@@ -1,5 +1,6 @@
 """Launches a job's attempt on a spot (or on-demand) instance through EC2 RunInstances: the
-`LaunchRequest` (where, how bought, at what cap) and the `Launcher` that carries it out."""
+`LaunchRequest` (where, how bought, at what cap), the request EC2 gets for it
+(`run_instances_params`) and the `Launcher` that sends it."""
 
 from __future__ import annotations
 
@@ -8,21 +9,28 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from cbas_async.errors import PermanentError, TransientError
+from cbas_async.fleet.launch_config import LaunchConfig
+from cbas_async.fleet.launch_errors import LaunchContext, launch_error
 from cbas_async.fleet.tags import tags
+from cbas_async.jobs import Resources
 from cbas_async.messages import UserData
 
 if TYPE_CHECKING:
     from types_aiobotocore_ec2 import EC2Client
 
-# errors that no retry will fix: the request itself is wrong for this account
-_PERMANENT = {"InvalidParameterValue", "InvalidAMIID.NotFound", "Unsupported", "InvalidParameter"}
+DEFAULT_DISK_GIB: int = Resources.model_fields["disk_gib"].default  # the spec's default
+# IMDSv2 only; one hop, so a container on the worker cannot reach the instance's credentials
+METADATA_OPTIONS = {
+    "HttpTokens": "required",
+    "HttpPutResponseHopLimit": 1,
+    "HttpEndpoint": "enabled",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LaunchRequest:
     """What to launch for an attempt: region, zone, instance type, purchase option (spot or
-    on-demand), max price and checkpoint interval. Not the broker's choice
+    on-demand), max price, checkpoint interval and root volume size. Not the broker's choice
     (`spot.broker.PlacementChoice`), which this is made from."""
 
     region: str
@@ -32,44 +40,40 @@ class LaunchRequest:
     checkpoint_interval_s: float
     market: Literal["spot", "on-demand"] = "spot"
     checkpoint_at_hour_end: bool = False  # hourly billing: interval counts whole hours
+    disk_gib: int = DEFAULT_DISK_GIB
 
 
 class Launcher:
     """Runs one spot instance per attempt; idempotent per (job, attempt) via ClientToken."""
 
-    def __init__(self, *, ec2: EC2Client, image_id: str, deployment: str) -> None:
+    def __init__(self, *, ec2: EC2Client, config: LaunchConfig, deployment: str) -> None:
         self._ec2 = ec2
-        self._image_id = image_id
+        self._config = config
         self._deployment = deployment
 
+    @property
+    def config(self) -> LaunchConfig:
+        return self._config
+
     async def launch(self, request: LaunchRequest, user_data: UserData) -> str:
-        """Start the instance; returns its id. Raises TransientError or PermanentError."""
-        params: dict[str, Any] = {
-            "ImageId": self._image_id,
-            "InstanceType": request.instance_type,
-            "MinCount": 1,
-            "MaxCount": 1,
-            "UserData": user_data.encode(),
-            "ClientToken": f"{user_data.job_id}-{user_data.attempt}",
-            "TagSpecifications": [
-                {
-                    "ResourceType": "instance",
-                    "Tags": tags(self._deployment, user_data.job_id, user_data.attempt),
-                }
-            ],
-        }
-        if request.market == "spot":
-            params["InstanceMarketOptions"] = _spot_options(request)
-        if request.zone:
-            params["Placement"] = {"AvailabilityZone": request.zone}
+        """Start the instance; returns its id. Raises TransientError or PermanentError (a
+        `LaunchRefused` naming what to fix)."""
+        params = run_instances_params(request, user_data, self._config, self._deployment)
         try:
             response = await self._ec2.run_instances(**params)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _PERMANENT:
-                raise PermanentError(f"launch refused: {code}") from exc
-            raise TransientError(f"launch failed: {code}") from exc
+            raise launch_error(exc, self._context(request)) from exc
         return response["Instances"][0]["InstanceId"]
+
+    def _context(self, request: LaunchRequest) -> LaunchContext:
+        config = self._config
+        return LaunchContext(
+            image_id=config.image_for(request.instance_type).image_id,
+            instance_profile=config.instance_profile,
+            security_group_id=config.security_group_id,
+            subnet_id=config.subnet_id,
+            disk_gib=request.disk_gib,
+        )
 
     async def live_instances(self) -> list[dict[str, Any]]:
         """This deployment's instances that are pending or running, with their tags."""
@@ -107,6 +111,47 @@ class Launcher:
     async def terminate(self, instance_ids: list[str]) -> None:
         if instance_ids:
             await self._ec2.terminate_instances(InstanceIds=instance_ids)
+
+
+def run_instances_params(
+    request: LaunchRequest, user_data: UserData, config: LaunchConfig, deployment: str
+) -> dict[str, Any]:
+    """The RunInstances request of one attempt (docs/AWS.md, "What a launch carries")."""
+    image = config.image_for(request.instance_type)
+    params: dict[str, Any] = {
+        "ImageId": image.image_id,
+        "InstanceType": request.instance_type,
+        "MinCount": 1,
+        "MaxCount": 1,
+        "UserData": user_data.encode(),
+        "ClientToken": f"{user_data.job_id}-{user_data.attempt}",
+        "IamInstanceProfile": {"Name": config.instance_profile},
+        "SecurityGroupIds": [config.security_group_id],
+        # EC2 accepts `terminate` for one-time spot instances too (only `stop` is refused)
+        "InstanceInitiatedShutdownBehavior": "terminate",
+        "MetadataOptions": dict(METADATA_OPTIONS),
+        "BlockDeviceMappings": [_root_volume(image.root_device_name, request.disk_gib)],
+        "TagSpecifications": [
+            {
+                "ResourceType": "instance",
+                "Tags": tags(deployment, user_data.job_id, user_data.attempt),
+            }
+        ],
+    }
+    if config.subnet_id:
+        params["SubnetId"] = config.subnet_id
+    if request.market == "spot":
+        params["InstanceMarketOptions"] = _spot_options(request)
+    if request.zone:
+        params["Placement"] = {"AvailabilityZone": request.zone}
+    return params
+
+
+def _root_volume(device_name: str, size_gib: int) -> dict[str, Any]:
+    return {
+        "DeviceName": device_name,
+        "Ebs": {"VolumeSize": size_gib, "VolumeType": "gp3", "DeleteOnTermination": True},
+    }
 
 
 def _spot_options(request: LaunchRequest) -> dict[str, Any]:

@@ -50,6 +50,7 @@ def first_allowed_type(region: str) -> Placer:
             instance_type=spec.resources.instance_types[0],
             max_price_usd_per_hour=spec.max_price_usd_per_hour,
             checkpoint_interval_s=spec.checkpoint.interval_s or DEFAULT_CHECKPOINT_INTERVAL_S,
+            disk_gib=spec.resources.disk_gib,
         )
 
     return place
@@ -159,6 +160,7 @@ def to_launch_request(chosen: BrokerPlacement, spec: JobSpec) -> LaunchRequest:
         market=chosen.market,
         # the broker's hour-aligned checkpoints, unless the spec set its own interval
         checkpoint_at_hour_end=chosen.checkpoint_at_hour_end and not asked,
+        disk_gib=spec.resources.disk_gib,
     )
 
 

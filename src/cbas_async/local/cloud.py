@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 
 from cbas_async import localenv
+from cbas_async.account import open_account_clients, set_up_account
 from cbas_async.aws import open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.clock import Clock, SystemClock
@@ -99,6 +100,9 @@ async def open_local_cloud(
         async with AsyncExitStack() as stack:
             clients = await stack.enter_async_context(open_clients(local))
             resources = await bootstrap(clients, local)
+            # the account set-up as on AWS: the launch names its instance profile and group
+            async with open_account_clients(local) as accounts:
+                await set_up_account(clients, accounts, local, resources)
             imds = await stack.enter_async_context(ImdsEmulator(clock=clock))
             env = _worker_env(local)
             hypervisor = Hypervisor(

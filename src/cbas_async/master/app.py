@@ -17,6 +17,7 @@ from cbas_async.bus import Bus
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.components import Component, run_components
 from cbas_async.deployment import Session, make_store
+from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.lease import MasterLease
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.costing import JobCosting
@@ -100,8 +101,19 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
                 {"owner": settings.master_id, "arn": subscription.arn},
             )
         prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
+        launcher = await make_launcher(clients, settings)
         components = _wire(
-            settings, clients, resources, store, bus, health, lease, clock, tracker, prices
+            settings,
+            clients,
+            resources,
+            store,
+            bus,
+            health,
+            lease,
+            clock,
+            tracker,
+            prices,
+            launcher,
         )
         yield Master(settings, clients, resources, store, bus, health, lease, server, components)
 
@@ -147,10 +159,10 @@ def _wire(
     clock: Clock,
     tracker: HeartbeatTracker,
     prices: PriceFeed,
+    launcher: Launcher,
 ) -> list[Component]:
     costing = JobCosting(store=store, book=prices.book)
     wake = asyncio.Event()
-    launcher = make_launcher(clients, settings)
     mover = make_mover(store, clock, settings.master_id)
     handlers = make_event_handlers(
         store=store,

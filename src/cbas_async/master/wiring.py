@@ -16,6 +16,7 @@ from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
+from cbas_async.fleet.launch_config import LaunchConfig, resolve_launch_config
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.costing import JobCosting
@@ -32,10 +33,13 @@ from cbas_async.settings import Settings
 from cbas_async.store import JobStore
 
 
-def make_launcher(clients: Clients, settings: Settings) -> Launcher:
-    return Launcher(
-        ec2=clients.ec2, image_id=settings.worker_image_id, deployment=settings.deployment
-    )
+async def make_launcher(
+    clients: Clients, settings: Settings, config: LaunchConfig | None = None
+) -> Launcher:
+    """The launcher, with `config` or the deployment's own looked up once (images from
+    SSM, the group by name); raises `ConfigError` naming what is missing."""
+    config = config or await resolve_launch_config(clients, settings)
+    return Launcher(ec2=clients.ec2, config=config, deployment=settings.deployment)
 
 
 def make_mover(store: JobStore, clock: Clock, master_id: str) -> JobMover:

@@ -1,0 +1,127 @@
+"""What every launch of a deployment carries besides the job's own choices (`LaunchConfig`):
+the worker image per CPU architecture, the worker instance profile, the security group and
+the subnet; and its look-up, once at master start.
+
+Without `CBAS_WORKER_IMAGE_ID` the image is the current Amazon Linux 2023 one, read from
+its public SSM parameter in the region: never a hard-coded id. The profile and the group
+are the ones `cbas bootstrap` made (their names come from `scope.py`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from botocore.exceptions import ClientError
+
+from cbas_async.account import find_security_group
+from cbas_async.aws import Clients, open_ssm
+from cbas_async.errors import ConfigError
+from cbas_async.scope import Scope
+from cbas_async.settings import Settings, variable
+
+if TYPE_CHECKING:
+    from types_aiobotocore_ec2 import EC2Client
+    from types_aiobotocore_ssm import SSMClient
+
+Architecture = Literal["x86_64", "arm64"]
+ARCHITECTURES: tuple[Architecture, ...] = ("x86_64", "arm64")
+_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
+# Graviton families put a `g` right after the generation: t4g, c7g, m6gd, c6gn, is4gen
+_GRAVITON = re.compile(r"^[a-z]+[0-9]+g")
+
+
+def architecture(instance_type: str) -> Architecture:
+    """The CPU architecture of an instance type, from its family's name."""
+    return "arm64" if _GRAVITON.match(instance_type.split(".")[0]) else "x86_64"
+
+
+def image_parameter(arch: Architecture) -> str:
+    """The public SSM parameter holding the current Amazon Linux 2023 image id."""
+    return _PARAMETER.format(arch=arch)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerImage:
+    """An image the workers boot, and the device name of its root volume."""
+
+    image_id: str
+    root_device_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaunchConfig:
+    """The deployment's part of every RunInstances request."""
+
+    images: Mapping[Architecture, WorkerImage]
+    instance_profile: str  # by name
+    security_group_id: str
+    subnet_id: str | None = None  # None: EC2 picks a subnet of the default VPC
+
+    def image_for(self, instance_type: str) -> WorkerImage:
+        return self.images[architecture(instance_type)]
+
+
+async def resolve_launch_config(clients: Clients, settings: Settings) -> LaunchConfig:
+    """Look the deployment's launch parameters up; raises `ConfigError` naming what to fix."""
+    scope = Scope.of(settings)
+    group = await find_security_group(clients, scope)
+    if group is None:
+        raise ConfigError(
+            variable("deployment"),
+            f"no security group {scope.security_group_name!r} for deployment "
+            f"{settings.deployment!r} in {settings.region}: run `cbas bootstrap`",
+        )
+    return LaunchConfig(
+        images=await resolve_images(clients.ec2, settings),
+        instance_profile=scope.role_name("worker"),
+        security_group_id=group,
+        subnet_id=settings.subnet_id,
+    )
+
+
+async def resolve_images(ec2: EC2Client, settings: Settings) -> dict[Architecture, WorkerImage]:
+    """The set image for every architecture, or the current Amazon Linux 2023 image of each."""
+    if settings.worker_image_id is not None:
+        image = (await _describe(ec2, [settings.worker_image_id], settings))[0]
+        return dict.fromkeys(ARCHITECTURES, image)
+    async with open_ssm(settings) as ssm:
+        ids = await _latest_image_ids(ssm, settings)
+    found = {image.image_id: image for image in await _describe(ec2, list(ids.values()), settings)}
+    return {arch: found[image_id] for arch, image_id in ids.items()}
+
+
+async def _latest_image_ids(ssm: SSMClient, settings: Settings) -> dict[Architecture, str]:
+    names = {image_parameter(arch): arch for arch in ARCHITECTURES}
+    answer = await ssm.get_parameters(Names=list(names))
+    ids = {names[p["Name"]]: p["Value"] for p in answer["Parameters"]}
+    if set(ids) != set(ARCHITECTURES):
+        raise ConfigError(
+            variable("worker_image_id"),
+            f"{settings.region} publishes no Amazon Linux 2023 image "
+            f"({', '.join(answer.get('InvalidParameters', []))}): set an image id",
+        )
+    return ids
+
+
+async def _describe(ec2: EC2Client, image_ids: list[str], settings: Settings) -> list[WorkerImage]:
+    """The images in the order asked; a missing one is a `ConfigError`."""
+    try:
+        described = (await ec2.describe_images(ImageIds=image_ids))["Images"]
+    except ClientError as exc:
+        if not exc.response.get("Error", {}).get("Code", "").startswith("InvalidAMIID"):
+            raise
+        described = []
+    by_id = {i["ImageId"]: i for i in described}
+    missing = [image_id for image_id in image_ids if image_id not in by_id]
+    if missing:
+        raise ConfigError(
+            variable("worker_image_id"),
+            f"{', '.join(missing)}: no such image in {settings.region} (or not shared with "
+            "this account); set an image of this region, or unset it for Amazon Linux 2023",
+        )
+    return [
+        WorkerImage(image_id=i, root_device_name=by_id[i].get("RootDeviceName", "/dev/xvda"))
+        for i in image_ids
+    ]
