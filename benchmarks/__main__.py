@@ -6,7 +6,9 @@ import asyncio
 import statistics
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from benchmarks import (
     bench_api,
@@ -18,26 +20,31 @@ from benchmarks import (
     machine,
 )
 from cbas_async import logs
-from cbas_async.aws import open_clients
-from cbas_async.bootstrap import bootstrap
+from cbas_async.aws import Clients, open_clients
+from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.local.cloud import local_settings
 from cbas_async.local.moto_server import MotoServer
 from cbas_async.settings import Settings
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
+T = TypeVar("T")
 DMTCP_HEADING = "## Spot notice → checkpoint durable and restart (DMTCP checkpoints)"
 
 
-async def checkpoint_section(scratch: Path) -> str:
+async def on_moto(scratch: Path, run: Callable[[Clients, Resources, Path], Awaitable[T]]) -> T:
+    """`run` against a fresh moto server and a bootstrapped deployment in `scratch`."""
     moto = MotoServer()
     url = moto.start()
     try:
         settings = local_settings(Settings(deployment="bench", home=scratch), url)
         async with open_clients(settings) as clients:
-            resources = await bootstrap(clients, settings)
-            rows = await bench_checkpoint.run(clients, resources, scratch)
+            return await run(clients, await bootstrap(clients, settings), scratch)
     finally:
         moto.stop()
+
+
+async def checkpoint_section(scratch: Path) -> str:
+    rows = await on_moto(scratch, bench_checkpoint.run)
     return (
         "## Spot notice → checkpoint durable in S3 (app checkpoints)\n\n"
         "Incompressible state, moto on loopback. `notice → durable` is what the worker does "
@@ -48,15 +55,7 @@ async def checkpoint_section(scratch: Path) -> str:
 
 
 async def dmtcp_section(scratch: Path) -> str:
-    moto = MotoServer()
-    url = moto.start()
-    try:
-        settings = local_settings(Settings(deployment="bench-dmtcp", home=scratch), url)
-        async with open_clients(settings) as clients:
-            resources = await bootstrap(clients, settings)
-            runs = await bench_dmtcp.run(clients, resources, scratch)
-    finally:
-        moto.stop()
+    runs = await on_moto(scratch, bench_dmtcp.run)
     return (
         f"{DMTCP_HEADING}\n\n"
         "Command: `make bench` (this section alone: `.venv/bin/python -m benchmarks --only "

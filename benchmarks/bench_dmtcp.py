@@ -10,7 +10,7 @@ instance does:
 
 Compression: `zstd` is the product's archive (tar + zstd level 3, 4 parts in flight);
 `off` streams the same tar uncompressed; the baseline in the same run uploads the image's
-bytes plainly, one part at a time. Run alone: `.venv/bin/python -m benchmarks.bench_dmtcp`.
+bytes plainly, one part at a time. Run alone: `.venv/bin/python -m benchmarks --only dmtcp`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -248,33 +247,3 @@ def markdown(runs: list[Run]) -> str:
                 f"| {statistics.median(durable) / statistics.median(plain):.2f} | {restart_text} |"
             )
     return "\n".join(lines) + "\n"
-
-
-async def main(argv: list[str]) -> int:
-    """`python -m benchmarks.bench_dmtcp [RUNS [SIZE_MIB...]]`: print the table."""
-    from cbas_async.aws import open_clients
-    from cbas_async.bootstrap import bootstrap
-    from cbas_async.local.cloud import local_settings
-    from cbas_async.local.moto_server import MotoServer
-    from cbas_async.settings import Settings
-
-    runs = int(argv[0]) if argv else 5
-    sizes = tuple(int(a) for a in argv[1:]) or SIZES_MIB
-    moto = MotoServer()
-    url = moto.start()
-    try:
-        with tempfile.TemporaryDirectory(prefix="cbas-bench-dmtcp-") as tmp:
-            settings = local_settings(Settings(deployment="bench", home=Path(tmp)), url)
-            async with open_clients(settings) as clients:
-                resources = await bootstrap(clients, settings)
-                results = await run(clients, resources, Path(tmp), runs=runs, sizes_mib=sizes)
-    finally:
-        moto.stop()
-    for result in results:
-        print(result)
-    print(markdown(results))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(asyncio.run(main(sys.argv[1:])))
