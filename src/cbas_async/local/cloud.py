@@ -5,6 +5,7 @@ process of its own, so it can be killed and restarted while "AWS" keeps its stat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -38,10 +39,12 @@ from cbas_async.local.spot_market import (
 )
 from cbas_async.settings import Settings
 from cbas_async.web.auth import TokenStore
+from cbas_async.web.tokens import TokenNotFound
 
 log = structlog.get_logger(__name__)
 
 INTERRUPTER = web.AppKey("interrupter", Interrupter)
+LOCAL_TOKEN_NAME = "cbas local"
 
 
 async def interrupt_route(request: web.Request) -> web.Response:
@@ -131,9 +134,9 @@ async def open_local_cloud(
                 HttpServer(app=control, host="127.0.0.1", port=0)
             )
             env["CBAS_LOCAL_CONTROL_URL"] = server.url
-            env["CBAS_API_TOKEN"] = await TokenStore(
-                store=make_store(clients, resources), clock=clock
-            ).create(name="cbas local")
+            env["CBAS_API_TOKEN"] = await _local_token(
+                TokenStore(store=make_store(clients, resources), clock=clock)
+            )
             if api_url is not None:
                 env["CBAS_API_URL"] = api_url
             localenv.write(local.home / localenv.FILE_NAME, env)
@@ -251,3 +254,11 @@ async def run_local(
         )
         await run_components(components, stopping, settings.shutdown_grace_s)
     return 0
+
+
+async def _local_token(tokens: TokenStore) -> str:
+    """A new admin token for this run's `local.env`; the one an earlier run against the same
+    deployment made is revoked (its secret left with that run's `local.env`)."""
+    with contextlib.suppress(TokenNotFound):
+        await tokens.revoke(LOCAL_TOKEN_NAME)
+    return await tokens.create(name=LOCAL_TOKEN_NAME)
