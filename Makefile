@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench chaos clean chromium dmtcp
+.PHONY: demo test lint bench chaos clean chromium dmtcp screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ dmtcp: $(STAMP)
 
 test: lint chromium dmtcp
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10
+
+# the browser test, saving its pictures into docs/screenshots (a plain test run does not)
+screenshots: $(STAMP) chromium
+	CBAS_SCREENSHOTS=docs $(BIN)/python -m pytest -q -p no:cacheprovider tests/web/test_browser.py
 
 demo: $(STAMP) dmtcp
 	$(BIN)/python -m cbas_async demo
