@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,19 +17,13 @@ from cbas_async.bootstrap import Resources
 from cbas_async.clock import SystemClock
 from cbas_async.deployment import make_store
 from cbas_async.jobs import JobSpec
-from cbas_async.s3io import upload_stream
+from cbas_async.s3io import file_chunks, upload_stream
 from cbas_async.sandbox import Sandbox
 from cbas_async.states import JobState
 from cbas_async.worker.checkpoint.storage import CheckpointStorage
 
 MIB = 1024 * 1024
 SIZES_MIB = (10, 100, 1024)
-
-
-async def _serial(data_file: Path) -> AsyncIterator[bytes]:
-    with data_file.open("rb") as handle:
-        while chunk := handle.read(8 * MIB):
-            yield chunk
 
 
 async def bench_storage(
@@ -66,7 +59,7 @@ async def run(clients: Clients, resources: Resources, scratch: Path) -> list[dic
                 handle.write(os.urandom(MIB))
         started = time.perf_counter()
         await upload_stream(
-            clients.s3, resources.bucket, f"bench/serial-{size}", _serial(data), concurrency=1
+            clients.s3, resources.bucket, f"bench/serial-{size}", file_chunks(data), concurrency=1
         )
         baseline_s = time.perf_counter() - started
         started = time.perf_counter()

@@ -20,8 +20,8 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.bench_checkpoint import bench_storage
@@ -29,7 +29,7 @@ from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import SystemClock
 from cbas_async.hostpath import installed_bin
-from cbas_async.s3io import upload_stream
+from cbas_async.s3io import file_chunks, upload_stream
 from cbas_async.sandbox import Sandbox
 from cbas_async.worker.checkpoint import archive
 from cbas_async.worker.checkpoint.dmtcp import DmtcpCheckpointer
@@ -38,6 +38,7 @@ from cbas_async.worker.paths import JobPaths
 from cbas_async.worker.runner import JobProcess
 
 MIB = 1024 * 1024
+NAN = float("nan")  # a figure a row does not have yet
 SIZES_MIB = (100, 1024, 4096)
 HOLD = """import os, sys, time
 held = bytearray(os.urandom(int(sys.argv[1]) * 1024 * 1024))
@@ -112,21 +113,17 @@ class Bench:
         argv = await dmtcp.launch_argv([sys.executable, str(self.script), str(size_mib)])
         job = await self.start(dmtcp, argv)
         await _until(lambda: _ticks(self.paths.stdout) > 0, timeout_s=600)
-        notices = []
+        notices: list[Run] = []
         for _ in range(runs):
-            plain_s = 0.0
-            for compression in ("zstd", "off"):
-                notice = await self._notice(storage, dmtcp, job, size_mib, compression)
-                if compression == "zstd":  # the baseline: the same image bytes, plainly
-                    plain_s = await self._plain(self.paths.staging, f"bench/plain-{size_mib}")
-                notices.append((compression, *notice, plain_s))
+            zstd = await self._notice(storage, dmtcp, job, size_mib, "zstd")
+            # the baseline: the same image bytes, plainly
+            plain_s = await self._plain(self.paths.staging, f"bench/plain-{size_mib}")
+            off = await self._notice(storage, dmtcp, job, size_mib, "off")
+            notices += [replace(run, plain_upload_s=plain_s) for run in (zstd, off)]
         await job.stop(0)
         await dmtcp.close()
         restarts = [await self._restart(storage) for _ in range(runs)]
-        return [
-            Run(size_mib, mode, snap, durable, image, stored, plain, restarts[n // 2])
-            for n, (mode, snap, durable, image, stored, plain) in enumerate(notices)
-        ]
+        return [replace(run, restart_s=restarts[n // 2]) for n, run in enumerate(notices)]
 
     async def _notice(
         self,
@@ -135,7 +132,7 @@ class Bench:
         job: JobProcess,
         size_mib: int,
         compression: str,
-    ) -> tuple[float, float, int, int]:
+    ) -> Run:
         """What the worker does at a notice: snapshot, then pack, upload and record."""
         notice = time.perf_counter()
         staging = await dmtcp.snapshot(job)
@@ -149,7 +146,7 @@ class Bench:
         image = await asyncio.to_thread(
             lambda: sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
         )
-        return snapshot_s, durable_s, image, stored
+        return Run(size_mib, compression, snapshot_s, durable_s, image, stored, NAN, NAN)
 
     async def _upload_tar(self, staging: Path, key: str) -> int:
         chunks = archive._tar_stream(staging)
@@ -162,7 +159,11 @@ class Bench:
         started = time.perf_counter()
         for n, image in enumerate(images):
             await upload_stream(
-                self.clients.s3, self.resources.bucket, f"{key}-{n}", _read(image), concurrency=1
+                self.clients.s3,
+                self.resources.bucket,
+                f"{key}-{n}",
+                file_chunks(image),
+                concurrency=1,
             )
         took = time.perf_counter() - started
         for n in range(len(images)):
@@ -183,12 +184,6 @@ class Bench:
         await job.stop(0)
         await dmtcp.close()
         return took
-
-
-async def _read(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(8 * MIB):
-            yield chunk
 
 
 async def run(

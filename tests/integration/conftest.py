@@ -140,3 +140,24 @@ def long_primes(tmp: Path, limit: int = 8_000_000) -> Path:
     path = tmp / "long-primes.json"
     path.write_text(json.dumps(spec))
     return path
+
+
+def aws_path(env: dict[str, str]) -> dict[str, str]:
+    """Without CBAS_API_URL the CLI goes straight to AWS (tests/web/test_cli_api.py covers the
+    API path)."""
+    return {k: v for k, v in env.items() if k != "CBAS_API_URL"}
+
+
+async def cbas(e2e: E2E, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cbas_async",
+        *args,
+        env=aws_path(e2e.cloud.env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

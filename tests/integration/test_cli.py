@@ -5,36 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 from cbas_async.states import JobState
-from tests.integration.conftest import E2E, EXAMPLES, long_primes, spec_file
+from tests.integration.conftest import E2E, EXAMPLES, cbas, long_primes, spec_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-
-
-def aws_path(env: dict[str, str]) -> dict[str, str]:
-    """Without CBAS_API_URL the CLI goes straight to AWS (tests/web/test_cli_api.py covers the
-    API path)."""
-    return {k: v for k, v in env.items() if k != "CBAS_API_URL"}
-
-
-async def cbas(e2e: E2E, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cbas_async",
-        *args,
-        env=aws_path(e2e.cloud.env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_submit_status_wait_logs_outputs_round_trip(e2e: E2E, tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ import pytest
 
 from cbas_async.states import JobState
 from tests.dmtcp_tools import HAVE_DMTCP, NO_DMTCP
-from tests.integration.conftest import E2E, EXAMPLES
-from tests.integration.test_cli import cbas
+from tests.integration.conftest import E2E, EXAMPLES, cbas
 
 pytestmark = [
     pytest.mark.e2e,

@@ -118,9 +118,10 @@ class DmtcpCheckpointer:
         if job.returncode is not None or self._port is None:
             return None
         started = self._clock.now().timestamp()
-        code, output = await self._run(command(self._port))
+        argv = command(self._port)
+        code, output = await self._run(argv)
         if code != 0:
-            raise TransientError(f"{command(self._port)[-1]} exited {code}: {output[-500:]}")
+            raise TransientError(f"dmtcp_command {argv[-1]} exited {code}: {output[-500:]}")
         fresh = await self._await_images(started)
         await asyncio.to_thread(_stage, self._state_dir, fresh, self._staging_dir)
         return self._staging_dir
