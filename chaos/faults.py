@@ -173,14 +173,15 @@ class FaultInjector:
 
     def capacity_outage(self) -> bool:
         """One pool (a zone or all, a type the workload allows, spot or both markets) has
-        no capacity for 2 to 8 seconds. Half are `all`: a launch that names no zone lands
-        wherever EC2 has capacity, so only those stop it."""
+        no capacity for 5 to 45 seconds: longer than the EC2 client's retries of the 500
+        often enough for the product to see the error. Half are `all`: a launch that names
+        no zone lands wherever EC2 has capacity, so only those stop it."""
         ec2 = self._gate.ec2
         assert ec2 is not None, "the local cloud's gate refuses EC2 launches"
         zone = self._rng.choice(("all", *self._zones)) if self._rng.random() < 0.5 else "all"
         instance_type = self._rng.choice(self._instance_types)
         market = self._rng.choice(("spot", None))
-        seconds = round(self._rng.uniform(2.0, 8.0), 1)
+        seconds = round(self._rng.uniform(5.0, 45.0), 1)
         ec2.capacity(
             region=self._region,
             zone=zone,
@@ -193,11 +194,11 @@ class FaultInjector:
         return True
 
     def quota_outage(self) -> bool:
-        """Launches beyond a few live vCPUs per market are refused for 2 to 8 seconds."""
+        """Launches beyond a few live vCPUs per market are refused for 2 to 20 seconds."""
         ec2 = self._gate.ec2
         assert ec2 is not None, "the local cloud's gate refuses EC2 launches"
         vcpus = self._rng.choice(QUOTA_VCPUS)
-        seconds = round(self._rng.uniform(2.0, 8.0), 1)
+        seconds = round(self._rng.uniform(2.0, 20.0), 1)
         ec2.quota(vcpus=vcpus, seconds=seconds)
         self.done["quota_outage"] += 1
         log.info("chaos_quota_outage", vcpus=vcpus, s=seconds)
