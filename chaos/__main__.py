@@ -1,5 +1,5 @@
 """`python -m chaos --jobs N --worker-kills K --master-kills M --interruptions I
---storage-outages O --seed S`"""
+--storage-outages O --capacity-outages C --quota-outages Q --seed S`"""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ def parse(argv: list[str]) -> ChaosOptions:
     parser.add_argument("--master-kills", type=int, default=10)
     parser.add_argument("--interruptions", type=int, default=30)
     parser.add_argument("--storage-outages", type=int, default=12, help="S3/DynamoDB outages")
+    parser.add_argument(
+        "--capacity-outages", type=int, default=8, help="EC2 pools without capacity for a while"
+    )
+    parser.add_argument("--quota-outages", type=int, default=4, help="EC2 vCPU quota outages")
     parser.add_argument("--seed", default="", help="default: random (printed)")
     parser.add_argument("--concurrency", type=int, default=10, help="jobs live at once")
     parser.add_argument("--timeout", type=float, default=None, help="seconds for the run")
@@ -37,6 +41,8 @@ def parse(argv: list[str]) -> ChaosOptions:
         master_kills=args.master_kills,
         interruptions=args.interruptions,
         storage_outages=args.storage_outages,
+        capacity_outages=args.capacity_outages,
+        quota_outages=args.quota_outages,
         seed=seed,
         home=home,
         concurrency=args.concurrency,

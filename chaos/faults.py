@@ -1,7 +1,10 @@
 """The faults the chaos run injects, each drawn from the run's seeded `random.Random`:
 kill -9 of workers and masters, spot notices, S3 and DynamoDB outages (the local cloud's
-fault gate answers a share of their calls with 5xx or throttling errors for a while),
-pings duplicated and reordered, and spot warnings re-published late and twice."""
+fault gate answers a share of their calls with 5xx or throttling errors for a while), EC2
+capacity outages (a pool's launches get InsufficientInstanceCapacity) and vCPU quota
+outages (launches beyond a few live vCPUs get MaxSpotInstanceCountExceeded or
+VcpuLimitExceeded), pings duplicated and reordered, and spot warnings re-published late
+and twice."""
 
 from __future__ import annotations
 
@@ -26,8 +29,16 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-BUDGETED = ("worker_kill", "interruption", "master_kill", "storage_outage")
+BUDGETED = (
+    "worker_kill",
+    "interruption",
+    "master_kill",
+    "storage_outage",
+    "capacity_outage",
+    "quota_outage",
+)
 OUTAGE_SERVICES = (("s3",), ("dynamodb",), ("s3", "dynamodb"))
+QUOTA_VCPUS = (0, 2, 4, 8)  # live vCPUs allowed per market during a quota outage
 
 
 @dataclass
@@ -69,6 +80,8 @@ class FaultInjector:
         events_topic_arn: str,
         region: str,
         clock: Clock,
+        zones: tuple[str, ...] = (),
+        instance_types: tuple[str, ...] = ("c5.large",),
         second_master_p: float = 0.3,
     ) -> None:
         self._rng = rng
@@ -83,6 +96,8 @@ class FaultInjector:
         self._region = region
         self._clock = clock
         self._second_master_p = second_master_p
+        self._zones = zones
+        self._instance_types = instance_types
         self._recent: deque[str] = deque(maxlen=50)
         self._noticed: set[str] = set()  # instances already under a spot notice
         self.done: Counter[str] = Counter()
@@ -98,6 +113,10 @@ class FaultInjector:
                 return await self.kill_master()
             case "storage_outage":
                 return self.storage_outage()
+            case "capacity_outage":
+                return self.capacity_outage()
+            case "quota_outage":
+                return self.quota_outage()
             case _:
                 raise ValueError(kind)
 
@@ -152,9 +171,45 @@ class FaultInjector:
         log.info("chaos_storage_outage", services=services, s=seconds, p=probability)
         return True
 
-    def storage_errors(self) -> Counter[str]:
-        """Errors the gate answered, by service."""
-        return Counter({f"{k}_errors_injected": n for k, n in self._gate.failed.items()})
+    def capacity_outage(self) -> bool:
+        """One pool (a zone or all, a type the workload allows, spot or both markets) has
+        no capacity for 5 to 45 seconds: longer than the EC2 client's retries of the 500
+        often enough for the product to see the error. Half are `all`: a launch that names
+        no zone lands wherever EC2 has capacity, so only those stop it."""
+        ec2 = self._gate.ec2
+        assert ec2 is not None, "the local cloud's gate refuses EC2 launches"
+        zone = self._rng.choice(("all", *self._zones)) if self._rng.random() < 0.5 else "all"
+        instance_type = self._rng.choice(self._instance_types)
+        market = self._rng.choice(("spot", None))
+        seconds = round(self._rng.uniform(5.0, 45.0), 1)
+        ec2.capacity(
+            region=self._region,
+            zone=zone,
+            instance_type=instance_type,
+            market=market,
+            seconds=seconds,
+        )
+        self.done["capacity_outage"] += 1
+        log.info("chaos_capacity_outage", zone=zone, type=instance_type, market=market, s=seconds)
+        return True
+
+    def quota_outage(self) -> bool:
+        """Launches beyond a few live vCPUs per market are refused for 2 to 20 seconds."""
+        ec2 = self._gate.ec2
+        assert ec2 is not None, "the local cloud's gate refuses EC2 launches"
+        vcpus = self._rng.choice(QUOTA_VCPUS)
+        seconds = round(self._rng.uniform(2.0, 20.0), 1)
+        ec2.quota(vcpus=vcpus, seconds=seconds)
+        self.done["quota_outage"] += 1
+        log.info("chaos_quota_outage", vcpus=vcpus, s=seconds)
+        return True
+
+    def injected_errors(self) -> Counter[str]:
+        """Errors the gate answered, by service (storage) and by EC2 error code."""
+        found = Counter({f"{k}_errors_injected": n for k, n in self._gate.failed.items()})
+        if self._gate.ec2 is not None:
+            found.update({f"{k}_injected": n for k, n in self._gate.ec2.failed.items()})
+        return found
 
     async def replay_warnings(self) -> None:
         """Sometimes re-publish the spot warning of an instance noticed earlier (late, out of

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cbas_async.records import JobEvent, JobRecord
-from cbas_async.states import is_legal_path
+from cbas_async.states import JobState, is_legal_path
 from chaos.observer import Observations
 from chaos.workload import JobPlan
 
@@ -92,6 +92,32 @@ def fenced_pointers(jobs: Mapping[str, JobRecord], seen: Observations) -> Verdic
         if job.checkpoint is not None and job.checkpoint.attempt > job.attempt:
             bad.append(f"{job_id}: final pointer attempt {job.checkpoint.attempt} > {job.attempt}")
     return Verdict("no checkpoint pointer moved by a stale attempt", seen.pointer_samples, bad)
+
+
+def consumed_attempts(history: list[JobEvent]) -> set[int]:
+    """The attempts a job used up: each one followed by a newer attempt, and the last one
+    when the job FAILED straight after its interruption (attempts exhausted)."""
+    seen = {e.attempt for e in history}
+    used = {n - 1 for n in seen if n > 1}
+    ends = [e.to_state for e in history[-2:]]
+    if ends == [JobState.INTERRUPTED, JobState.FAILED]:
+        used.add(history[-1].attempt)
+    return used
+
+
+def attempts_launched(
+    events: Mapping[str, list[JobEvent]], launched: Mapping[str, set[int]]
+) -> Verdict:
+    """No attempt consumed by a launch that produced no instance. `launched`: the attempts
+    of each job that EC2 has an instance for (by its `cbas:attempt` tag, terminated ones
+    included)."""
+    bad, checked = [], 0
+    for job_id, history in events.items():
+        for attempt in sorted(consumed_attempts(history)):
+            checked += 1
+            if attempt not in launched.get(job_id, set()):
+                bad.append(f"{job_id}: attempt {attempt} used up, but EC2 never had its instance")
+    return Verdict("no attempt consumed by a launch with no instance", checked, bad)
 
 
 def table(rows: list[tuple[str, str, str]], header: tuple[str, str, str]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cbas_async.clock import SystemClock
 from cbas_async.deployment import Session, open_session
+from cbas_async.fleet.tags import tag_value
 from cbas_async.local.cloud import open_local_cloud
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
@@ -34,12 +35,21 @@ class ChaosOptions:
     seed: int
     home: Path
     storage_outages: int = 12
+    capacity_outages: int = 0
+    quota_outages: int = 0
     concurrency: int = 10
     timeout_s: float | None = None  # default: scales with the number of jobs
 
     @property
     def budgets(self) -> dict[str, int]:
-        counts = (self.worker_kills, self.interruptions, self.master_kills, self.storage_outages)
+        counts = (
+            self.worker_kills,
+            self.interruptions,
+            self.master_kills,
+            self.storage_outages,
+            self.capacity_outages,
+            self.quota_outages,
+        )
         return dict(zip(BUDGETED, counts, strict=True))
 
     @property
@@ -47,7 +57,8 @@ class ChaosOptions:
         return (
             f"python -m chaos --jobs {self.jobs} --worker-kills {self.worker_kills} "
             f"--master-kills {self.master_kills} --interruptions {self.interruptions} "
-            f"--storage-outages {self.storage_outages} --seed {self.seed}"
+            f"--storage-outages {self.storage_outages} --capacity-outages "
+            f"{self.capacity_outages} --quota-outages {self.quota_outages} --seed {self.seed}"
         )
 
 
@@ -132,6 +143,8 @@ async def run_chaos(options: ChaosOptions) -> ChaosReport:
             events_topic_arn=session.resources.events_topic_arn,
             region=cloud.settings.region,
             clock=clock,
+            zones=await _zones(session),
+            instance_types=_instance_types(plans),
         )
         observer = Observer(hypervisor=cloud.hypervisor, store=session.store, clock=clock)
         driver = Driver(
@@ -157,7 +170,7 @@ async def run_chaos(options: ChaosOptions) -> ChaosReport:
         allowance_s = cloud.settings.lease_ttl_s + cloud.settings.scaled_notice_s
         verdicts = await check(session, driver.submitted, observer.seen, allowance_s)
     kinds = Counter(plan.kind for plan in plans)
-    faults = injector.done + injector.storage_errors()
+    faults = injector.done + injector.injected_errors()
     return ChaosReport(options, verdicts, faults, kinds, clock.monotonic() - started)
 
 
@@ -167,6 +180,7 @@ async def check(
     jobs = {job_id: await session.store.get(job_id) for job_id in plans}
     events = {job_id: await session.store.events(job_id) for job_id in plans}
     outputs = {job_id: await _output(session, job, plans[job_id]) for job_id, job in jobs.items()}
+    launched = await _launched_attempts(session)
     return [
         invariants.terminal_once(jobs, events),
         invariants.expected_outcomes(jobs, plans),
@@ -174,7 +188,35 @@ async def check(
         invariants.single_instance(seen, allowance_s),
         invariants.legal_histories(jobs, events),
         invariants.fenced_pointers(jobs, seen),
+        invariants.attempts_launched(events, launched),
     ]
+
+
+async def _launched_attempts(session: Session) -> dict[str, set[int]]:
+    """The attempts of each job EC2 has (or had: terminated) an instance for, by its tags."""
+    launched: dict[str, set[int]] = {}
+    pages = session.clients.ec2.get_paginator("describe_instances").paginate(
+        Filters=[{"Name": "tag:cbas:deployment", "Values": [session.settings.deployment]}]
+    )
+    async for page in pages:
+        for reservation in page.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                job_id = tag_value(dict(instance), "cbas:job_id")
+                attempt = tag_value(dict(instance), "cbas:attempt")
+                if job_id and attempt:
+                    launched.setdefault(job_id, set()).add(int(attempt))
+    return launched
+
+
+async def _zones(session: Session) -> tuple[str, ...]:
+    found = await session.clients.ec2.describe_availability_zones()
+    return tuple(z["ZoneName"] for z in found["AvailabilityZones"] if "ZoneName" in z)
+
+
+def _instance_types(plans: list[JobPlan]) -> tuple[str, ...]:
+    """The instance types the workload's specs allow, where capacity outages bite."""
+    types = {t for p in plans for t in p.spec.get("resources", {}).get("instance_types", [])}
+    return tuple(sorted(types)) or ("c5.large",)
 
 
 async def _output(session: Session, job: JobRecord, plan: JobPlan) -> str | None:

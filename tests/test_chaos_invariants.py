@@ -78,3 +78,56 @@ def test_each_check_catches_its_violation() -> None:
 
 def test_the_expected_prime_counts() -> None:
     assert [count_primes_below(n) for n in (2, 3, 10, 100, 3_000_000)] == [0, 1, 4, 25, 216816]
+
+
+def _attempts(*steps: tuple[JobState, int]) -> list[JobEvent]:
+    return [
+        JobEvent(job_id="j", seq=n, to_state=state, at=NOW, attempt=attempt, actor="t")
+        for n, (state, attempt) in enumerate(steps)
+    ]
+
+
+# launched, interrupted, re-queued as attempt 2, which succeeds
+RETRIED = _attempts(
+    (S.SUBMITTED, 1),
+    (S.PENDING, 1),
+    (S.LAUNCHING, 1),
+    (S.RUNNING, 1),
+    (S.INTERRUPTED, 1),
+    (S.PENDING, 2),
+    (S.LAUNCHING, 2),
+    (S.RUNNING, 2),
+    (S.SUCCEEDED, 2),
+)
+# the launch of attempt 1 failed (no instance), the launch timeout used the attempt up; then
+# attempt 2's launch failed too and the job ran out of attempts
+EXHAUSTED = _attempts(
+    (S.SUBMITTED, 1),
+    (S.PENDING, 1),
+    (S.LAUNCHING, 1),
+    (S.INTERRUPTED, 1),
+    (S.PENDING, 2),
+    (S.LAUNCHING, 2),
+    (S.INTERRUPTED, 2),
+    (S.FAILED, 2),
+)
+
+
+def test_attempts_used_up_by_launched_instances_pass() -> None:
+    verdict = invariants.attempts_launched({"j": RETRIED, "k": GOOD}, {"j": {1, 2}, "k": {1}})
+    assert verdict.holds, verdict
+    assert verdict.checked == 1  # attempt 1 of j; k used none up
+    # a job whose only attempt never launched (cancelled meanwhile) used no attempt up
+    cancelled = _history(S.SUBMITTED, S.PENDING, S.LAUNCHING, S.CANCELLED)
+    assert invariants.attempts_launched({"c": cancelled}, {}).holds
+
+
+def test_an_attempt_used_up_without_an_instance_is_caught() -> None:
+    verdict = invariants.attempts_launched({"j": RETRIED}, {"j": {2}})
+    assert verdict.violations == ["j: attempt 1 used up, but EC2 never had its instance"]
+    exhausted = invariants.attempts_launched({"j": EXHAUSTED}, {})
+    assert [v.split(",")[0] for v in exhausted.violations] == [
+        "j: attempt 1 used up",
+        "j: attempt 2 used up",
+    ]
+    assert invariants.consumed_attempts(EXHAUSTED) == {1, 2}

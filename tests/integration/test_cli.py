@@ -100,3 +100,21 @@ async def test_master_sigterm_exits_zero_and_releases_its_lease(e2e: E2E) -> Non
     master.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(master.wait(), timeout=30) == 0
     assert await e2e.session.store.misc_get("lease#m-e2e0") is None
+
+
+async def test_fault_commands_start_ec2_outages(e2e: E2E) -> None:
+    faults = e2e.cloud.faults.ec2
+    assert faults is not None
+    zone = f"{e2e.cloud.settings.region}a"
+    pool = ("--zone", zone, "--type", "c5.large", "--market", "spot", "--seconds", "30")
+    code, out, _ = await cbas(e2e, "fault", "capacity", *pool)
+    assert code == 0, out
+    assert f"no spot capacity for c5.large in zone {zone}" in out
+    code, out, _ = await cbas(e2e, "fault", "quota", "--vcpus", "4", "--seconds", "30")
+    assert code == 0, out
+    code, _, err = await cbas(e2e, "fault", "capacity", *pool[:1], "mars-1a", *pool[2:])
+    assert code == 2
+    assert "zone 'mars-1a' is not in" in err
+    capacity, quotas = faults.active()
+    assert [(o.zone, o.market) for o in capacity] == [(zone, "spot")]
+    assert [q.vcpus for q in quotas] == [4]

@@ -47,6 +47,8 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return daemons.OFFLINE[command](settings, args, environ)
     if command == "interrupt":
         return daemons.run_loop(admin.interrupt(environ, args))
+    if command == "fault":
+        return daemons.run_loop(admin.fault(environ, args))
     if command == "bootstrap":
         from cbas_async.account import bootstrap_command
 

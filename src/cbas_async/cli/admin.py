@@ -1,5 +1,5 @@
-"""The deployment's own commands of `cbas`: create, list and revoke API tokens, and send a
-spot interruption on the local cloud."""
+"""The deployment's own commands of `cbas`: create, list and revoke API tokens; on the local
+cloud, send a spot interruption and start EC2 capacity and quota outages."""
 
 from __future__ import annotations
 
@@ -80,3 +80,51 @@ async def interrupt(environ: Mapping[str, str], args: argparse.Namespace) -> int
         return EXIT_NOT_FOUND
     print(f"notice sent to {body['instance_id']}; reclaimed in {body['notice_s']:.0f}s")
     return EXIT_OK
+
+
+async def fault(environ: Mapping[str, str], args: argparse.Namespace) -> int:
+    """`cbas fault capacity|quota`: exit 2 on bad input or when no local cloud answers."""
+    import aiohttp
+
+    control = environ.get("CBAS_LOCAL_CONTROL_URL")
+    if not control:
+        raise ConfigError("CBAS_LOCAL_CONTROL_URL", "not set: is `cbas local` running?")
+    async with aiohttp.ClientSession() as http:
+        try:
+            async with http.post(
+                f"{control}/fault/{args.kind}", json=_fault_body(args)
+            ) as response:
+                body = await response.json()
+        except aiohttp.ClientError as exc:
+            print(
+                f"cbas: no local cloud answers at {control} ({exc}): is `cbas local` running?",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    if response.status != 200:
+        print(f"cbas: {body.get('error', body)}", file=sys.stderr)
+        return EXIT_USAGE
+    print(_fault_line(body))
+    return EXIT_OK
+
+
+def _fault_body(args: argparse.Namespace) -> dict[str, object]:
+    if args.kind == "quota":
+        return {"vcpus": args.vcpus, "seconds": args.seconds}
+    return {
+        "zone": args.zone,
+        "instance_type": args.instance_type,
+        "market": args.market,
+        "seconds": args.seconds,
+    }
+
+
+def _fault_line(body: dict[str, object]) -> str:
+    if body["fault"] == "quota":
+        return (
+            f"launches beyond {body['vcpus']} live vCPUs per market refused for {body['seconds']}s"
+        )
+    return (
+        f"no {body['market']} capacity for {body['instance_type']} in zone {body['zone']} "
+        f"({body['region']}) for {body['seconds']}s"
+    )

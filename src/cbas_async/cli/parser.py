@@ -61,9 +61,22 @@ def _add_jobs(sub: Commands[argparse.ArgumentParser]) -> None:
 def _add_admin(sub: Commands[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("interrupt", help="send a spot interruption notice (local cloud)")
     p.add_argument("job_id")
+    _add_fault(sub.add_parser("fault", help="EC2 capacity and quota outages (local cloud)"))
     _add_token(sub.add_parser("token", help="API tokens: create, list, revoke"))
     p = sub.add_parser("simulate", help="replay spot traces against policies")
     add_simulate_arguments(p)
+
+
+def _add_fault(fault: argparse.ArgumentParser) -> None:
+    kinds = fault.add_subparsers(dest="kind", required=True)
+    p = kinds.add_parser("capacity", help="launches in a pool fail: InsufficientInstanceCapacity")
+    p.add_argument("--zone", required=True, help="an availability zone, or 'all'")
+    p.add_argument("--type", dest="instance_type", required=True, help="e.g. c5.large")
+    p.add_argument("--market", choices=["spot", "on-demand"], help="default: both")
+    p.add_argument("--seconds", type=float, required=True)
+    p = kinds.add_parser("quota", help="launches beyond N live vCPUs per market fail")
+    p.add_argument("--vcpus", type=int, required=True)
+    p.add_argument("--seconds", type=float, required=True)
 
 
 def _add_token(token: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ from cbas_async.components import run_components
 from cbas_async.deployment import make_store
 from cbas_async.hostpath import unpacked_bin
 from cbas_async.httpserver import HttpServer
+from cbas_async.local.fault_control import add_fault_routes
 from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
 from cbas_async.local.imds_server import ImdsEmulator
@@ -130,6 +131,8 @@ async def open_local_cloud(
             control = web.Application()
             control[INTERRUPTER] = interrupter
             control.router.add_post("/interrupt/{job_id}", interrupt_route)
+            if moto.faults.ec2 is not None:
+                add_fault_routes(control, faults=moto.faults.ec2, region=local.region)
             server = await stack.enter_async_context(
                 HttpServer(app=control, host="127.0.0.1", port=0)
             )

@@ -5,11 +5,13 @@ the requests to one service (`s3` or `dynamodb`, read from the SigV4 credential 
 with the errors the real service sends under stress: S3 `503 SlowDown` or `500
 InternalError`, DynamoDB `500 InternalServerError` or `400 ThrottlingException`. The
 product's clients see real HTTP errors and must retry with backoff. Requests signed with
-an exempt access key (the chaos observer's own) always pass.
+an exempt access key (the chaos observer's own) always pass. EC2 launches are refused
+under the capacity and quota outages of `gate.ec2` (`local.ec2_faults`).
 """
 
 from __future__ import annotations
 
+import io
 import random
 import re
 import threading
@@ -19,10 +21,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cbas_async.local.ec2_faults import Ec2Faults, error_xml, parse_launch, request_id
+
 SERVICES = frozenset({"s3", "dynamodb"})  # the storage services; their errors below
 
 # "Credential=AKID/20261127/us-east-1/s3/aws4_request" (header) or the presigned query form
-_SCOPE = re.compile(r"Credential=([^/,\s&]+)(?:/|%2F)[0-9]{8}(?:/|%2F)[^/%]+(?:/|%2F)([a-z0-9-]+)")
+_SCOPE = re.compile(
+    r"Credential=([^/,\s&]+)(?:/|%2F)[0-9]{8}(?:/|%2F)([^/%]+)(?:/|%2F)([a-z0-9-]+)"
+)
 
 _S3_ERRORS = (
     ("503 Service Unavailable", "SlowDown", "Please reduce your request rate."),
@@ -43,10 +49,16 @@ class Outage:
 
 def signer(environ: dict[str, Any]) -> tuple[str, str] | None:
     """(access key, service) from a SigV4-signed request, None when unsigned."""
+    found = _scope(environ)
+    return (found[0], found[2]) if found else None
+
+
+def _scope(environ: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(access key, region, service) of a SigV4-signed request."""
     found = _SCOPE.search(str(environ.get("HTTP_AUTHORIZATION", ""))) or _SCOPE.search(
         str(environ.get("QUERY_STRING", ""))
     )
-    return (found.group(1), found.group(2)) if found else None
+    return (found.group(1), found.group(2), found.group(3)) if found else None
 
 
 class FaultGate:
@@ -59,8 +71,10 @@ class FaultGate:
         exempt_keys: frozenset[str] = frozenset(),
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        ec2: Ec2Faults | None = None,
     ) -> None:
         self._app = app
+        self.ec2 = ec2
         self._exempt = exempt_keys
         self._monotonic = monotonic
         self._rng = rng or random.Random()
@@ -90,6 +104,8 @@ class FaultGate:
         with self._lock:
             self._outages.clear()
             self._next.clear()
+        if self.ec2 is not None:
+            self.ec2.clear()
 
     def active(self) -> list[Outage]:
         now = self._monotonic()
@@ -116,6 +132,10 @@ class FaultGate:
         return service if hit else None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if self.ec2 is not None and self.ec2.any_active():
+            scope = _scope(environ)
+            if scope is not None and scope[2] == "ec2" and scope[0] not in self._exempt:
+                return self._gate_launch(self.ec2, scope[1], environ, start_response)
         service = self._should_fail(environ)
         if service is None:
             return self._app(environ, start_response)
@@ -123,6 +143,27 @@ class FaultGate:
         status, body, content_type = self._error(service)
         start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
+
+    def _gate_launch(
+        self, ec2: Ec2Faults, region: str, environ: dict[str, Any], start_response: Any
+    ) -> Iterable[bytes]:
+        """Pass an EC2 request on unless it is a launch an outage refuses."""
+        chunks: list[bytes] = []
+        _drain(environ, chunks)  # EC2's Query API bodies are small forms
+        body = b"".join(chunks)
+        environ["wsgi.input"] = io.BytesIO(body)  # moto reads the body again
+        environ["CONTENT_LENGTH"] = str(len(body))
+        ask = parse_launch(body)
+        if ask is None:
+            return self._app(environ, start_response)
+        with ec2.launching:
+            refusal = ec2.refusal(ask, region)
+            if refusal is None:
+                return list(self._app(environ, start_response))
+        xml = error_xml(refusal, request_id())
+        headers = [("Content-Type", "text/xml;charset=UTF-8"), ("Content-Length", str(len(xml)))]
+        start_response(refusal.status, headers)
+        return [xml]
 
     def _error(self, service: str) -> tuple[str, bytes, str]:
         with self._lock:
@@ -141,7 +182,8 @@ class FaultGate:
         return status, xml.encode(), "application/xml"
 
 
-def _drain(environ: dict[str, Any]) -> None:
+def _drain(environ: dict[str, Any], keep: list[bytes] | None = None) -> None:
+    """Read the request's body off the connection; into `keep` when given."""
     stream = environ.get("wsgi.input")
     try:
         left = int(environ.get("CONTENT_LENGTH") or 0)
@@ -151,4 +193,6 @@ def _drain(environ: dict[str, Any]) -> None:
         chunk = stream.read(min(left, 1 << 20))
         if not chunk:
             break
+        if keep is not None:
+            keep.append(chunk)
         left -= len(chunk)

@@ -17,7 +17,9 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from cbas_async.local.ec2_faults import Ec2Faults
 from cbas_async.local.faults import FaultGate
+from cbas_async.local.moto_ec2 import MotoEc2View
 
 LOCAL_KEY = "testing"  # moto accepts any keys; these name the local cloud's
 
@@ -51,7 +53,8 @@ class _LocalMotoServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         moto = SerializedDynamo(DomainDispatcherApplication(create_backend_app))
-        self.gate = FaultGate(moto, exempt_keys=self._gate_keys)
+        ec2 = Ec2Faults(view=MotoEc2View())
+        self.gate = FaultGate(moto, exempt_keys=self._gate_keys, ec2=ec2)
         self._server = make_server(
             self._ip_address, self._port, self.gate, True, request_handler=MotoRequestHandler
         )
@@ -69,7 +72,8 @@ class MotoServer:
 
     @property
     def faults(self) -> FaultGate:
-        """Makes S3 or DynamoDB calls fail for a while (see `local.faults`)."""
+        """Makes S3 or DynamoDB calls fail, or EC2 launches (`.ec2`), for a while (see
+        `local.faults`)."""
         gate = self._server.gate if self._server is not None else None
         assert gate is not None, "moto server not started"
         return gate
