@@ -53,6 +53,11 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         from cbas_async.account import bootstrap_command
 
         return daemons.run_loop(bootstrap_command(settings, print_policies=args.print_policies))
+    if command == "doctor":
+        from cbas_async.doctor import DEFAULT_INSTANCE_TYPES, doctor_command
+
+        types = args.instance_types or DEFAULT_INSTANCE_TYPES
+        return daemons.run_loop(doctor_command(settings, instance_types=types, as_json=args.json))
     if command == "teardown":
         from cbas_async.teardown import teardown_command
 
