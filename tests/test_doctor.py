@@ -17,6 +17,7 @@ from cbas_async.doctor_checks import Check
 from cbas_async.doctor_launch import SPOT_ROLE, SPOT_ROLE_FIX
 from cbas_async.scope import Scope
 from cbas_async.settings import Settings
+from tests.test_policies_recorded import ACCOUNT, Recorder, _denied
 
 TYPES = ("c5.large", "c6g.large")  # one of each architecture
 
@@ -100,9 +101,16 @@ BREAKAGES: list[tuple[Breakage, str, str]] = [
 async def test_all_pass_then_each_resource_taken_away_fails_the_check_that_names_it(
     clients: Clients, accounts: AccountClients, settings: Settings, deployed: Resources
 ) -> None:
-    """Cumulative, to bootstrap once: each step adds exactly its own failure."""
-    checks = await diagnose(clients, accounts, settings, TYPES)
+    """Cumulative, to bootstrap once: each step adds exactly its own failure. The first run
+    is recorded: the operator's policy allows every call the doctor makes."""
+    recorder = Recorder(Scope.of(settings, account=ACCOUNT))
+    seen = recorder.wrap(clients)
+    checks = await diagnose(seen, recorder.wrap_account(accounts), settings, TYPES)
     assert [c for c in checks if not c.ok] == []
+    assert {"ec2:RunInstances", "iam:GetRole", "ec2:DescribeInstanceTypes"} <= {
+        c.action for c in recorder.calls
+    }
+    assert _denied("operator", recorder, deployed.bucket) == []
     assert checks[0].name == "credentials"
     assert {"tables", "event_rules", "worker_image", "dry_run", "spot_role"} <= {
         c.name for c in checks

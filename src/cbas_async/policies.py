@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cbas_async.policy_checks import check_rows
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, PROCESSES, ROLES, Process, Scope
 
 EVENTS_SID = "EventBridgeDelivers"
@@ -244,7 +245,8 @@ def _operator_edges(scope: Scope) -> list[Grant]:
 
 def operator_grants(scope: Scope) -> list[Grant]:
     """`cbas bootstrap` and `cbas teardown` (and `cbas token create`: a `misc` put)."""
-    return [*_operator_data(scope), *_operator_iam(scope), *_operator_edges(scope)]
+    checks = [Grant(*row) for row in check_rows(scope)]  # `cbas doctor`, `cbas image build`
+    return [*_operator_data(scope), *_operator_iam(scope), *_operator_edges(scope), *checks]
 
 
 GRANTS: Mapping[Process, Callable[[Scope], list[Grant]]] = {

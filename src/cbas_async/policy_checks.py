@@ -1,0 +1,28 @@
+"""The operator's permissions for `cbas doctor` (reads, and a launch with `DryRun=True`) and
+`cbas image build` (a launch and CreateImage), as rows that `policies.operator_grants`
+turns into grants: (sid, actions, resources, condition)."""
+
+from __future__ import annotations
+
+from cbas_async.scope import Scope
+
+SPOT_ROLE = "AWSServiceRoleForEC2Spot"  # EC2's service-linked role for spot requests
+Row = tuple[str, tuple[str, ...], tuple[str, ...], dict[str, dict[str, str]] | None]
+
+
+def check_rows(scope: Scope) -> list[Row]:
+    looks = (
+        "ec2:DescribeImages",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeSubnets",
+        "ssm:GetParameters",
+    )
+    # the role's ARN has the path aws-service-role/spot.amazonaws.com/
+    spot_role = f"arn:{scope.partition}:iam::{scope.account}:role/*{SPOT_ROLE}"
+    tagging = {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
+    return [
+        ("Check", looks, ("*",), None),
+        ("CheckSpotRole", ("iam:GetRole",), (spot_role,), None),
+        ("BuildImage", ("ec2:RunInstances", "ec2:CreateImage"), ("*",), None),
+        ("TagBuild", ("ec2:CreateTags",), ("*",), tagging),
+    ]
