@@ -2,21 +2,25 @@
 the worker image per CPU architecture, the worker instance profile, the security group and
 the subnet; and its look-up, once at master start.
 
-Without `CBAS_WORKER_IMAGE_ID` the image is the current Amazon Linux 2023 one, read from
-its public SSM parameter in the region: never a hard-coded id. The profile and the group
+Without `CBAS_WORKER_IMAGE_ID` the image is the one `cbas image build` recorded in `misc` for
+the architecture, else the current Amazon Linux 2023 one, read from its public SSM parameter
+in the region: never a hard-coded id. The profile and the group
 are the ones `cbas bootstrap` made (their names come from `scope.py`)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from aiodynamo.errors import TableNotFound
 from botocore.exceptions import ClientError
 
 from cbas_async.account import find_security_group
 from cbas_async.aws import Clients, open_ssm
+from cbas_async.bootstrap import misc_value
 from cbas_async.errors import ConfigError
 from cbas_async.scope import Scope
 from cbas_async.settings import Settings, variable
@@ -35,6 +39,11 @@ _GRAVITON = re.compile(r"^[a-z]+[0-9]+g")
 def architecture(instance_type: str) -> Architecture:
     """The CPU architecture of an instance type, from its family's name."""
     return "arm64" if _GRAVITON.match(instance_type.split(".")[0]) else "x86_64"
+
+
+def image_record_key(arch: Architecture) -> str:
+    """The `misc` key of the image `cbas image build` baked for `arch`."""
+    return f"worker_image:{arch}"
 
 
 def image_parameter(arch: Architecture) -> str:
@@ -74,20 +83,37 @@ async def resolve_launch_config(clients: Clients, settings: Settings) -> LaunchC
             f"{settings.deployment!r} in {settings.region}: run `cbas bootstrap`",
         )
     return LaunchConfig(
-        images=await resolve_images(clients.ec2, settings),
+        images=await resolve_images(
+            clients.ec2, settings, await recorded_images(clients, settings)
+        ),
         instance_profile=scope.role_name("worker"),
         security_group_id=group,
         subnet_id=settings.subnet_id,
     )
 
 
-async def resolve_images(ec2: EC2Client, settings: Settings) -> dict[Architecture, WorkerImage]:
-    """The set image for every architecture, or the current Amazon Linux 2023 image of each."""
+async def recorded_images(clients: Clients, settings: Settings) -> dict[Architecture, str]:
+    """The images `cbas image build` recorded, by architecture (none before bootstrap)."""
+    found: dict[Architecture, str] = {}
+    for arch in ARCHITECTURES:
+        with contextlib.suppress(TableNotFound):
+            if image_id := await misc_value(clients, settings, image_record_key(arch)):
+                found[arch] = image_id
+    return found
+
+
+async def resolve_images(
+    ec2: EC2Client, settings: Settings, recorded: Mapping[Architecture, str] | None = None
+) -> dict[Architecture, WorkerImage]:
+    """The set image for every architecture; else the recorded image of each, or the
+    current Amazon Linux 2023 image of the architectures with none recorded."""
     if settings.worker_image_id is not None:
         image = (await _describe(ec2, [settings.worker_image_id], settings))[0]
         return dict.fromkeys(ARCHITECTURES, image)
-    async with open_ssm(settings) as ssm:
-        ids = await _latest_image_ids(ssm, settings)
+    ids = dict(recorded or {})
+    if len(ids) < len(ARCHITECTURES):
+        async with open_ssm(settings) as ssm:
+            ids = {**await _latest_image_ids(ssm, settings), **ids}
     found = {image.image_id: image for image in await _describe(ec2, list(ids.values()), settings)}
     return {arch: found[image_id] for arch, image_id in ids.items()}
 
