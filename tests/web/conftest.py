@@ -119,5 +119,6 @@ def _observed(session: Session, metrics: Metrics) -> JobStore:
         jobs_table=resources.jobs_table,
         events_table=resources.events_table,
         misc_table=resources.misc_table,
+        tokens_table=resources.tokens_table,
         on_transition=metrics.transitioned,
     )

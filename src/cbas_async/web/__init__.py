@@ -54,6 +54,10 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
+async def migrate_tokens(app: web.Application) -> None:
+    await app[TOKENS].migrate()  # tokens older versions kept in `misc`
+
+
 async def closing(app: web.Application) -> None:
     app[CLOSING].set()  # live streams end, so shutdown does not wait for them
 
@@ -76,6 +80,7 @@ def mount(app: web.Application, parts: WebParts) -> None:
     app.middlewares.extend(
         [error_middleware, auth_middleware(tokens, metrics_public=metrics_public)]
     )
+    app.on_startup.append(migrate_tokens)
     app.on_shutdown.append(closing)
     parts.bus.subscribe("metrics", parts.metrics.on_event, kinds=Metrics.kinds)
     app.router.add_get("/metrics", metrics_endpoint)
