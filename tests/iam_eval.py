@@ -1,7 +1,10 @@
 """A small IAM policy evaluator for the tests: Allow statements, `*` and `?` wildcards in
 actions (case-insensitive) and resources, and StringEquals/StringLike/ArnEquals/ArnLike
 conditions on keys of the call's context (a key the call lacks fails the condition, as in
-IAM). The generated policies have no Deny, so "allowed" is "some Allow statement matches".
+IAM). `ForAllValues:` operators take a multi-valued key (a tuple, as `dynamodb:LeadingKeys`):
+every value must match, and, as in IAM, a key the call lacks passes. The generated policies
+have no Deny, so "allowed" is "some Allow statement matches"; `allows_session` is a call
+made with session credentials: both the role's policy and the session policy allow it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 class Call:
     action: str
     resource: str
-    context: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
 
 
 def _wildcard(pattern: str, *, fold: bool = False) -> re.Pattern[str]:
@@ -28,15 +31,25 @@ def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
 
 
+_OPERATORS = ("StringEquals", "StringLike", "ArnEquals", "ArnLike")
+
+
 def _condition_holds(condition: Mapping[str, Mapping[str, Any]], call: Call) -> bool:
     for operator, keys in condition.items():
-        assert operator in ("StringEquals", "StringLike", "ArnEquals", "ArnLike"), operator
+        every, _, name = operator.rpartition(":")
+        assert name in _OPERATORS, operator
+        assert every in ("", "ForAllValues"), operator
         for key, wanted in keys.items():
             if key not in call.context:
+                if every:
+                    continue  # IAM: ForAllValues over no values is true
                 return False
-            like = operator.endswith("Like")
+            like = name.endswith("Like")
             patterns = [_wildcard(w) if like else re.compile(re.escape(w)) for w in _listed(wanted)]
-            if not any(p.fullmatch(call.context[key]) for p in patterns):
+            value = call.context[key]
+            values = value if isinstance(value, tuple) else (value,)
+            assert every or len(values) == 1, f"{key} has many values: use ForAllValues"
+            if not all(any(p.fullmatch(v) for p in patterns) for v in values):
                 return False
     return True
 
@@ -53,3 +66,7 @@ def allows(document: Mapping[str, Any], call: Call) -> bool:
         ):
             return True
     return False
+
+
+def allows_session(role: Mapping[str, Any], session: Mapping[str, Any], call: Call) -> bool:
+    return allows(role, call) and allows(session, call)

@@ -237,5 +237,5 @@ async def test_print_policies_needs_no_aws(capsys: pytest.CaptureFixture[str]) -
     offline = Settings.from_env({"CBAS_DEPLOYMENT": "nowhere"})
     assert await bootstrap_command(offline, print_policies=True) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert sorted(printed) == ["master", "operator", "user", "worker"]
+    assert sorted(printed) == ["master", "operator", "user", "worker", "worker-session"]
     assert printed["worker"] == policy("worker", Scope.of(offline))

@@ -37,7 +37,7 @@ async def test_bootstrap_twice_gives_identical_resources(
     after = await _snapshot(clients)
     assert first == second
     assert before == after
-    assert sorted(before["tables"]) == ["test-job-events", "test-jobs", "test-misc"]
+    assert sorted(before["tables"]) == ["test-job-events", "test-jobs", "test-misc", "test-tokens"]
     assert before["buckets"] == [first.bucket]
     assert first.bucket.startswith("test-")
     assert len(before["queues"]) == 1

@@ -88,6 +88,12 @@ def _job_moves(*, create: bool) -> list[Call]:
     return [*calls, Call("dynamodb:PutItem", _table("jobs"))] if create else calls
 
 
+def _tokens() -> list[Call]:
+    """web/tokens.py: create, list, verify, last used, revoke, move from misc."""
+    actions = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan")
+    return [Call(f"dynamodb:{action}", _table("tokens")) for action in actions]
+
+
 CALLS: dict[Process, list[Call]] = {
     "worker": [
         *_job_moves(create=False),  # LAUNCHING -> RUNNING -> SUCCEEDED, checkpoint pointer
@@ -111,6 +117,7 @@ CALLS: dict[Process, list[Call]] = {
         Call("dynamodb:PutItem", _table("misc")),  # lease, subscription record
         Call("dynamodb:DeleteItem", _table("misc")),
         Call("dynamodb:Scan", _table("misc")),
+        *_tokens(),  # the API's tokens: verify, last used, move from misc
         Call("dynamodb:Query", f"{_table('jobs')}/index/by-state"),
         Call("dynamodb:Query", _table("job-events")),
         *_job_moves(create=True),
@@ -140,10 +147,17 @@ CALLS: dict[Process, list[Call]] = {
         Call("s3:ListBucket", BUCKET),  # logs, outputs
         Call("s3:GetObject", f"{BUCKET}/jobs/j/logs/1/stdout/0"),
     ],
+    "operator": [  # `cbas token`; bootstrap and teardown are recorded live
+        *[c for c in _tokens() if c.action != "dynamodb:UpdateItem"],
+        Call("dynamodb:Scan", _table("misc")),  # tokens older versions kept there
+        Call("dynamodb:DeleteItem", _table("misc")),
+    ],
 }
 
 FORBIDDEN: dict[Process, list[Call]] = {
     "worker": [
+        *_tokens(),  # a job must not read a hash or mint itself a token
+        Call("dynamodb:Query", _table("tokens")),
         Call("dynamodb:PutItem", _table("misc")),
         Call("dynamodb:UpdateItem", _table("misc")),
         Call("dynamodb:DeleteItem", _table("misc")),
@@ -182,6 +196,7 @@ FORBIDDEN: dict[Process, list[Call]] = {
         Call("ec2:DeleteSecurityGroup", "*"),
     ],
     "user": [
+        *_tokens(),
         Call("dynamodb:PutItem", _table("misc")),  # tokens are the operator's
         Call("dynamodb:DeleteItem", _table("misc")),
         Call("dynamodb:Scan", _table("misc")),

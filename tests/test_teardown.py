@@ -218,7 +218,7 @@ async def test_the_cli_bootstraps_prints_policies_and_tears_down(
 ) -> None:
     code, out, _ = await _cbas(settings, "bootstrap", "--print-policies")
     assert code == 0
-    assert sorted(json.loads(out)) == ["master", "operator", "user", "worker"]
+    assert sorted(json.loads(out)) == ["master", "operator", "user", "worker", "worker-session"]
     code, out, _ = await _cbas(settings, "bootstrap")
     assert code == 0
     assert json.loads(out)["security_group_id"].startswith("sg-")

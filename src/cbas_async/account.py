@@ -21,8 +21,9 @@ from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.errors import ConfigError
 from cbas_async.iamroles import ensure_instance_profile, ensure_role, error_code
-from cbas_async.policies import event_pattern, events_topic_statement, printed
+from cbas_async.policies import event_pattern, events_topic_statement
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, ROLES, Scope
+from cbas_async.session_policy import printed_policies
 from cbas_async.settings import Settings
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ async def bootstrap_command(settings: Settings, *, print_policies: bool = False)
     """`cbas bootstrap [--print-policies]`: print the policies (no AWS call), or set up the
     deployment's data resources and account resources and print what they are."""
     if print_policies:
-        print(printed(Scope.of(settings)))
+        print(printed_policies(Scope.of(settings)))
         return 0
     async with open_clients(settings) as clients, open_account_clients(settings) as accounts:
         resources = await bootstrap(clients, settings)

@@ -36,6 +36,7 @@ class Resources:
     jobs_table: str
     events_table: str
     misc_table: str
+    tokens_table: str
     bucket: str
     ping_queue_url: str
     topic_arn: str
@@ -65,7 +66,9 @@ async def ensure_tables(clients: Clients, settings: Settings) -> None:
     await _ensure_table(clients, settings.jobs_table, job_key, [state_index])
     event_key = KeySchema(KeySpec("job_id", KeyType.string), KeySpec("seq", KeyType.number))
     await _ensure_table(clients, settings.events_table, event_key)
-    await _ensure_table(clients, settings.misc_table, KeySchema(KeySpec("key", KeyType.string)))
+    by_key = KeySchema(KeySpec("key", KeyType.string))
+    await _ensure_table(clients, settings.tokens_table, by_key)
+    await _ensure_table(clients, settings.misc_table, by_key)
 
 
 async def ensure_bucket(clients: Clients, settings: Settings) -> str:
@@ -145,6 +148,7 @@ async def _resources(
         jobs_table=settings.jobs_table,
         events_table=settings.events_table,
         misc_table=settings.misc_table,
+        tokens_table=settings.tokens_table,
         bucket=bucket,
         ping_queue_url=queue_url,
         topic_arn=topic["TopicArn"],

@@ -43,6 +43,7 @@ def make_store(
         jobs_table=resources.jobs_table,
         events_table=resources.events_table,
         misc_table=resources.misc_table,
+        tokens_table=resources.tokens_table,
         on_transition=on_transition,
     )
 

@@ -172,6 +172,8 @@ def _operator_data(scope: Scope) -> list[Grant]:
     )
     return [
         Grant("Tables", tables + items, scope.table_arns(indexes=True)),
+        # `cbas token revoke`, and moving tokens older versions kept in `misc`
+        Grant("Tokens", ("dynamodb:DeleteItem",), (scope.tokens_arn, scope.misc_arn)),
         Grant("Bucket", bucket, (scope.bucket_arn,)),
         Grant("EmptyBucket", ("s3:DeleteObject", "s3:AbortMultipartUpload"), (scope.objects_arn,)),
         Grant(
@@ -244,7 +246,7 @@ def _operator_edges(scope: Scope) -> list[Grant]:
 
 
 def operator_grants(scope: Scope) -> list[Grant]:
-    """`cbas bootstrap` and `cbas teardown` (and `cbas token create`: a `misc` put)."""
+    """`cbas bootstrap` and `cbas teardown`, and `cbas token create | list | revoke`."""
     checks = [Grant(*row) for row in check_rows(scope)]  # `cbas doctor`, `cbas image build`
     return [*_operator_data(scope), *_operator_iam(scope), *_operator_edges(scope), *checks]
 

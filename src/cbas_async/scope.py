@@ -31,7 +31,7 @@ class Scope:
     region: str
     account: str = "*"
     bucket: str | None = None
-    tables: tuple[str, str, str]  # jobs, job-events, misc
+    tables: tuple[str, str, str, str]  # jobs, job-events, tokens, misc (misc names the bucket)
     ping_queue: str
     topic: str
     events_topic: str
@@ -44,7 +44,12 @@ class Scope:
             region=settings.region,
             account=account,
             bucket=bucket,
-            tables=(settings.jobs_table, settings.events_table, settings.misc_table),
+            tables=(
+                settings.jobs_table,
+                settings.events_table,
+                settings.tokens_table,
+                settings.misc_table,
+            ),
             ping_queue=settings.ping_queue,
             topic=settings.topic,
             events_topic=settings.events_topic,
@@ -95,8 +100,12 @@ class Scope:
         return self.table_arn(self.tables[1])
 
     @property
-    def misc_arn(self) -> str:
+    def tokens_arn(self) -> str:
         return self.table_arn(self.tables[2])
+
+    @property
+    def misc_arn(self) -> str:
+        return self.table_arn(self.tables[3])
 
     @property
     def topic_arns(self) -> tuple[str, str]:

@@ -185,6 +185,11 @@ class Settings(BaseSettings):
         return f"{self.deployment}-misc"
 
     @property
+    def tokens_table(self) -> str:
+        """API token hashes: a table no worker policy names."""
+        return f"{self.deployment}-tokens"
+
+    @property
     def ping_queue(self) -> str:
         return f"{self.deployment}-ping"
 

@@ -1,8 +1,9 @@
 """The DynamoDB job store: the only code that reads or writes the tables.
 
 Every change of a job is a conditional write; a transition and its `job-events` entry are one
-transaction, so either both land or neither does. Reads, checkpoint pointers and the `misc`
-table live in `store_reads`, `store_checkpoints` and `store_misc`; `JobStore` is all of them.
+transaction, so either both land or neither does. Reads, checkpoint pointers, the `misc`
+table and the `tokens` table live in `store_reads`, `store_checkpoints`, `store_misc` and
+`store_tokens`; `JobStore` is all of them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cbas_async.states import JobState, check_transition
 from cbas_async.store_checkpoints import CheckpointPointers
 from cbas_async.store_misc import MiscTable
 from cbas_async.store_reads import STATE_INDEX
+from cbas_async.store_tokens import TokenTable
 
 __all__ = ["STATE_INDEX", "JobStore", "new_job_id"]
 
@@ -34,8 +36,8 @@ def new_job_id(now: datetime) -> str:
     return f"j-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
 
 
-class JobStore(CheckpointPointers, MiscTable):
-    """Jobs, their history, and the `misc` key/value table.
+class JobStore(CheckpointPointers, MiscTable, TokenTable):
+    """Jobs, their history, the `misc` key/value table and the `tokens` table.
 
     Values in `updates` are stored as given, except a model (`JobPlacement`, ...), which is
     stored as its item."""
@@ -47,10 +49,15 @@ class JobStore(CheckpointPointers, MiscTable):
         jobs_table: str,
         events_table: str,
         misc_table: str,
+        tokens_table: str = "",
         on_transition: Callable[[JobRecord], None] | None = None,
     ):
         super().__init__(
-            dynamo=dynamo, jobs_table=jobs_table, events_table=events_table, misc_table=misc_table
+            dynamo=dynamo,
+            jobs_table=jobs_table,
+            events_table=events_table,
+            misc_table=misc_table,
+            tokens_table=tokens_table,
         )
         self._on_transition = on_transition  # metrics; called after each transition written
 

@@ -26,11 +26,20 @@ STATE_INDEX = "by-state"
 class JobReads:
     """Jobs and their history as records."""
 
-    def __init__(self, *, dynamo: Client, jobs_table: str, events_table: str, misc_table: str):
+    def __init__(
+        self,
+        *,
+        dynamo: Client,
+        jobs_table: str,
+        events_table: str,
+        misc_table: str,
+        tokens_table: str = "",
+    ):
         self._db = dynamo
         self._jobs = jobs_table
         self._events = events_table
         self._misc = misc_table
+        self._tokens = tokens_table  # "" where the process has no business with tokens
 
     async def get(self, job_id: str) -> JobRecord:
         try:

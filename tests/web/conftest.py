@@ -29,7 +29,12 @@ from cbas_async.web.keys import ApiLimits
 from tests.integration.conftest import e2e  # noqa: F401 - the local cloud, for the browser test
 
 MAX_BODY = 64 * 1024
-LIMITS = ApiLimits(upload_max_bytes=256 * 1024, stream_poll_s=0.05, upload_max_files=5)
+LIMITS = ApiLimits(
+    upload_max_bytes=256 * 1024,
+    stream_poll_s=0.05,
+    upload_max_files=5,
+    refused_tokens_per_minute=10_000,  # test_auth sends dozens of wrong tokens from one address
+)
 
 
 async def _no_certificates(url: str) -> bytes:
@@ -119,5 +124,6 @@ def _observed(session: Session, metrics: Metrics) -> JobStore:
         jobs_table=resources.jobs_table,
         events_table=resources.events_table,
         misc_table=resources.misc_table,
+        tokens_table=resources.tokens_table,
         on_transition=metrics.transitioned,
     )

@@ -66,7 +66,7 @@ async def test_tokens_are_stored_hashed_and_verified(api: Api) -> None:
     tokens = TokenStore(store=api.store, clock=SystemClock())
     token = await tokens.create(name="ci")
     token_id = token.split("_")[1]
-    [item] = [i for i in await api.store.misc_scan_prefix(KEY_PREFIX) if token_id in i["key"]]
+    [item] = [i for i in await api.store.token_scan_prefix(KEY_PREFIX) if token_id in i["key"]]
     assert token.split("_", 2)[2] not in json.dumps(item)
     assert item["name"] == "ci"
     assert (await tokens.verify(token) or NONE).token_id == token_id
@@ -82,7 +82,7 @@ async def test_verified_tokens_are_cached_for_a_while_wrong_ones_never(api: Api)
     token_id = token.split("_")[1]
     assert (await tokens.verify(token) or NONE).token_id == token_id
     assert await tokens.verify(token[:-1] + ("x" if token[-1] != "x" else "y")) is None
-    await api.store.misc_delete(KEY_PREFIX + token_id)  # removed from the table
+    await api.store.token_delete(KEY_PREFIX + token_id)  # removed from the table
     assert (await tokens.verify(token) or NONE).token_id == token_id  # still cached on this master
     await clock.advance(30.0)
     assert await tokens.verify(token) is None  # the cache expired: the table decides

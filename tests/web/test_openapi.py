@@ -22,6 +22,7 @@ PATHS = {
     "/jobs/{job_id}/outputs/{name}": {"get"},
     "/spot/prices": {"get"},
     "/workers": {"get"},
+    "/me": {"get"},
 }
 
 

@@ -23,7 +23,7 @@ async def test_token_create_prints_a_working_token(api: Api) -> None:
     assert process.returncode == 0, err.decode()
     token = out.decode().strip()
     assert await TokenStore(store=api.store, clock=SystemClock()).verify(token) is not None
-    stored = await api.store.misc_scan_prefix(KEY_PREFIX)
+    stored = await api.store.token_scan_prefix(KEY_PREFIX)
     assert token not in repr(stored)
     assert {item["name"] for item in stored} >= {"laptop"}
     status, _ = await api.call("GET", "/api/v1/workers", token=token)
@@ -68,7 +68,7 @@ async def test_token_create_list_and_revoke(api: Api) -> None:
     assert code == 0
     assert "ci" in text
     assert "carol" in text
-    items = await api.store.misc_scan_prefix(KEY_PREFIX)
+    items = await api.store.token_scan_prefix(KEY_PREFIX)
     for shown in (out, text):
         assert token.split("_", 2)[2] not in shown
         assert all(item["hash"] not in shown for item in items)
@@ -84,12 +84,12 @@ async def test_token_create_list_and_revoke(api: Api) -> None:
 async def test_a_taken_name_is_refused_and_changes_nothing(api: Api) -> None:
     code, _, err = await cbas(api, "token", "create", "--name", "dup", "--role", "admin")
     assert code == 0, err
-    before = await api.store.misc_scan_prefix("api-token")
+    before = await api.store.token_scan_prefix("api-token")
     code, out, err = await cbas(api, "token", "create", "--name", "dup")
     assert code == 2
     assert out == ""
     assert "exists already" in err
-    assert await api.store.misc_scan_prefix("api-token") == before
+    assert await api.store.token_scan_prefix("api-token") == before
     code, _, err = await cbas(api, "token", "create", "--name", "test")  # the fixture's
     assert code == 2, err
 

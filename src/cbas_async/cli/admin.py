@@ -24,6 +24,7 @@ async def token(settings: Settings, args: argparse.Namespace) -> int:
 
     async with open_session(settings) as session:
         tokens = TokenStore(store=session.store, clock=SystemClock())
+        await tokens.migrate()
         try:
             return await _TOKEN_ACTIONS[args.action](tokens, args)
         except TokenNotFound as exc:
@@ -48,9 +49,10 @@ async def _list(tokens: TokenStore, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([t.to_json() for t in found], indent=2, sort_keys=True))
         return EXIT_OK
-    print(f"{'NAME':24} {'OWNER':16} {'ROLE':6} {'ID':12} CREATED")
+    print(f"{'NAME':24} {'OWNER':16} {'ROLE':6} {'ID':12} {'CREATED':27} LAST USED")
     for t in found:
-        print(f"{t.name:24} {t.owner:16} {t.role:6} {t.token_id:12} {t.created_at}")
+        used = t.last_used_at or "never"
+        print(f"{t.name:24} {t.owner:16} {t.role:6} {t.token_id:12} {t.created_at:27} {used}")
     return EXIT_OK
 
 

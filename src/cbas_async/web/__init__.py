@@ -15,11 +15,12 @@ from cbas_async.clock import Clock
 from cbas_async.deployment import Session
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.metrics import CONTENT_TYPE, Metrics
-from cbas_async.web import api, cluster, files, openapi, ui
+from cbas_async.web import api, cluster, files, me, openapi, ui
 from cbas_async.web.auth import TokenStore, auth_middleware
 from cbas_async.web.errors import error_middleware
 from cbas_async.web.keys import CLOCK, CLOSING, CLOUD, LIMITS, PRICES, TOKENS, TRACKER, ApiLimits
 from cbas_async.web.prices import SpotPrices
+from cbas_async.web.signin_limit import SignInLimiter
 
 METRICS = web.AppKey("metrics", Metrics)
 BUS = web.AppKey("web_bus", Bus)
@@ -54,6 +55,10 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
+async def migrate_tokens(app: web.Application) -> None:
+    await app[TOKENS].migrate()  # tokens older versions kept in `misc`
+
+
 async def closing(app: web.Application) -> None:
     app[CLOSING].set()  # live streams end, so shutdown does not wait for them
 
@@ -73,11 +78,16 @@ def mount(app: web.Application, parts: WebParts) -> None:
         ec2=parts.cloud.clients.ec2, region=parts.cloud.settings.region, clock=parts.clock
     )
     metrics_public = parts.cloud.settings.metrics_public
+    limiter = SignInLimiter(clock=parts.clock, max_failures=parts.limits.refused_tokens_per_minute)
     app.middlewares.extend(
-        [error_middleware, auth_middleware(tokens, metrics_public=metrics_public)]
+        [
+            error_middleware,
+            auth_middleware(tokens, metrics_public=metrics_public, limiter=limiter),
+        ]
     )
+    app.on_startup.append(migrate_tokens)
     app.on_shutdown.append(closing)
     parts.bus.subscribe("metrics", parts.metrics.on_event, kinds=Metrics.kinds)
     app.router.add_get("/metrics", metrics_endpoint)
-    for module in (api, files, cluster, openapi, ui):
+    for module in (api, files, cluster, me, openapi, ui):
         module.add_routes(app)

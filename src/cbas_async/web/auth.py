@@ -1,6 +1,8 @@
 """The API's bearer-token check: every non-public request carries a valid token, whose
 `TokenInfo` the handlers then read with `caller`. `/metrics` needs an admin token unless it
-is made public (`CBAS_METRICS_PUBLIC=1`). Tokens themselves live in `web/tokens.py`."""
+is made public (`CBAS_METRICS_PUBLIC=1`). Refused tokens count against the client's address
+(`web/signin_limit.py`). Tokens themselves live in `web/tokens.py`, and never reach a log:
+a refusal logs the path and the address, not what was sent."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from cbas_async.web.signin_limit import SignInLimiter
 from cbas_async.web.tokens import KEY_PREFIX, TokenInfo, TokenStore, hash_secret
 
 __all__ = ["KEY_PREFIX", "TokenStore", "auth_middleware", "caller", "hash_secret"]
@@ -46,9 +49,20 @@ def caller(request: web.Request) -> TokenInfo:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def auth_middleware(tokens: TokenStore, *, metrics_public: bool = False) -> Middleware:
+def too_many(retry_after_s: int) -> web.Response:
+    return web.json_response(
+        {"error": "too many refused tokens from this address; try again later", "errors": []},
+        status=429,
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+def auth_middleware(
+    tokens: TokenStore, *, metrics_public: bool = False, limiter: SignInLimiter | None = None
+) -> Middleware:
     """Refuse every non-public request without a valid bearer token, before its handler runs;
-    `/metrics` also wants the token to be an admin's, unless `metrics_public`."""
+    `/metrics` also wants the token to be an admin's, unless `metrics_public`. With a
+    `limiter`, an address with too many refused tokens gets 429 before its token is read."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -57,9 +71,16 @@ def auth_middleware(tokens: TokenStore, *, metrics_public: bool = False) -> Midd
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return unauthorized("missing bearer token (Authorization: Bearer <token>)")
+        address = request.remote or "-"
+        wait_s = limiter.retry_after_s(address) if limiter else None
+        if wait_s is not None:
+            log.warning("api_sign_in_limited", path=request.path, client=address)
+            return too_many(wait_s)
         info = await tokens.verify(token.strip())
         if info is None:
-            log.warning("api_token_refused", path=request.path)
+            log.warning("api_token_refused", path=request.path, client=address)
+            if limiter:
+                limiter.failed(address)
             return unauthorized("invalid bearer token")
         if request.path == METRICS_PATH and not info.is_admin:
             return web.json_response({"error": "needs an admin token", "errors": []}, status=403)

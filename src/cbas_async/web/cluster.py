@@ -1,5 +1,6 @@
 """The `/api/v1` routes about the fleet: spot prices (with the max prices in use) and
-workers (live jobs, their instances, and when each was last heard from)."""
+workers (live jobs, their instances, and when each was last heard from). A `user` token
+sees only its own jobs' workers and max prices: never another user's job ids."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cbas_async.jobs import Resources
 from cbas_async.records import JobRecord
 from cbas_async.states import JobState
 from cbas_async.web.api import PREFIX, int_param
+from cbas_async.web.auth import caller
 from cbas_async.web.errors import ApiError
 from cbas_async.web.keys import CLOCK, CLOUD, PRICES, TRACKER
 from cbas_async.web.schemas import MaxPrice, Prices, Worker, Workers
@@ -43,8 +45,15 @@ def max_price(job: JobRecord) -> MaxPrice | None:
     )
 
 
-async def spot_prices(request: web.Request) -> web.Response:
+async def _live_jobs(request: web.Request) -> list[JobRecord]:
+    """The jobs with a worker that the caller may see."""
     live = await request.app[CLOUD].store.all_in_states(WORKER_STATES)
+    who = caller(request)
+    return [job for job in live if who.may_see(job.submitted_by)]
+
+
+async def spot_prices(request: web.Request) -> web.Response:
+    live = await _live_jobs(request)
     in_use = [m for m in (max_price(j) for j in live) if m is not None]
     types = types_param(request, sorted({m.instance_type for m in in_use}))
     hours = int_param(request, "hours", 24, 1, 24 * 30)
@@ -69,7 +78,7 @@ def worker_json(job: JobRecord, silent_s: float | None) -> Worker:
 
 async def workers(request: web.Request) -> web.Response:
     """`last_ping_s_ago` is null until this master has heard from the current attempt."""
-    live = await request.app[CLOUD].store.all_in_states(WORKER_STATES)
+    live = await _live_jobs(request)
     tracker, now = request.app[TRACKER], request.app[CLOCK].monotonic()
     body: list[Worker] = []
     for job in sorted(live, key=lambda j: j.created_at):

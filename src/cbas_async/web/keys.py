@@ -16,7 +16,7 @@ from cbas_async.web.prices import SpotPrices
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiLimits:
-    """Sizes and pacing of the API: request bodies, pages, live streams."""
+    """Sizes and pacing of the API: request bodies, pages, live streams, refused tokens."""
 
     spec_max_bytes: int = 256 * 1024
     upload_max_bytes: int = 64 * 1024 * 1024
@@ -24,6 +24,7 @@ class ApiLimits:
     page_max: int = 200
     stream_poll_s: float = 1.0
     log_tail_max_chunks: int = 1000
+    refused_tokens_per_minute: int = 10  # per client address; then 429 with Retry-After
 
 
 CLOUD = web.AppKey("cloud", Session)  # store, sandbox, clients: what `commands` works on

@@ -25,6 +25,7 @@ JSON = "application/json"
 REF = "#/components/schemas/{model}"
 ERRORS = {
     400: "Bad request", 401: "No or wrong bearer token", 404: "No such job or file",
+    429: "Too many failed sign-ins from this address; see Retry-After",
     409: "The job changed meanwhile", 413: "Too large", 415: "Wrong content type",
     503: "AWS unreachable; try again",
 }  # fmt: skip
@@ -65,7 +66,9 @@ OPERATIONS = (
     Operation("get", "/spot/prices",
               "Spot price series per zone and type, and the max prices in use", s.Prices,
               query_params=s.PricesQuery),
-    Operation("get", "/workers", "Live workers and their last ping", s.Workers),
+    Operation("get", "/workers", "Live workers and their last ping (a user token: its own)",
+              s.Workers),
+    Operation("get", "/me", "Who the bearer token belongs to", s.Me),
 )  # fmt: skip
 
 

@@ -1,10 +1,11 @@
 """The `/api/v1` bodies that are not records themselves, one pydantic model each: a page of
-jobs, a job's detail, logs, outputs, prices, workers, errors, the multipart submission and
-the query parameters. `openapi.py` makes the OpenAPI document from these and the records."""
+jobs, a job's detail, logs, outputs, prices, workers, the caller, errors, the multipart
+submission and the query parameters. `openapi.py` makes the OpenAPI document from these
+and the records."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -119,6 +120,15 @@ class Worker(Body):
 
 class Workers(Body):
     workers: list[Worker]
+
+
+class Me(Body):
+    """Who the bearer token belongs to: what the UI shows as signed in."""
+
+    token_id: str
+    name: str
+    owner: str
+    role: Literal["admin", "user"]
 
 
 class SubmitForm(Body):

@@ -317,12 +317,26 @@ function workersView() {
   });
 }
 
+// --- who is signed in ------------------------------------------------------------------
+let shownFor = null;  // the token whose name is shown, so routing asks once per sign-in
+async function showMe() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const whoami = document.getElementById("whoami");
+  if (token === shownFor) return;
+  shownFor = token;
+  whoami.textContent = "";
+  if (!token) return;
+  const me = await json("/api/v1/me");
+  whoami.textContent = `Signed in as ${me.name}` + (me.role === "admin" ? " (admin)" : "");
+}
+
 // --- routing ---------------------------------------------------------------------------
 function route() {
   stopView();
   stopView = () => {};
   const signedIn = Boolean(sessionStorage.getItem(TOKEN_KEY));
   document.getElementById("nav").hidden = !signedIn;
+  showMe().catch(() => {});
   if (!signedIn) return signIn();
   const hash = location.hash || "#/jobs";
   const job = hash.match(/^#\/jobs\/(j-[\w-]+)$/);
