@@ -38,7 +38,7 @@ def _trace_arguments(parser: argparse.ArgumentParser) -> None:
         "--spot-price",
         type=float,
         metavar="USD",
-        help="spot price per hour for availability traces (they carry none)",
+        help="spot USD/h for availability traces that carry no prices",
     )
     parser.add_argument(
         "--ondemand",

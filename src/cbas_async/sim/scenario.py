@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cbas_async.sim.priced import describes_itself, read_zone_trace, trace_from_zone_files
 from cbas_async.sim.report import Scenario
 from cbas_async.sim.state import Workload
 from cbas_async.sim.trace import MarketTrace, trace_from_availability, trace_from_prices
@@ -93,6 +94,11 @@ def _price_trace(
 
 
 def _availability_trace(args: argparse.Namespace, zones: list[str] | None) -> MarketTrace:
+    described = [describes_itself(path) for path in args.availability]
+    if any(described):
+        if not all(described):
+            raise ScenarioError("mix of trace files with and without metadata.zone")
+        return _described_trace(args, zones)
     if args.spot_price is None:
         raise ScenarioError("availability traces carry no price: give --spot-price USD")
     history = AvailabilityHistory.from_files(args.availability)
@@ -108,6 +114,23 @@ def _availability_trace(args: argparse.Namespace, zones: list[str] | None) -> Ma
         ),
         zones=zones,
         step_s=args.step_s,
+    )
+
+
+def _described_trace(args: argparse.Namespace, zones: list[str] | None) -> MarketTrace:
+    """Self-describing files (`priced.py`): of the chosen type, and zones if given."""
+    files = [read_zone_trace(path) for path in args.availability]
+    itype = _instance_type(args, sorted({f.instance_type for f in files}))
+    files = [f for f in files if f.instance_type == itype]
+    if zones:
+        missing = sorted(set(zones) - {f.zone for f in files})
+        if missing:
+            raise ScenarioError(f"no trace of {itype} for zones {', '.join(missing)}")
+        files = [f for f in files if f.zone in zones]
+    if args.step_s is not None and args.step_s != files[0].gap_s:
+        raise ScenarioError("traces with metadata replay at their own gap_seconds: omit --step-s")
+    return trace_from_zone_files(
+        files, spot_usd_per_hour=args.spot_price, ondemand_usd_per_hour=args.ondemand_price
     )
 
 
