@@ -2,7 +2,10 @@
 
 Dynamic programming over the trace's grid. The state at a step boundary is the progress
 (in units of `unit_s`, a divisor of the grid step), whether an instance runs and in which
-pool, and (hourly billing) how far into its instance-hour it is. An instance run
+pool, and (hourly billing) how far into its instance-hour it is; on a trace with regions,
+an idle job's state also holds the region of its checkpoint, each region has an on-demand
+pool, and a launch with saved progress in another region pays the move (egress, and the
+copy's time, rounded down to whole units, before the restart). An instance run
 ("session") pays the restart cost at its start when progress was saved, and a checkpoint
 at its end unless it finishes the job. Overheads are rounded down to whole units.
 
@@ -55,6 +58,10 @@ class _Grid:
     mean: FloatArray
     usable: npt.NDArray[np.bool_]
     refundable: npt.NDArray[np.bool_]  # (pools, phase, step): may end here, partial hour free
+    pool_region: npt.NDArray[np.int64]  # per pool, its region (on-demand: one per region)
+    move_units: int
+    move_usd: float
+    home: int
 
 
 def _new_highs(highs: FloatArray, hours: int) -> npt.NDArray[np.bool_]:
@@ -83,7 +90,8 @@ def units_per_step(step_s: float, workload: Workload, max_units: int = 16) -> in
 
 def _grid(trace: MarketTrace, workload: Workload, start: int, steps: int) -> _Grid:
     window = slice(start, start + steps + 1)
-    od = np.full((1, min(steps + 1, trace.n_steps - start)), trace.ondemand_usd_per_hour)
+    regions = max(len(trace.region_names), 1)
+    od = np.full((regions, min(steps + 1, trace.n_steps - start)), trace.ondemand_usd_per_hour)
     price_start = np.vstack([trace.price_start[:, window], od])
     price_mean = np.vstack([trace.price_mean[:, window], od])
     usable = np.vstack([trace.available[:, window], np.ones_like(od, dtype=bool)])
@@ -91,9 +99,10 @@ def _grid(trace: MarketTrace, workload: Workload, start: int, steps: int) -> _Gr
     hours = round(3600.0 / trace.step_s) if hourly else 1
     refundable = np.zeros((usable.shape[0], hours, usable.shape[1]), dtype=bool)
     if hourly and trace.model.era is Era.BID:
-        refundable[:-1] = _new_highs(trace.price_max[:, window], hours)
+        refundable[: trace.n_zones] = _new_highs(trace.price_max[:, window], hours)
     units = units_per_step(trace.step_s, workload)
     unit_s = trace.step_s / units
+    names = trace.region_names
     return _Grid(
         step_s=trace.step_s,
         units=units,
@@ -105,6 +114,10 @@ def _grid(trace: MarketTrace, workload: Workload, start: int, steps: int) -> _Gr
         mean=price_mean,
         usable=usable,
         refundable=refundable,
+        pool_region=np.concatenate([trace.zone_regions(), np.arange(regions)]),
+        move_units=math.floor(workload.move_s / unit_s + 1e-9),
+        move_usd=workload.move_usd,
+        home=names.index(workload.home_region) if workload.home_region in names else 0,
     )
 
 
@@ -116,7 +129,7 @@ def optimum(trace: MarketTrace, workload: Workload, start: int) -> OptimumResult
 
 
 class _Solver:
-    """The DP tables: `idle[y]` and `run[pool, phase, y]`, minimal cost so far."""
+    """The DP tables: `idle[region, y]` and `run[pool, phase, y]`, minimal cost so far."""
 
     def __init__(self, grid: _Grid, deadline_s: float) -> None:
         self.g, self.deadline_s = grid, deadline_s
@@ -124,8 +137,9 @@ class _Solver:
         self.top = math.ceil(grid.work_units) - 1  # highest unfinished progress
         size = self.top - self.low + 1
         self.y = np.arange(self.low, self.top + 1)
-        self.idle = np.full(size, np.inf)
-        self.idle[-self.low] = 0.0
+        self.regions = int(grid.pool_region.max()) + 1
+        self.idle = np.full((self.regions, size), np.inf)
+        self.idle[grid.home, -self.low] = 0.0
         self.run = np.full((grid.start.shape[0], grid.hours, size), np.inf)
         self.best, self.best_time = math.inf, math.nan
 
@@ -152,14 +166,34 @@ class _Solver:
             hour_start = np.maximum(k - phases, 0)
             free = g.refundable[:, 1:, k] & (phases <= k)[None, :]
             refund[:, 1:] = np.where(free, g.start[:, hour_start], 0.0)
-        ended = (self.run - refund[:, :, None]).min(axis=(0, 1))
-        shifted = self._shift_down(ended, g.checkpoint_units, np.ones(len(ended), dtype=bool))
-        np.minimum(self.idle, shifted, out=self.idle)
+        ended = (self.run - refund[:, :, None]).min(axis=1)
+        everywhere = np.ones(ended.shape[1], dtype=bool)
+        for region in range(self.regions):
+            mine = ended[g.pool_region == region].min(axis=0)
+            shifted = self._shift_down(mine, g.checkpoint_units, everywhere)
+            np.minimum(self.idle[region], shifted, out=self.idle[region])
+
+    def _arrive(self) -> FloatArray:
+        """(regions, y): cheapest start of a session in each region, with a move from
+        another region's checkpoint where that is cheaper."""
+        g, saved = self.g, self.y > 0
+        here = np.vstack([self._shift_down(row, g.restart_units, saved) for row in self.idle])
+        if self.regions == 1:
+            return here
+        fee = np.where(saved, g.move_usd, 0.0)
+        moved = [
+            self._shift_down(row + fee, g.restart_units + g.move_units, saved) for row in self.idle
+        ]
+        for target in range(self.regions):
+            for origin in range(self.regions):
+                if origin != target:
+                    np.minimum(here[target], moved[origin], out=here[target])
+        return here
 
     def _launch(self, k: int) -> None:
         g = self.g
-        start = self._shift_down(self.idle, g.restart_units, self.y > 0)
-        fresh = np.where(g.usable[:, k][:, None], start[None, :], np.inf)
+        start = self._arrive()[g.pool_region]
+        fresh = np.where(g.usable[:, k][:, None], start, np.inf)
         np.minimum(self.run[:, 0, :], fresh, out=self.run[:, 0, :])
         self.run[~g.usable[:, k]] = np.inf
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -20,6 +20,8 @@ from cbas_async.sim.simulator import SimResult, simulate
 from cbas_async.sim.state import IntArray, Workload
 from cbas_async.sim.trace import MarketTrace
 from cbas_async.spot.history import PriceHistory
+
+HOME_ONLY = "uniform-progress"  # the single-region baseline on a trace with regions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +36,7 @@ class PolicySummary:
     deadline_misses: int
     cost_vs_ondemand: float | None
     cost_vs_optimum: float | None
+    region_moves: float | None = None  # checkpoints copied between regions per job
 
     def to_json(self) -> dict[str, object]:
         return {k: _finite(v) for k, v in asdict(self).items()}
@@ -56,9 +59,12 @@ class Scenario:
 
 
 def run_policy(scenario: Scenario, name: str, *, record: bool = False) -> SimResult:
-    """One named policy (or the optimum) over every job of the scenario."""
+    """One named policy (or the optimum) over every job of the scenario; on a trace with
+    regions, `uniform-progress` sees only the home region's zones."""
     if name == OPTIMUM:
         return optimum_result(scenario)
+    if name == HOME_ONLY and scenario.trace.multi_region:
+        scenario = home_only(scenario)
     ctx = PolicyContext(
         trace=scenario.trace,
         workload=scenario.workload,
@@ -74,6 +80,13 @@ def run_policy(scenario: Scenario, name: str, *, record: bool = False) -> SimRes
         horizon_steps=scenario.horizon_steps,
         record=record,
     )
+
+
+def home_only(scenario: Scenario) -> Scenario:
+    """The scenario on the zones of the jobs' home region."""
+    trace, home = scenario.trace, scenario.workload.home_region or scenario.trace.regions[0]
+    rows = [row for row, region in enumerate(trace.regions) if region == home]
+    return replace(scenario, trace=trace.only_zones(rows))
 
 
 def optimum_result(scenario: Scenario) -> SimResult:
@@ -113,6 +126,9 @@ def summarize(
                 deadline_misses=int((~result.deadline_met).sum()),
                 cost_vs_ondemand=mean / od_mean if od_mean > 0 else None,
                 cost_vs_optimum=mean / best_mean if 0 < best_mean < math.inf else None,
+                region_moves=None
+                if result.region_moves is None
+                else float(result.region_moves.mean()),
             )
         )
     return rows

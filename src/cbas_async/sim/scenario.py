@@ -26,12 +26,6 @@ class ScenarioError(Exception):
 
 
 def build_scenario(args: argparse.Namespace, *, start_s: float | None) -> Scenario:
-    workload = Workload(
-        work_s=args.work_hours * 3600.0,
-        deadline_s=(args.deadline_hours or 2 * args.work_hours) * 3600.0,
-        checkpoint_cost_s=args.checkpoint_cost_s,
-        restart_cost_s=args.restart_cost_s,
-    )
     zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
     history = None
     if args.prices is not None:
@@ -39,7 +33,30 @@ def build_scenario(args: argparse.Namespace, *, start_s: float | None) -> Scenar
         trace = _price_trace(args, history, zones)
     else:
         trace = _availability_trace(args, zones)
-    return _spread_jobs(args, trace, workload, history, start_s)
+    return _spread_jobs(args, trace, _workload(args, trace), history, start_s)
+
+
+def _workload(args: argparse.Namespace, trace: MarketTrace) -> Workload:
+    """The job, with what a move between regions costs (`--checkpoint-gib` copied at
+    `--transfer-mib-s` for `--egress-usd-per-gib`)."""
+    gib, rate = args.checkpoint_gib, args.transfer_mib_s
+    if gib < 0 or args.egress_usd_per_gib < 0 or rate <= 0:
+        raise ScenarioError(
+            "--checkpoint-gib and --egress-usd-per-gib must be at least 0, --transfer-mib-s above 0"
+        )
+    home = args.home_region or (trace.region_names[0] if trace.region_names else "")
+    if home and home not in trace.region_names:
+        known = ", ".join(trace.region_names) or "none (its files name no region)"
+        raise ScenarioError(f"--home-region {home}: the trace's regions are {known}")
+    return Workload(
+        work_s=args.work_hours * 3600.0,
+        deadline_s=(args.deadline_hours or 2 * args.work_hours) * 3600.0,
+        checkpoint_cost_s=args.checkpoint_cost_s,
+        restart_cost_s=args.restart_cost_s,
+        home_region=home,
+        move_usd=gib * args.egress_usd_per_gib,
+        move_s=gib * 1024.0 / rate,
+    )
 
 
 def _instance_type(args: argparse.Namespace, available: list[str]) -> str:

@@ -45,6 +45,7 @@ class SimResult:
     deadline_met: BoolArray
     steps: int  # trace-steps processed, summed over jobs
     progress_s: FloatArray | None = None  # job 0's progress after each step, when recorded
+    region_moves: IntArray | None = None  # per job, checkpoints copied to another region
 
 
 def simulate(
@@ -145,4 +146,5 @@ def _result(sim: SimState, policy: Policy, trail: FloatArray | None) -> SimResul
         deadline_met=completion <= sim.workload.deadline_s * (1 + 1e-12),
         steps=int(np.minimum(sim.outcome("done_step") + 1, sim.horizon).sum()),
         progress_s=trail,
+        region_moves=sim.outcome("moves").astype(np.int64),
     )
