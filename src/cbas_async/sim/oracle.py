@@ -79,11 +79,11 @@ def _new_highs(highs: FloatArray, hours: int) -> npt.NDArray[np.bool_]:
 
 
 def units_per_step(step_s: float, workload: Workload, max_units: int = 16) -> int:
-    """The fewest units per step that make checkpoint and restart costs whole units."""
+    """The fewest units per step that make checkpoint, restart and move times whole units."""
     for units in range(1, max_units + 1):
         unit_s = step_s / units
-        costs = (workload.checkpoint_cost_s / unit_s, workload.restart_cost_s / unit_s)
-        if all(abs(c - round(c)) < 1e-9 for c in costs):
+        times = (workload.checkpoint_cost_s, workload.restart_cost_s, workload.move_s)
+        if all(abs(t / unit_s - round(t / unit_s)) < 1e-9 for t in times):
             return units
     return max_units
 
