@@ -20,7 +20,13 @@ import numpy as np
 from cbas_async.sim.broker_policy import BrokerPolicy
 from cbas_async.sim.policy import PolicyContext
 from cbas_async.sim.progress import spare_s
-from cbas_async.sim.region_scoring import MoveCost, RegionOption, rank_regions, worth_moving
+from cbas_async.sim.region_scoring import (
+    MOVE_MARGIN,
+    MoveCost,
+    RegionOption,
+    rank_regions,
+    worth_moving,
+)
 from cbas_async.sim.state import BoolArray, SimState
 from cbas_async.spot.history import PriceHistory
 
@@ -35,6 +41,7 @@ class RegionBroker(BrokerPolicy):
         self.regions = ctx.trace.region_names
         self.checked = np.zeros(len(ctx.starts), dtype=np.int64)  # own step of the last look
         self.proactive_moves = 0
+        self.move_margin = MOVE_MARGIN
 
     def stop(self, sim: SimState) -> BoolArray | None:
         leave = super().stop(sim)
@@ -74,7 +81,7 @@ class RegionBroker(BrokerPolicy):
         load = sim.workload
         seconds = load.move_s + load.checkpoint_cost_s + load.restart_cost_s
         options = self._options(sim, job, MoveCost(usd=load.move_usd, seconds=seconds))
-        target = worth_moving(options, here=self._here(sim, job))
+        target = worth_moving(options, here=self._here(sim, job), margin=self.move_margin)
         if target is None or target.placement.zone is None:
             return False
         pool, step = sim.trace.zones.index(target.placement.zone), int(sim.idx[job])

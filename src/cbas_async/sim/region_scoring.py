@@ -79,12 +79,19 @@ def rank_regions(
     return sorted(options, key=lambda o: (o.cost_usd, o.region != here))
 
 
-def worth_moving(options: list[RegionOption], *, here: str) -> RegionOption | None:
-    """The region a running job should move to now, or None: the best option is elsewhere
-    and its saving over staying beats the move's cost `MOVE_MARGIN` times."""
+def worth_moving(
+    options: list[RegionOption], *, here: str, margin: float = MOVE_MARGIN
+) -> RegionOption | None:
+    """The region a running job should move to now, or None: the other region whose
+    saving over staying, less `margin` times its move's cost, is largest, if that is
+    above 0."""
     stay = next((o for o in options if o.region == here), None)
-    if stay is None or not options or options[0].region == here:
+    others = [o for o in options if o.region != here]
+    if stay is None or not others:
         return None
-    best = options[0]
-    saving = stay.finish_usd - best.finish_usd
-    return best if saving > MOVE_MARGIN * best.move_usd else None
+
+    def gain(option: RegionOption) -> float:
+        return stay.finish_usd - option.finish_usd - margin * option.move_usd
+
+    best = max(others, key=gain)
+    return best if gain(best) > 0 else None
