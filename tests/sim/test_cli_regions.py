@@ -106,3 +106,12 @@ def test_files_with_and_without_metadata_do_not_mix(
     plain = data_dir / "availability" / "aws-10-26-2022" / "us-west-2a_v100_1.json"
     assert run(_job([*regions, str(plain)], "--spot-price", "1")) == 2
     assert "mix of trace files" in capsys.readouterr().err
+
+
+def test_the_table_names_the_home_region_and_counts_moves(
+    regions: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(_job(regions, "--policies", "ondemand,uniform-progress-multi")) == 0
+    out = capsys.readouterr().out
+    assert "home region us-east-1; a move copies for 0.2 USD and 80 s" in out
+    assert out.count("region moves |") == 1

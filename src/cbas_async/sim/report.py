@@ -144,13 +144,16 @@ def evaluate(
     return summarize([results[name] for name in names], ondemand, best), results
 
 
-def format_table(rows: Sequence[PolicySummary]) -> str:
-    """A markdown table of the summaries."""
+def format_table(rows: Sequence[PolicySummary], *, regions: bool = False) -> str:
+    """A markdown table of the summaries; with `regions`, also the region moves per job."""
     header = (
         "| policy | cost USD/job | vs on-demand | vs optimum | completion h | "
         "interruptions | work lost h | deadline misses |"
     )
-    lines = [header, "|" + " --- |" * 8]
+    columns = 8
+    if regions:
+        header, columns = header + " region moves |", 9
+    lines = [header, "|" + " --- |" * columns]
     for row in rows:
         cells = [
             row.name,
@@ -162,6 +165,8 @@ def format_table(rows: Sequence[PolicySummary]) -> str:
             f"{row.work_lost_hours:.2f}",
             str(row.deadline_misses),
         ]
+        if regions:
+            cells.append(_ratio(row.region_moves))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
