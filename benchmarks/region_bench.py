@@ -98,6 +98,34 @@ def margin_table(data: Path, args: argparse.Namespace, margins: Sequence[float])
     return "\n".join(lines) + "\n"
 
 
+def section(data: Path = DATA, jobs: int = 12) -> str:
+    """The markdown section `make bench` puts in docs/BENCHMARKS.md (after the spot one)."""
+    if not (data / "regions").is_dir():
+        return ""
+    args = argparse.Namespace(jobs=jobs, checkpoint_gib=30.0, transfer_mib_s=128.0)
+    command = (
+        "cbas simulate --availability ../shared/data/regions/aws-02-15-2023/*.json "
+        f"--jobs {jobs} --checkpoint-gib 30 --transfer-mib-s 128 --work-hours W "
+        "--deadline-hours D --policies " + ",".join(POLICIES)
+    )
+    return "\n".join(
+        [
+            "### Policies across regions\n",
+            "Nine V100 zones in three regions with their spot prices (`regions/aws-02-15-2023/`,",
+            f"{jobs} jobs spread over the trace after a 168 h lookback; checkpoint 60 s, restart",
+            "120 s; a move between regions copies a 30 GiB checkpoint at 128 MiB/s (240 s) for",
+            "0.02 USD/GiB (0.60 USD); home region us-east-1). Each cell: mean cost USD / vs",
+            "on-demand / vs the optimum / deadline misses / checkpoints moved between regions",
+            "per job. `python benchmarks/region_bench.py`; per column, the same as",
+            f"`{command}`.\n",
+            markdown(data, args),
+            "The broker at other proactive-move margins (`python benchmarks/region_bench.py",
+            "--margins 0,1,2`): mean cost / proactive moves / deadline misses.\n",
+            margin_table(data, args, (0.0, 1.0, MOVE_MARGIN)),
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
