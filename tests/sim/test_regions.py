@@ -106,21 +106,23 @@ def test_fast_forward_and_the_stepper_agree_across_regions() -> None:
 
 
 @pytest.mark.parametrize(
-    ("move_usd", "move_s", "expected"),
+    ("move_usd", "move_s", "expected", "moves"),
     [
-        (0.5, 0.0, 0.5),  # moving costs more than it saves: 3 steps on a
-        (0.1, 0.0, 1 / 6 + 0.1 + 2 * 0.2 / 6),  # a step on a, then two on b
-        (0.1, 300.0, 2 / 6 + 0.1 + 0.2 * 900 / 3600),  # two on a, the copy and 300 s on b
+        (0.5, 0.0, 0.5, 0),  # moving costs more than it saves: 3 steps on a
+        (0.1, 0.0, 1 / 6 + 0.1 + 2 * 0.2 / 6, 1),  # a step on a, then two on b
+        (0.1, 300.0, 2 / 6 + 0.1 + 0.2 * 900 / 3600, 1),  # two on a, the copy and 300 s on b
     ],
 )
 def test_the_optimum_on_two_regions_is_the_hand_computation(
-    move_usd: float, move_s: float, expected: float
+    move_usd: float, move_s: float, expected: float, moves: int
 ) -> None:
     """a (home, 1 USD/h) always has room; b (0.2 USD/h) from step 2; 3 steps of work, a
     deadline of 4 steps, no checkpoint or restart cost."""
     trace = two_regions((1.0, 0.2), ([True] * 6, [False, False] + [True] * 4))
     workload = Workload(work_s=1800.0, deadline_s=2400.0, move_usd=move_usd, move_s=move_s)
-    assert optimum(trace, workload, 0).cost_usd == pytest.approx(expected)
+    best = optimum(trace, workload, 0)
+    assert best.cost_usd == pytest.approx(expected)
+    assert best.region_moves == moves
 
 
 def _placement(region: str, cost: float) -> PlacementChoice:

@@ -6,7 +6,8 @@ and prices), `state` and `step` (the vectorised simulator state and one step of 
 (`baselines`, `checkpointing`, `deadline`, `uniform_plan`, `uniform_multi`, `broker_policy`,
 `broker_plan`, `region_broker` with `region_scoring`, and `progress`, `safety` and `risk`),
 `oracle` (the offline optimum), `catalog` (policies by name), `scenario`, `report` and
-`plot` (the command's input and output) and `cli` (the command). `options` is light: the `cbas` parser every process builds imports it.
+`plot` (the command's input and output) and `cli` (the command). `options` is light: the
+`cbas` parser every process builds imports it.
 
 This file imports nothing, so `cbas --help` does not load numpy.
 """

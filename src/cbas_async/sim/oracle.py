@@ -42,6 +42,7 @@ class OptimumResult:
 
     cost_usd: float
     completion_s: float
+    region_moves: int = 0  # checkpoints it copies between regions
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +142,11 @@ class _Solver:
         self.idle = np.full((self.regions, size), np.inf)
         self.idle[grid.home, -self.low] = 0.0
         self.run = np.full((grid.start.shape[0], grid.hours, size), np.inf)
-        self.best, self.best_time = math.inf, math.nan
+        self.best, self.best_time, self.best_moves = math.inf, math.nan, 0
+        # with regions, the moves of each state's cheapest path, alongside its cost
+        self.track = self.regions > 1
+        self.idle_moves = np.zeros(self.idle.shape)
+        self.run_moves = np.zeros(self.run.shape) if self.track else self.run[:0]
 
     def solve(self, steps: int) -> OptimumResult:
         for k in range(steps):
@@ -149,14 +154,17 @@ class _Solver:
                 self._end_sessions(k)
             self._launch(k)
             self._run_step(k)
-        return OptimumResult(self.best, self.best_time)
+        return OptimumResult(self.best, self.best_time, self.best_moves)
 
     def _shift_down(self, values: FloatArray, by: int, where: npt.NDArray[np.bool_]) -> FloatArray:
         """values moved from progress y to y - by where `where`, clamped at the lowest level."""
-        target = np.where(where, np.maximum(np.arange(len(values)) - by, 0), np.arange(len(values)))
-        out = np.full_like(values, np.inf)
-        np.minimum.at(out, target, values)
-        return out
+        return _shift(values, None, by, where)[0]
+
+    def _shift_both(
+        self, values: FloatArray, moves: FloatArray, by: int, where: npt.NDArray[np.bool_]
+    ) -> tuple[FloatArray, FloatArray]:
+        """`_shift_down`, with the moves of the value kept at each level."""
+        return _shift(values, moves, by, where)
 
     def _end_sessions(self, k: int) -> None:
         g = self.g
@@ -166,34 +174,55 @@ class _Solver:
             hour_start = np.maximum(k - phases, 0)
             free = g.refundable[:, 1:, k] & (phases <= k)[None, :]
             refund[:, 1:] = np.where(free, g.start[:, hour_start], 0.0)
-        ended = (self.run - refund[:, :, None]).min(axis=1)
+        paid = self.run - refund[:, :, None]
+        ended, ended_moves = _pick(paid, self.run_moves, axis=1, track=self.track)
         everywhere = np.ones(ended.shape[1], dtype=bool)
         for region in range(self.regions):
-            mine = ended[g.pool_region == region].min(axis=0)
-            shifted = self._shift_down(mine, g.checkpoint_units, everywhere)
-            np.minimum(self.idle[region], shifted, out=self.idle[region])
+            rows = g.pool_region == region
+            mine, moves = _pick(ended[rows], ended_moves[rows], axis=0, track=self.track)
+            shifted, moves = self._shift_both(mine, moves, g.checkpoint_units, everywhere)
+            self._keep_cheaper(self.idle[region], self.idle_moves[region], shifted, moves)
 
-    def _arrive(self) -> FloatArray:
+    def _keep_cheaper(
+        self, values: FloatArray, moves: FloatArray, other: FloatArray, other_moves: FloatArray
+    ) -> None:
+        """values (in place) become the lower of both, and moves follow them."""
+        if self.track:
+            np.copyto(moves, other_moves, where=other < values)
+        np.minimum(values, other, out=values)
+
+    def _arrive(self) -> tuple[FloatArray, FloatArray]:
         """(regions, y): cheapest start of a session in each region, with a move from
-        another region's checkpoint where that is cheaper."""
+        another region's checkpoint where that is cheaper; and that start's moves."""
         g, saved = self.g, self.y > 0
-        here = np.vstack([self._shift_down(row, g.restart_units, saved) for row in self.idle])
+        pairs = [
+            self._shift_both(row, moves, g.restart_units, saved)
+            for row, moves in zip(self.idle, self.idle_moves, strict=True)
+        ]
+        here = np.vstack([p[0] for p in pairs])
+        here_moves = np.vstack([p[1] for p in pairs])
         if self.regions == 1:
-            return here
-        fee = np.where(saved, g.move_usd, 0.0)
+            return here, here_moves
+        fee, one = np.where(saved, g.move_usd, 0.0), saved.astype(np.float64)
+        by = g.restart_units + g.move_units
         moved = [
-            self._shift_down(row + fee, g.restart_units + g.move_units, saved) for row in self.idle
+            self._shift_both(row + fee, moves + one, by, saved)
+            for row, moves in zip(self.idle, self.idle_moves, strict=True)
         ]
         for target in range(self.regions):
             for origin in range(self.regions):
                 if origin != target:
-                    np.minimum(here[target], moved[origin], out=here[target])
-        return here
+                    values, moves = moved[origin]
+                    self._keep_cheaper(here[target], here_moves[target], values, moves)
+        return here, here_moves
 
     def _launch(self, k: int) -> None:
         g = self.g
-        start = self._arrive()[g.pool_region]
-        fresh = np.where(g.usable[:, k][:, None], start, np.inf)
+        arrive, arrive_moves = self._arrive()
+        fresh = np.where(g.usable[:, k][:, None], arrive[g.pool_region], np.inf)
+        if self.track:
+            fresh_moves = arrive_moves[g.pool_region]
+            np.copyto(self.run_moves[:, 0, :], fresh_moves, where=fresh < self.run[:, 0, :])
         np.minimum(self.run[:, 0, :], fresh, out=self.run[:, 0, :])
         self.run[~g.usable[:, k]] = np.inf
 
@@ -209,6 +238,10 @@ class _Solver:
         if g.units < self.run.shape[2]:
             moved[:, :, g.units :] = self.run[:, :, : -g.units] + cost[:, :, None]
         self.run = np.roll(moved, 1, axis=1) if g.hours > 1 else moved
+        if self.track:
+            moves = np.zeros_like(self.run_moves)
+            moves[:, :, g.units :] = self.run_moves[:, :, : -g.units]
+            self.run_moves = np.roll(moves, 1, axis=1) if g.hours > 1 else moves
 
     def _complete(self, k: int, cost: FloatArray) -> None:
         g = self.g
@@ -224,3 +257,35 @@ class _Solver:
         if value < self.best:
             y_index = flat % len(self.y)
             self.best, self.best_time = value, (k + share[y_index]) * g.step_s
+            self.best_moves = int(self.run_moves.ravel()[flat]) if self.track else 0
+
+
+def _shift(
+    values: FloatArray, moves: FloatArray | None, by: int, where: npt.NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray]:
+    """values moved from progress y to y - by where `where`, clamped at the lowest level
+    (the lowest value where several land); with `moves`, those of the value kept."""
+    levels = np.arange(len(values))
+    target = np.where(where, np.maximum(levels - by, 0), levels)
+    out = np.full_like(values, np.inf)
+    np.minimum.at(out, target, values)
+    if moves is None:
+        return out, out[:0]
+    kept = np.zeros_like(moves)
+    won = values == out[target]
+    kept[target[won]] = moves[won]
+    return out, kept
+
+
+def _pick(
+    values: FloatArray, moves: FloatArray, *, axis: int, track: bool
+) -> tuple[FloatArray, FloatArray]:
+    """The minimum along `axis`, and (when tracking) the moves of the state it comes from."""
+    if not track:
+        least = values.min(axis=axis)
+        return least, np.zeros_like(least)
+    at = np.expand_dims(values.argmin(axis=axis), axis)
+    return (
+        np.take_along_axis(values, at, axis=axis).squeeze(axis),
+        np.take_along_axis(moves, at, axis=axis).squeeze(axis),
+    )

@@ -90,7 +90,8 @@ def home_only(scenario: Scenario) -> Scenario:
 
 
 def optimum_result(scenario: Scenario) -> SimResult:
-    """The offline optimum per job, as a `SimResult` (it is never interrupted, loses nothing)."""
+    """The offline optimum per job, as a `SimResult` (it is never interrupted, loses nothing;
+    its region moves are those of one cheapest plan)."""
     outcomes = [optimum(scenario.trace, scenario.workload, int(s)) for s in scenario.starts]
     cost = np.array([o.cost_usd for o in outcomes])
     completion = np.array([o.completion_s for o in outcomes])
@@ -103,6 +104,7 @@ def optimum_result(scenario: Scenario) -> SimResult:
         work_lost_s=np.zeros(jobs),
         deadline_met=np.isfinite(cost),
         steps=0,
+        region_moves=np.array([o.region_moves for o in outcomes], dtype=np.int64),
     )
 
 
