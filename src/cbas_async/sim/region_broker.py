@@ -44,8 +44,8 @@ class RegionBroker(BrokerPolicy):
         self.move_margin = MOVE_MARGIN
 
     def stop(self, sim: SimState) -> BoolArray | None:
-        leave = super().stop(sim)
-        assert leave is not None  # the broker always answers
+        asked = super().stop(sim)
+        leave = np.zeros(len(sim.pool), dtype=bool) if asked is None else asked
         due = sim.running & ~self.committed & ~sim.stopping & ~leave & (sim.debt <= 0)
         due &= sim.pool != self.ondemand
         due &= sim.own_steps(slice(None)) - self.checked >= self.replan_steps
