@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cbas_async.sim.checkpointing import YoungDaly
+from cbas_async.sim.catalog import make_policy
 from cbas_async.sim.oracle import optimum
 from cbas_async.sim.region_broker import RegionBroker
 from cbas_async.sim.region_scoring import MOVE_MARGIN, MoveCost, rank_regions, worth_moving
@@ -89,15 +89,16 @@ def test_the_multi_region_variant_stays_in_its_region_while_it_has_room() -> Non
     assert result.cost_usd[0] == pytest.approx(1.0 * 1800.0 / 3600.0, rel=0.1)
 
 
-def test_fast_forward_and_the_stepper_agree_across_regions() -> None:
-    """Young-Daly takes the cheapest zone anywhere, so it moves; fast-forward replays it."""
+@pytest.mark.parametrize("name", ["young-daly", "uniform-progress-multi"])
+def test_fast_forward_and_the_stepper_agree_across_regions(name: str) -> None:
+    """Both move between the regions as capacity comes and goes; fast-forward replays it."""
     trace = two_regions((1.0, 0.5), ([True, True, False] * 10, [False, True, True] * 10))
     workload = load(move_usd=0.32, move_s=120.0)
     starts = np.array([0, 1, 2], dtype=np.int64)
     ctx = replace(context(trace, workload, 0, 0), starts=starts)
-    assert planner_for(YoungDaly(ctx), trace, workload) is not None
-    a = simulate(trace, workload, YoungDaly(ctx), starts, horizon_steps=27)
-    b = simulate_stepwise(trace, workload, YoungDaly(ctx), starts, horizon_steps=27)
+    assert planner_for(make_policy(name, ctx), trace, workload) is not None
+    a = simulate(trace, workload, make_policy(name, ctx), starts, horizon_steps=27)
+    b = simulate_stepwise(trace, workload, make_policy(name, ctx), starts, horizon_steps=27)
     assert np.array_equal(a.cost_usd, b.cost_usd)
     assert np.array_equal(a.completion_s, b.completion_s, equal_nan=True)
     assert b.region_moves is not None

@@ -21,6 +21,7 @@ from cbas_async.sim.policy import Planner, Policy
 from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState, Workload
 from cbas_async.sim.step import step
 from cbas_async.sim.trace import MarketTrace
+from cbas_async.sim.uniform_multi import UniformProgressMulti
 from cbas_async.sim.uniform_plan import UniformProgressPlanner
 
 __all__ = [
@@ -108,7 +109,9 @@ def planner_for(policy: Policy, trace: MarketTrace, workload: Workload) -> Plann
     """The policy's planner for fast-forward, or None: the stepper must run it."""
     if not replays_exactly(trace, workload):
         return None
-    if type(policy) is UniformProgress:
+    if type(policy) in (UniformProgress, UniformProgressMulti):
+        # the multi-region variant decides at the same steps, only its zone differs
+        assert isinstance(policy, UniformProgress)
         return UniformProgressPlanner(policy, trace.step_s)
     if isinstance(policy, Planner) and _plans_its_rules(type(policy)):
         return policy

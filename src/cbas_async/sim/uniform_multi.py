@@ -2,8 +2,8 @@
 in the region of its checkpoint while some zone there has capacity, and otherwise goes to
 the cheapest zone with capacity in any region (the multi-region variant SkyNomad compares).
 
-It starts in the home region. Its rules change Uniform Progress's launch, so it runs under
-the plain stepper (no fast-forward plan).
+It starts in the home region. It launches at the same steps as Uniform Progress (only the
+zone differs), so Uniform Progress's plan serves it under fast-forward.
 """
 
 from __future__ import annotations
