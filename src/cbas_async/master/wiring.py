@@ -12,13 +12,16 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cbas_async.aws import Clients
+from cbas_async.aws import Clients, open_service_quotas
 from cbas_async.bootstrap import Resources
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
+from cbas_async.fleet.ceiling import LaunchGate
 from cbas_async.fleet.launch_config import LaunchConfig, resolve_launch_config
 from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.quotas import VcpuCatalog, ceiling_vcpus
 from cbas_async.fleet.tracker import HeartbeatTracker
+from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.interruptions import InterruptionHandler
@@ -31,6 +34,21 @@ from cbas_async.master.health import Health
 from cbas_async.master.supervisor import Supervisor
 from cbas_async.settings import Settings
 from cbas_async.store import JobStore
+
+
+async def make_capacity(clients: Clients, settings: Settings, clock: Clock) -> CapacityControl:
+    """Pools, the live-vCPU ceiling (CBAS_MAX_VCPUS, else the account's spot vCPU quota
+    where Service Quotas answers: not on the local cloud), quota holds and refusals."""
+    if settings.max_vcpus is not None or settings.endpoint_url is not None:
+        limit = await ceiling_vcpus(settings.max_vcpus, None)
+    else:
+        async with open_service_quotas(settings) as quotas:
+            limit = await ceiling_vcpus(None, quotas)
+    return CapacityControl(
+        clock=clock,
+        gate=LaunchGate(limit_vcpus=limit),
+        vcpus=VcpuCatalog(ec2=clients.ec2),
+    )
 
 
 async def make_launcher(
@@ -96,6 +114,7 @@ def make_job_steps(
     resources: Resources,
     clock: Clock,
     costing: JobCosting | None = None,
+    capacity: CapacityControl | None = None,
 ) -> JobSteps:
     scheduler = Scheduler(
         mover=mover,
@@ -106,6 +125,7 @@ def make_job_steps(
         settings=settings,
         clock=clock,
         costing=costing,
+        capacity=capacity,
     )
     detector = LostWorkerDetector(
         mover=mover,
