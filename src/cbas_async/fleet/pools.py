@@ -104,8 +104,8 @@ class PoolBook:
         self._history_of(pool).interruptions.add(now_s, self._half_life_s)
 
     def set_scores(self, scores: Mapping[tuple[str, str], int]) -> None:
-        """The latest Spot Placement Scores by (zone, type); replaces the earlier ones."""
-        self._scores = dict(scores)
+        """Spot Placement Scores by (zone, type); replaces those of the same pools."""
+        self._scores.update(scores)
 
     def wait_s(self, pool: Pool, now_s: float, max_price: float | None = None) -> float:
         """Seconds until the pool may be tried again by a job capped at `max_price`; 0: now."""

@@ -27,6 +27,7 @@ from cbas_async.fleet.launch_errors import (
     QuotaExceeded,
 )
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
+from cbas_async.fleet.placement_scores import PlacementScores
 from cbas_async.fleet.pools import BACKOFF_FIRST_S, BACKOFF_MAX_S, PoolBook
 from cbas_async.fleet.quotas import VcpuCatalog
 from cbas_async.fleet.refusals import LaunchRefusals
@@ -50,12 +51,14 @@ class CapacityControl:
         gate: LaunchGate | None = None,
         refusals: LaunchRefusals | None = None,
         vcpus: VcpuCatalog | None = None,
+        scores: PlacementScores | None = None,
     ) -> None:
         self._clock = clock
         self.pools = pools or PoolBook()
         self.gate = gate or LaunchGate(limit_vcpus=None)
         self.refusals = refusals or LaunchRefusals()
         self._vcpus = vcpus
+        self._scores = scores
         self._refused: dict[str, tuple[float, float]] = {}  # job id -> (until_s, delay_s)
         self._seeded = asyncio.Lock()
         self._seed_done = False
@@ -64,6 +67,11 @@ class CapacityControl:
         """False while the job waits out a back-off after a refused configuration."""
         until_s, _ = self._refused.get(job.job_id, (0.0, 0.0))
         return until_s <= self._clock.monotonic()
+
+    async def refresh_scores(self, job: JobRecord) -> None:
+        """Spot Placement Scores of the job's types, if due (see `PlacementScores`)."""
+        if self._scores is not None:
+            await self._scores.refresh(job.spec.resources.instance_types)
 
     async def claim(self, job: JobRecord, request: LaunchRequest, launcher: Launcher) -> bool:
         """Reserve the launch's vCPUs; False (logged) when it must wait."""

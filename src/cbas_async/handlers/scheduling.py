@@ -79,6 +79,7 @@ class Scheduler:
         less than a back-off ago. A job that waits stays PENDING."""
         if not self.capacity.ready(job):
             return
+        await self.capacity.refresh_scores(job)
         placement = self._placer(job)
         if placement is None:
             log.debug("no_pool_available", job_id=job.job_id)

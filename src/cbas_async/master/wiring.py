@@ -19,6 +19,8 @@ from cbas_async.clock import Clock
 from cbas_async.fleet.ceiling import LaunchGate
 from cbas_async.fleet.launch_config import LaunchConfig, resolve_launch_config
 from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.placement_scores import PlacementScores
+from cbas_async.fleet.pools import PoolBook
 from cbas_async.fleet.quotas import VcpuCatalog, ceiling_vcpus
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.capacity import CapacityControl
@@ -37,17 +39,27 @@ from cbas_async.store import JobStore
 
 
 async def make_capacity(clients: Clients, settings: Settings, clock: Clock) -> CapacityControl:
-    """Pools, the live-vCPU ceiling (CBAS_MAX_VCPUS, else the account's spot vCPU quota
-    where Service Quotas answers: not on the local cloud), quota holds and refusals."""
+    """Pools (with Spot Placement Scores), the live-vCPU ceiling (CBAS_MAX_VCPUS, else the
+    account's spot vCPU quota where Service Quotas answers), quota holds and refusals. On
+    the local cloud (an endpoint URL) neither Service Quotas nor the scores are asked."""
     if settings.max_vcpus is not None or settings.endpoint_url is not None:
         limit = await ceiling_vcpus(settings.max_vcpus, None)
     else:
         async with open_service_quotas(settings) as quotas:
             limit = await ceiling_vcpus(None, quotas)
+    pools = PoolBook()
+    # the local cloud has no placement scores to give (and a launch should not wait on it)
+    scores = (
+        PlacementScores(ec2=clients.ec2, region=settings.region, clock=clock, pools=pools)
+        if settings.endpoint_url is None
+        else None
+    )
     return CapacityControl(
         clock=clock,
+        pools=pools,
         gate=LaunchGate(limit_vcpus=limit),
         vcpus=VcpuCatalog(ec2=clients.ec2),
+        scores=scores,
     )
 
 
