@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from cbas_async.clock import Clock
 from cbas_async.fleet.pools import PoolBook
@@ -59,8 +60,8 @@ class PlacementScores:
             self._asked[itype] = now_s
             try:
                 scores = await self._scores(itype)
-            except (ClientError, BotoCoreError) as exc:
-                self._unanswered(exc)
+            except (ClientError, BotoCoreError, ResponseParserError) as exc:
+                self._unanswered(exc)  # moto's server answers an HTML page
                 continue
             self._pools.set_scores(scores)
 
