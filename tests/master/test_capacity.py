@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from structlog.testing import capture_logs
 
 from cbas_async.bootstrap import Resources
-from cbas_async.fleet.ceiling import LaunchGate
+from cbas_async.fleet.ceiling import Claim, LaunchGate
 from cbas_async.fleet.launch_errors import launch_error
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.quotas import VcpuCatalog
@@ -24,9 +24,11 @@ from cbas_async.jobs import parse_spec
 from cbas_async.master.health import Health
 from cbas_async.master.wiring import make_job_steps
 from cbas_async.messages import UserData
+from cbas_async.records import JobPlacement, JobRecord
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
+from tests.fakes import FakeClock
 from tests.master.test_recovery import Parts
 
 # EC2's documented messages (API reference, "Error codes")
@@ -233,3 +235,30 @@ async def test_an_attempt_whose_instance_started_is_never_put_back_to_pending(
     assert job.placement.instance_id is not None
     assert await parts.mover.unlaunch(job, "late refusal") is None
     assert (await parts.store.get(job_id)).state is JobState.LAUNCHING
+
+
+def test_an_interrupted_attempt_counts_against_its_pool_and_frees_its_vcpus() -> None:
+    clock = FakeClock()
+    capacity = CapacityControl(clock=clock, gate=LaunchGate(limit_vcpus=4))
+    capacity.gate.observe("j-1", Claim(2, "spot"))
+    placement = JobPlacement(
+        region="us-east-1",
+        zone="us-east-1a",
+        instance_type="c5.large",
+        checkpoint_interval_s=60.0,
+        instance_id="i-1",
+    )
+    spec = parse_spec({"name": "i", "command": ["true"]})
+    job = JobRecord(
+        job_id="j-1",
+        state=JobState.INTERRUPTED,
+        version=4,
+        attempt=1,
+        spec=spec,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+        placement=placement,
+    )
+    capacity.ended(job)
+    assert capacity.gate.live_vcpus == 0
+    assert capacity.pools.risk("us-east-1", 0.0) == {("us-east-1a", "c5.large"): 0.5}
