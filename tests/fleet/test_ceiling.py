@@ -79,3 +79,12 @@ def test_a_quota_hold_stops_its_market_until_an_instance_frees_up_or_it_runs_out
     assert gate.admit("d", _at(3), Claim(2, "spot"), 131.0) is None  # the back-off ran out
     gate.quota_ok("spot")
     assert gate.quota_reached("spot", 200.0) == 60.0
+
+
+def test_a_launch_that_started_nothing_frees_its_vcpus_but_not_the_quota() -> None:
+    gate = LaunchGate(limit_vcpus=4)
+    assert gate.admit("a", _at(0), Claim(4, "spot"), 0.0) is None
+    gate.quota_reached("spot", 0.0)
+    gate.withdraw("a")  # its launch was declined
+    assert gate.live_vcpus == 0
+    assert gate.admit("b", _at(1), Claim(2, "spot"), 1.0) is not None  # still held

@@ -80,10 +80,14 @@ class LaunchGate:
         self._waiting.pop(job_id, None)
 
     def release(self, job_id: str) -> None:
-        """The job's instance is gone or never started: its vCPUs free up, quota holds end."""
+        """The job's instance is gone: its vCPUs free up, and so does quota (holds end)."""
         if self._claims.pop(job_id, None) is not None:
             for hold in self._holds.values():
                 hold.until_s = 0.0
+
+    def withdraw(self, job_id: str) -> None:
+        """The job's launch started no instance: its vCPUs free up; the quota is as it was."""
+        self._claims.pop(job_id, None)
 
     def quota_reached(self, market: Market, now_s: float) -> float:
         """Hold the market's launches; returns the back-off set, in seconds."""

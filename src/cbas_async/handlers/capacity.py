@@ -94,7 +94,7 @@ class CapacityControl:
     def declined(self, job: JobRecord, request: LaunchRequest, error: Declined) -> str:
         """Note what a declined launch says about later launches; returns the reason."""
         now_s = self._clock.monotonic()
-        self.gate.release(job.job_id)
+        self.gate.withdraw(job.job_id)
         pool = pool_of(request)
         if isinstance(error, NoCapacity):
             wait_s = self.pools.no_capacity(pool, now_s)

@@ -88,7 +88,7 @@ class Scheduler:
             return
         launching = await self._mover.to_launching(job, job_placement(placement))
         if launching is None:
-            self.capacity.gate.release(job.job_id)
+            self.capacity.gate.withdraw(job.job_id)
             return  # someone else moved it; the next pass sees the new state
         self._tracker.watch(launching.job_id, launching.attempt, self._clock.monotonic())
         await self._launch(launching, placement)
@@ -127,7 +127,7 @@ class Scheduler:
             await self._launch_failed(job, placement, tries + 1, exc)
             return
         except PermanentError as exc:
-            self.capacity.gate.release(job.job_id)
+            self.capacity.gate.withdraw(job.job_id)
             await self._fail(job, f"launch refused: {exc}")
             return
         self.capacity.landed(job, placement)
@@ -148,7 +148,7 @@ class Scheduler:
         if found is not None:  # it landed after all: the ClientToken kept it single
             await self._record(job, placement, found)
             return
-        self.capacity.gate.release(job.job_id)
+        self.capacity.gate.withdraw(job.job_id)
         await self._unlaunch(job, f"launch failed {tries} times: {exc}")
 
     async def _unlaunch(self, job: JobRecord, reason: str) -> None:
@@ -201,6 +201,5 @@ class Scheduler:
             log.info("job_requeued", job_id=job.job_id, attempt=job.attempt + 1)
 
     async def _fail(self, job: JobRecord, reason: str) -> None:
-        self.capacity.gate.release(job.job_id)
         if await self._mover.fail(job, reason):
             log.info("job_failed", job_id=job.job_id, reason=reason)
