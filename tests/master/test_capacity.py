@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from structlog.testing import capture_logs
 
 from cbas_async.bootstrap import Resources
+from cbas_async.errors import TransientError
 from cbas_async.fleet.ceiling import Claim, LaunchGate
 from cbas_async.fleet.launch_errors import launch_error
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
@@ -262,3 +263,34 @@ def test_an_interrupted_attempt_counts_against_its_pool_and_frees_its_vcpus() ->
     capacity.ended(job)
     assert capacity.gate.live_vcpus == 0
     assert capacity.pools.risk("us-east-1", 0.0) == {("us-east-1a", "c5.large"): 0.5}
+
+
+class _LandsUnseen(Launcher):
+    """The moto launcher, whose answers are lost: the instance starts, the caller times out."""
+
+    def __init__(self, real: Launcher) -> None:
+        self.__dict__.update(real.__dict__)
+
+    async def launch(
+        self, request: LaunchRequest, user_data: UserData, *, client_token: str | None = None
+    ) -> str:
+        await super().launch(request, user_data, client_token=client_token)
+        raise TransientError("launch failed: read timeout")
+
+
+async def test_a_launch_that_landed_unseen_is_found_not_put_back(
+    parts: Parts, master_settings: Settings
+) -> None:
+    scheduler = _scheduler(parts, _LandsUnseen(parts.launcher), master_settings)
+    job_id = await _pending(parts, "c5.large")
+    await scheduler.place(await parts.store.get(job_id))
+    while await scheduler.relaunch(await parts.store.get(job_id)):
+        pass
+    job = await parts.store.get(job_id)
+    assert (job.state, job.attempt) == (JobState.LAUNCHING, 1)
+    assert job.placement is not None
+    assert job.placement.instance_id is not None
+    # EC2 would answer the retries with the same instance (one ClientToken); moto starts
+    # one per call, so only "recorded one of this attempt's instances" is checked here
+    found = await parts.launcher.attempt_instance(job_id, 1)
+    assert found is not None
