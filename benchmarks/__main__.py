@@ -144,10 +144,10 @@ def _row(name: str, values: list[float]) -> str:
 
 def spot_section() -> str:
     try:
-        from benchmarks import spot_bench
+        from benchmarks import region_bench, spot_bench
     except ImportError:
         return ""
-    return spot_bench.markdown()
+    return spot_bench.markdown() + "\n" + region_bench.section()
 
 
 def replace_section(document: str, heading: str, section: str) -> str:

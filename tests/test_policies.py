@@ -134,6 +134,10 @@ CALLS: dict[Process, list[Call]] = {
         Call("ec2:CreateTags", INSTANCE, {"ec2:CreateAction": "RunInstances"}),
         Call("ec2:DescribeInstances", "*"),
         Call("ec2:DescribeSpotPriceHistory", "*"),
+        Call("ec2:DescribeInstanceTypes", "*"),  # the vCPU ceiling
+        Call("ec2:GetSpotPlacementScores", "*"),
+        Call("ec2:DescribeAvailabilityZones", "*"),
+        Call("servicequotas:GetServiceQuota", "*"),
         Call("ec2:TerminateInstances", INSTANCE, OURS),
         Call("iam:PassRole", WORKER_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}),
     ],

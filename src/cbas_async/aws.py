@@ -7,7 +7,7 @@ import decimal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import yarl
@@ -70,6 +70,15 @@ async def open_ssm(settings: Settings) -> AsyncIterator[SSMClient]:
     kwargs = _client_kwargs(settings, policy_for(settings.aws_retry_s).botocore_retries())
     async with get_session().create_client("ssm", **kwargs) as ssm:  # type: ignore[call-overload]
         yield ssm
+
+
+@asynccontextmanager
+async def open_service_quotas(settings: Settings) -> AsyncIterator[Any]:
+    """Service Quotas with the same region and credentials; opened once at the master's
+    start to read the vCPU quota (`fleet/quotas.py`)."""
+    kwargs = _client_kwargs(settings, policy_for(settings.aws_retry_s).botocore_retries())
+    async with get_session().create_client("service-quotas", **kwargs) as quotas:  # type: ignore[call-overload]
+        yield quotas
 
 
 def _client_kwargs(settings: Settings, retries: dict[str, object]) -> dict[str, object]:

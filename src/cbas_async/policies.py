@@ -18,6 +18,9 @@ from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, PROCESSES, ROLES, Proc
 
 EVENTS_SID = "EventBridgeDelivers"
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-*"
+# the master's capacity reads: vCPUs per type, Spot Placement Scores (by zone id), vCPU quota
+_CAPACITY = "DescribeInstanceTypes GetSpotPlacementScores DescribeAvailabilityZones"
+CAPACITY_READS = (*(f"ec2:{a}" for a in _CAPACITY.split()), "servicequotas:GetServiceQuota")
 Condition = Mapping[str, Mapping[str, str]]
 
 
@@ -138,6 +141,7 @@ def _master_fleet(scope: Scope) -> list[Grant]:
         # at start: the workers' group by name, the image's root device, AL2023's image ids
         Grant("LaunchConfig", ("ec2:DescribeSecurityGroups", "ec2:DescribeImages"), ("*",)),
         Grant("WorkerImage", ("ssm:GetParameters",), (f"{ssm}::parameter{AL2023}",)),
+        Grant("Capacity", CAPACITY_READS, ("*",)),
         Grant("Terminate", ("ec2:TerminateInstances",), (scope.ec2_arn("instance/*"),), ours),
         Grant(
             "PassWorkerRole",

@@ -79,6 +79,7 @@ Port = Annotated[int, Field(ge=0, le=65535)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_none)]
 OptionalTime = Annotated[datetime | None, BeforeValidator(_optional_time)]
+OptionalCount = Annotated[Count | None, BeforeValidator(_blank_is_none)]
 
 
 class Settings(BaseSettings):
@@ -123,6 +124,8 @@ class Settings(BaseSettings):
     trace_epoch: OptionalTime = None  # the wall time the trace replay starts at (shared)
     ondemand_csv: OptionalPath = None  # on-demand prices on top of the built-in table
     dmtcp_bin: OptionalPath = None  # a folder of DMTCP tools workers search before the host PATH
+    # the most vCPUs of live workers; unset: the spot vCPU quota, else 256 (fleet/quotas.py)
+    max_vcpus: OptionalCount = None
     aws_access_key_id: OptionalText = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: OptionalText = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
 

@@ -1,9 +1,11 @@
 """Job states and the legal transitions between them (pure: no I/O).
 
-SUBMITTED -> PENDING -> LAUNCHING -> RUNNING -> SUCCEEDED
-               ^           |           |  \\-> FAILED
-               |           v           v
-               \\-------- INTERRUPTED <-/      CANCELLED (from any live state)
+SUBMITTED -> PENDING <-> LAUNCHING -> RUNNING -> SUCCEEDED
+               ^           |            |  \\-> FAILED
+               |           v            v
+               \\-------- INTERRUPTED <--/      CANCELLED (from any live state)
+
+LAUNCHING -> PENDING keeps the attempt: the launch started no instance.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ LEGAL: dict[JobState, frozenset[JobState]] = {
     _S.SUBMITTED: frozenset({_S.PENDING, _S.FAILED, _S.CANCELLED}),
     # PENDING -> FAILED: no placement can ever satisfy the job (e.g. attempts exhausted)
     _S.PENDING: frozenset({_S.LAUNCHING, _S.FAILED, _S.CANCELLED}),
-    # LAUNCHING -> FAILED: the launch itself is refused for good (bad instance type, quota)
-    _S.LAUNCHING: frozenset({_S.RUNNING, _S.INTERRUPTED, _S.FAILED, _S.CANCELLED}),
+    # LAUNCHING -> PENDING: EC2 started no instance (capacity, quota, price, configuration);
+    # the attempt is kept. LAUNCHING -> FAILED: the launch can never succeed
+    _S.LAUNCHING: frozenset({_S.PENDING, _S.RUNNING, _S.INTERRUPTED, _S.FAILED, _S.CANCELLED}),
     _S.RUNNING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.INTERRUPTED, _S.CANCELLED}),
     # INTERRUPTED -> FAILED: max_attempts reached
     _S.INTERRUPTED: frozenset({_S.PENDING, _S.FAILED, _S.CANCELLED}),

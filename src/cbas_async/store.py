@@ -102,11 +102,13 @@ class JobStore(CheckpointPointers, MiscTable, TokenTable):
         updates: Mapping[str, Any] | None = None,
         removes: Collection[str] = (),
         detail: str | None = None,
+        absent: Collection[str] = (),
     ) -> JobRecord:
         """Move a job from one of `expected_states` at `expected_version` to `new_state`.
 
         `attempt` fences: the write fails unless the stored attempt equals it; `owner` likewise
-        fences a master's write to the jobs it owns. A `placement` in `updates` is kept in
+        fences a master's write to the jobs it owns; each dotted path of `absent`
+        ("placement.instance_id") must not be set. A `placement` in `updates` is kept in
         the `job-events` entry too, where costing finds each attempt's own. Raises
         `IllegalTransition` before writing when the state machine forbids the move, and
         `StaleWrite` when the job is not as expected (another writer won).
@@ -120,6 +122,8 @@ class JobStore(CheckpointPointers, MiscTable, TokenTable):
             condition = condition & F("attempt").equals(attempt)
         if owner is not None:
             condition = condition & F("owner").equals(owner)
+        for path in absent:
+            condition = condition & F(*path.split(".")).does_not_exist()
         change = _update_expression(new_state, utc_iso(now), new_attempt, updates or {}, removes)
         placement = (updates or {}).get("placement")
         event = JobEvent(

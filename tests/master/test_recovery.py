@@ -250,11 +250,13 @@ class _FlakyLauncher(Launcher):
         self.failures = failures
         self.calls = 0
 
-    async def launch(self, request: LaunchRequest, user_data: UserData) -> str:
+    async def launch(
+        self, request: LaunchRequest, user_data: UserData, *, client_token: str | None = None
+    ) -> str:
         self.calls += 1
         if self.calls <= self.failures:
-            raise TransientError("launch failed: InsufficientInstanceCapacity")
-        return await super().launch(request, user_data)
+            raise TransientError("launch failed: RequestLimitExceeded")
+        return await super().launch(request, user_data, client_token=client_token)
 
 
 def _scheduler(parts: Parts, launcher: Launcher, settings: Settings) -> Scheduler:
@@ -302,7 +304,8 @@ async def test_launches_stop_after_the_tries_and_cancelled_jobs_are_forgotten(
     while await scheduler.relaunch(job):
         pass
     assert flaky.calls == LAUNCH_TRIES
-    assert (await parts.store.get(job_id)).state is JobState.LAUNCHING  # the detector's now
+    job = await parts.store.get(job_id)  # EC2 shows no instance of it: back, same attempt
+    assert (job.state, job.attempt) == (JobState.PENDING, 1)
     other = await parts.pending_job()
     await _scheduler(parts, _FlakyLauncher(parts.launcher, 1), master_settings).place(
         await parts.store.get(other)
@@ -347,7 +350,7 @@ async def test_the_supervisor_relaunches_at_its_next_pass(
     assert flaky.calls == 2
 
 
-async def test_a_refused_launch_fails_the_job_once_with_the_fix(
+async def test_a_refused_launch_leaves_the_job_pending_with_the_fix(
     parts: Parts, master_settings: Settings
 ) -> None:
     async with get_session().create_client(
@@ -366,8 +369,12 @@ async def test_a_refused_launch_fails_the_job_once_with_the_fix(
             await scheduler.place(await parts.store.get(job_id))
             stub.assert_no_pending_responses()
     job = await parts.store.get(job_id)
-    assert job.state is JobState.FAILED
-    assert job.reason is not None
-    assert job.reason.startswith("launch refused: VPCIdNotSpecified")
-    assert "CBAS_SUBNET_ID" in job.reason
-    assert not await scheduler.relaunch(job)  # never tried again
+    assert (job.state, job.attempt) == (JobState.PENDING, 1)
+    [reason] = scheduler.capacity.refusals.reasons()
+    assert reason.startswith("VPCIdNotSpecified")
+    assert "CBAS_SUBNET_ID" in reason
+    history = await parts.store.events(job_id)
+    assert history[-1].detail is not None
+    assert "CBAS_SUBNET_ID" in history[-1].detail
+    await scheduler.place(job)  # within the back-off: EC2 is not asked again
+    assert (await parts.store.get(job_id)).state is JobState.PENDING

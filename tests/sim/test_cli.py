@@ -22,6 +22,7 @@ FIELDS = {
     "deadline_misses",
     "cost_vs_ondemand",
     "cost_vs_optimum",
+    "region_moves",
 }
 
 

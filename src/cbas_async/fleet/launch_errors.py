@@ -1,6 +1,13 @@
-"""What a refused RunInstances means: `launch_error` turns EC2's error into a `LaunchRefused`
-(no retry will fix it; the message names what to fix) or a `TransientError` (capacity,
-throttling, outages: worth another try)."""
+"""What a refused RunInstances means. `launch_error` sorts EC2's error into one class:
+
+- capacity (`NoCapacity`): this pool (zone x type x market) has none now; try another pool;
+- quota (`QuotaExceeded`): the account may run no more of this market now;
+- price (`PriceTooLow`): not at this max price;
+- configuration or permission (`LaunchRefused`): no retry fixes it; the message names what to;
+- anything else (throttling, outages): a plain `TransientError`, worth another try.
+
+The first four started no instance (EC2 refused the request as a whole), so the attempt is
+not spent; a plain `TransientError` may hide a launch that landed (a timeout)."""
 
 from __future__ import annotations
 
@@ -23,12 +30,50 @@ class LaunchContext:
 
 
 class LaunchRefused(PermanentError):
-    """EC2 refused the request itself; `code` is EC2's error code."""
+    """EC2 refused the request itself (configuration or permission); `code` is EC2's error
+    code, `fix` what to change."""
 
     def __init__(self, code: str, fix: str, detail: str) -> None:
         super().__init__(f"{code}: {fix} (EC2 said: {detail})" if detail else f"{code}: {fix}")
         self.code = code
         self.fix = fix
+
+
+class LaunchDeclined(TransientError):
+    """EC2 started no instance for a reason that passes (capacity, quota, price)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+class NoCapacity(LaunchDeclined):
+    """The pool (zone x type x market) has no capacity now, or does not offer the type."""
+
+
+class QuotaExceeded(LaunchDeclined):
+    """The account's instance or vCPU quota for this market is used up."""
+
+
+class PriceTooLow(LaunchDeclined):
+    """The max price is below the spot price (or the minimum EC2 accepts)."""
+
+
+CAPACITY_CODES = frozenset(
+    {
+        "InsufficientInstanceCapacity",
+        "InsufficientCapacity",
+        "InsufficientHostCapacity",
+        "InsufficientReservedInstanceCapacity",
+        "UnfulfillableCapacity",  # spot: not enough spare capacity for the request
+        "Unsupported",  # the type is not offered in this zone (or market)
+    }
+)
+QUOTA_CODES = frozenset(
+    {"MaxSpotInstanceCountExceeded", "VcpuLimitExceeded", "InstanceLimitExceeded"}
+)
+PRICE_CODES = frozenset({"SpotMaxPriceTooLow"})
 
 
 _IMAGE = (
@@ -61,7 +106,6 @@ _FIXES = {
         "the root volume of {disk_gib} GiB does not fit the image {image_id}: raise the spec's "
         "resources.disk_gib to at least the image's snapshot size"
     ),
-    "Unsupported": "this instance type or option is not offered here",
     "InvalidParameterCombination": "EC2 rejects this combination of launch parameters",
     "InvalidParameter": "EC2 rejects a launch parameter",
     "InvalidParameterValue": "EC2 rejects a launch parameter value",
@@ -73,9 +117,12 @@ _PROFILE = (
 
 
 def launch_error(exc: ClientError, context: LaunchContext) -> PermanentError | TransientError:
-    """EC2's refusal as the error to raise from `exc` (capacity codes stay transient)."""
+    """EC2's refusal as the error to raise from `exc`, of one of the classes above."""
     error = exc.response.get("Error", {})
     code, detail = str(error.get("Code", "")), str(error.get("Message", ""))
+    declined = _declined(code, detail)
+    if declined is not None:
+        return declined
     fix = _FIXES.get(code)
     if code == "InvalidParameterValue" and "iaminstanceprofile" in detail.lower():
         fix = _PROFILE
@@ -92,3 +139,13 @@ def _fields(context: LaunchContext) -> dict[str, object]:
         "subnet_id": context.subnet_id,
         "disk_gib": context.disk_gib,
     }
+
+
+def _declined(code: str, detail: str) -> LaunchDeclined | None:
+    if code in CAPACITY_CODES:
+        return NoCapacity(code, detail)
+    if code in QUOTA_CODES:
+        return QuotaExceeded(code, detail)
+    if code in PRICE_CODES:
+        return PriceTooLow(code, detail)
+    return None

@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from cbas_async.errors import TransientError
 from cbas_async.fleet.launch_config import LaunchConfig
 from cbas_async.fleet.launch_errors import LaunchContext, launch_error
 from cbas_async.fleet.tags import tags
@@ -55,10 +56,15 @@ class Launcher:
     def config(self) -> LaunchConfig:
         return self._config
 
-    async def launch(self, request: LaunchRequest, user_data: UserData) -> str:
-        """Start the instance; returns its id. Raises TransientError or PermanentError (a
-        `LaunchRefused` naming what to fix)."""
+    async def launch(
+        self, request: LaunchRequest, user_data: UserData, *, client_token: str | None = None
+    ) -> str:
+        """Start the instance; returns its id. Raises one of `launch_errors`' classes, a
+        plain TransientError, or PermanentError. `client_token`: one per launch of the
+        attempt (default: the job and attempt)."""
         params = run_instances_params(request, user_data, self._config, self._deployment)
+        if client_token is not None:
+            params["ClientToken"] = client_token
         try:
             response = await self._ec2.run_instances(**params)
         except ClientError as exc:
@@ -89,6 +95,24 @@ class Launcher:
             for reservation in page.get("Reservations", []):
                 found += [dict(i) for i in reservation.get("Instances", [])]
         return found
+
+    async def attempt_instance(self, job_id: str, attempt: int) -> str | None:
+        """The id of an instance this deployment launched for the job's attempt (in any state
+        but terminated), or None. Raises TransientError when EC2 does not answer."""
+        filters = [
+            {"Name": "tag:cbas:deployment", "Values": [self._deployment]},
+            {"Name": "tag:cbas:job_id", "Values": [job_id]},
+            {"Name": "tag:cbas:attempt", "Values": [str(attempt)]},
+        ]
+        try:
+            response = await self._ec2.describe_instances(Filters=filters)  # type: ignore[arg-type]
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"describe instances: {exc}") from exc
+        for reservation in response.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                if instance.get("State", {}).get("Name") != "terminated":
+                    return instance["InstanceId"]
+        return None
 
     async def describe(self, instance_id: str) -> dict[str, Any] | None:
         """The instance as EC2 describes it, or None when EC2 no longer knows it."""

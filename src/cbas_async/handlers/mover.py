@@ -57,6 +57,19 @@ class JobMover:
             return False
         return True
 
+    async def unlaunch(self, job: JobRecord, reason: str) -> JobRecord | None:
+        """LAUNCHING -> PENDING keeping the attempt: EC2 started no instance for it (capacity,
+        quota, price, configuration). Fenced by attempt and owner, and on no instance id
+        recorded, so an attempt whose instance did start is never put back."""
+        return await self._move(
+            job,
+            JobState.PENDING,
+            source=JobState.LAUNCHING,
+            detail=f"not launched: {reason}",
+            owned=True,
+            absent=("placement.instance_id",),
+        )
+
     async def to_running(self, job: JobRecord, detail: str) -> JobRecord | None:
         """LAUNCHING -> RUNNING on the attempt's first ping. Any master may make this move
         (pings reach whichever master polls), so it is fenced by attempt, not owner."""
@@ -99,6 +112,7 @@ class JobMover:
         updates: Mapping[str, Any] | None = None,
         detail: str | None = None,
         new_attempt: int | None = None,
+        absent: tuple[str, ...] = (),
     ) -> JobRecord | None:
         try:
             return await self._store.transition(
@@ -113,6 +127,7 @@ class JobMover:
                 new_attempt=new_attempt,
                 updates=updates,
                 detail=detail,
+                absent=absent,
             )
         except StaleWrite:
             log.debug("move_lost_race", job_id=job.job_id, to_state=target.value)

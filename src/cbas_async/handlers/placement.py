@@ -10,16 +10,23 @@ What the broker is told about a job:
   `extra`) when there is one, else `DEFAULT_CHECKPOINT_COST_S`.
 
 A spec's `checkpoint.interval_s` overrides the broker's interval.
+
+With a `PoolBook`, the broker is also told which spot pools are in back-off after a
+capacity or price refusal (`unavailable`), which on-demand types are (`ondemand_unavailable`)
+and the pools' risk surcharges; a choice of a pool EC2 picks the zone of (zone None) that is
+in back-off drops that type and asks again. None: no allowed pool may be tried now.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from cbas_async.clock import Clock, parse_utc
 from cbas_async.fleet.launcher import LaunchRequest
+from cbas_async.fleet.pools import Pool, PoolBook
 from cbas_async.jobs import JobSpec
 from cbas_async.records import JobPlacement, JobRecord, PricedAttempt
 from cbas_async.spot.broker import BrokerJob, choose_placement
@@ -36,42 +43,84 @@ DEFAULT_CHECKPOINT_COST_S = 60.0
 MIN_CHECKPOINT_INTERVAL_S = 30.0
 MAX_CHECKPOINT_INTERVAL_S = 86400.0
 
-Placer = Callable[[JobRecord], LaunchRequest]
+Placer = Callable[[JobRecord], LaunchRequest | None]
 
 
-def first_allowed_type(region: str) -> Placer:
-    """Place on the spec's first allowed instance type, capped at the spec's max price."""
+def first_allowed_type(
+    region: str, *, pools: PoolBook | None = None, clock: Clock | None = None
+) -> Placer:
+    """Place on the spec's first allowed instance type not in back-off (spot, any zone),
+    capped at the spec's max price."""
 
-    def place(job: JobRecord) -> LaunchRequest:
+    def place(job: JobRecord) -> LaunchRequest | None:
         spec = job.spec
-        return LaunchRequest(
-            region=region,
-            zone=None,
-            instance_type=spec.resources.instance_types[0],
-            max_price_usd_per_hour=spec.max_price_usd_per_hour,
-            checkpoint_interval_s=spec.checkpoint.interval_s or DEFAULT_CHECKPOINT_INTERVAL_S,
-            disk_gib=spec.resources.disk_gib,
-        )
+        for itype in spec.resources.instance_types:
+            request = LaunchRequest(
+                region=region,
+                zone=None,
+                instance_type=itype,
+                max_price_usd_per_hour=spec.max_price_usd_per_hour,
+                checkpoint_interval_s=spec.checkpoint.interval_s or DEFAULT_CHECKPOINT_INTERVAL_S,
+                disk_gib=spec.resources.disk_gib,
+            )
+            if not _waiting(pools, clock, request):
+                return request
+        return None
 
     return place
 
 
-def broker_placer(*, book: PriceBook, clock: Clock, region: str) -> Placer:
-    """Place each job where the broker expects it to cost least, with the book's prices now."""
+def broker_placer(
+    *, book: PriceBook, clock: Clock, region: str, pools: PoolBook | None = None
+) -> Placer:
+    """Place each job where the broker expects it to cost least, with the book's prices now
+    and, with `pools`, around the pools in back-off and priced for their risk."""
 
-    def place(job: JobRecord) -> LaunchRequest:
-        now = clock.now()
-        chosen = choose_placement(
-            job=broker_job(job, region=region, now=now),
-            history=book.history,
-            ondemand=book.ondemand,
-            hazard_per_hour=None,
-            now=now,
-            model=book.model,
-        )
-        return to_launch_request(chosen, job.spec)
+    def place(job: JobRecord) -> LaunchRequest | None:
+        now, now_s = clock.now(), clock.monotonic()
+        asked = broker_job(job, region=region, now=now)
+        cap = job.spec.max_price_usd_per_hour
+        while asked.instance_types:
+            chosen = choose_placement(
+                job=asked,
+                history=book.history,
+                ondemand=book.ondemand,
+                hazard_per_hour=None,
+                now=now,
+                model=book.model,
+                unavailable=pools.unavailable(region, now_s, cap) if pools else None,
+                risk=pools.risk(region, now_s) if pools else None,
+                ondemand_unavailable=_ondemand_waiting(pools, region, asked, now_s),
+            )
+            request = to_launch_request(chosen, job.spec)
+            if not _waiting(pools, clock, request):
+                return request
+            left = tuple(t for t in asked.instance_types if t != request.instance_type)
+            asked = replace(asked, instance_types=left)
+        return None
 
     return place
+
+
+def pool_of(request: LaunchRequest) -> Pool:
+    return Pool(request.region, request.zone, request.instance_type, request.market)
+
+
+def _waiting(pools: PoolBook | None, clock: Clock | None, request: LaunchRequest) -> bool:
+    if pools is None or clock is None:
+        return False
+    cap = request.max_price_usd_per_hour
+    return pools.wait_s(pool_of(request), clock.monotonic(), cap) > 0
+
+
+def _ondemand_waiting(
+    pools: PoolBook | None, region: str, job: BrokerJob, now_s: float
+) -> frozenset[str]:
+    if pools is None:
+        return frozenset()
+    return frozenset(
+        t for t in job.instance_types if pools.wait_s(Pool(region, None, t, "on-demand"), now_s)
+    )
 
 
 def job_placement(request: LaunchRequest, instance_id: str | None = None) -> JobPlacement:

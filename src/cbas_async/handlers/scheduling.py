@@ -1,10 +1,14 @@
 """Scheduling: place PENDING jobs on spot instances, re-queue INTERRUPTED ones.
 
 Order of writes when placing: first the conditional PENDING -> LAUNCHING (so two masters
-cannot both launch), then RunInstances with a ClientToken per attempt (so a retry does not
-launch twice), then the instance id. A launch that fails transiently is tried again at the
-next tick, not by sleeping inside this one. A master that dies in between leaves a
-LAUNCHING job with no pings, which the lost-worker check recovers.
+cannot both launch), then RunInstances with a ClientToken per launch of the attempt (so a
+retry does not launch twice), then the instance id. A launch that fails transiently is
+tried again at the next tick, not by sleeping inside this one. A master that dies in
+between leaves a LAUNCHING job with no pings, which the lost-worker check recovers.
+
+A launch EC2 declines (capacity, quota, price, configuration: `handlers/capacity.py`)
+started no instance: the job goes back to PENDING with the same attempt. So does one whose
+transient failures outlast `LAUNCH_TRIES` when EC2 shows no instance of the attempt.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import structlog
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import Clock
 from cbas_async.errors import PermanentError, TransientError
+from cbas_async.fleet.launch_errors import LaunchDeclined, LaunchRefused
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.tracker import HeartbeatTracker
+from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.mover import JobMover
 from cbas_async.handlers.placement import Placer, job_placement
@@ -54,6 +60,7 @@ class Scheduler:
         settings: Settings,
         clock: Clock,
         costing: JobCosting | None = None,
+        capacity: CapacityControl | None = None,
     ) -> None:
         self._mover = mover
         self._launcher = launcher
@@ -63,19 +70,34 @@ class Scheduler:
         self._settings = settings
         self._clock = clock
         self._costing = costing
+        self.capacity = capacity or CapacityControl(clock=clock)
         self._unlaunched: dict[str, _Unlaunched] = {}  # by job id
 
     async def place(self, job: JobRecord) -> None:
+        """Launch the PENDING job where the placer says, unless no pool may be tried now,
+        the vCPU ceiling or a quota hold makes it wait, or its configuration was refused
+        less than a back-off ago. A job that waits stays PENDING."""
+        if not self.capacity.ready(job):
+            return
+        await self.capacity.refresh_scores(job)
         placement = self._placer(job)
+        if placement is None:
+            log.debug("no_pool_available", job_id=job.job_id)
+            return
+        if not await self.capacity.claim(job, placement, self._launcher):
+            return
         launching = await self._mover.to_launching(job, job_placement(placement))
         if launching is None:
+            self.capacity.gate.withdraw(job.job_id)
             return  # someone else moved it; the next pass sees the new state
         self._tracker.watch(launching.job_id, launching.attempt, self._clock.monotonic())
         await self._launch(launching, placement)
 
     async def relaunch(self, job: JobRecord) -> bool:
         """Launch again for a LAUNCHING attempt whose launch failed at an earlier tick; False
-        when the job is not waiting for one (then it is the lost-worker check's)."""
+        when the job is not waiting for one (then it is the lost-worker check's). Counts
+        the vCPUs of a live attempt this master did not launch."""
+        await self.capacity.observe(job)
         waiting = self._unlaunched.get(job.job_id)
         if waiting is None or waiting.attempt != job.attempt:
             return False
@@ -83,28 +105,57 @@ class Scheduler:
         return True
 
     def forget_launches(self, live: Collection[str]) -> None:
-        """Drop the relaunches of jobs no longer live (cancelled meanwhile)."""
+        """Drop the relaunches and vCPU claims of jobs no longer live (finished, cancelled)."""
         for job_id in [j for j in self._unlaunched if j not in live]:
             del self._unlaunched[job_id]
+        self.capacity.keep_only(set(live))
 
     async def _launch(self, job: JobRecord, placement: LaunchRequest, tries: int = 0) -> None:
         """One RunInstances (EC2's client retries it as `retries.py` says). A transient
         failure is tried again at the next tick, up to `LAUNCH_TRIES` launches in all;
         the ClientToken makes a launch that did land count once."""
         self._unlaunched.pop(job.job_id, None)
+        user_data = self.user_data(job, placement)
         try:
-            instance_id = await self._launcher.launch(placement, self.user_data(job, placement))
+            instance_id = await self._launcher.launch(
+                placement, user_data, client_token=f"{job.job_id}-{job.attempt}-{job.version}"
+            )
+        except (LaunchDeclined, LaunchRefused) as exc:
+            await self._unlaunch(job, self.capacity.declined(job, placement, exc))
+            return
         except TransientError as exc:
-            tries += 1
-            log.warning("launch_failed", job_id=job.job_id, error=str(exc), tries=tries)
-            if tries < LAUNCH_TRIES:
-                self._unlaunched[job.job_id] = _Unlaunched(job.attempt, placement, tries)
-            else:  # the lost-worker check re-queues it after the launch timeout
-                log.error("launch_gave_up", job_id=job.job_id)
+            await self._launch_failed(job, placement, tries + 1, exc)
             return
         except PermanentError as exc:
+            self.capacity.gate.withdraw(job.job_id)
             await self._fail(job, f"launch refused: {exc}")
             return
+        self.capacity.landed(job, placement)
+        await self._record(job, placement, instance_id)
+
+    async def _launch_failed(
+        self, job: JobRecord, placement: LaunchRequest, tries: int, exc: TransientError
+    ) -> None:
+        log.warning("launch_failed", job_id=job.job_id, error=str(exc), tries=tries)
+        if tries < LAUNCH_TRIES:
+            self._unlaunched[job.job_id] = _Unlaunched(job.attempt, placement, tries)
+            return
+        try:
+            found = await self._launcher.attempt_instance(job.job_id, job.attempt)
+        except TransientError:  # asked again at the next tick
+            self._unlaunched[job.job_id] = _Unlaunched(job.attempt, placement, tries - 1)
+            return
+        if found is not None:  # it landed after all: the ClientToken kept it single
+            await self._record(job, placement, found)
+            return
+        self.capacity.gate.withdraw(job.job_id)
+        await self._unlaunch(job, f"launch failed {tries} times: {exc}")
+
+    async def _unlaunch(self, job: JobRecord, reason: str) -> None:
+        if await self._mover.unlaunch(job, reason):
+            log.info("job_not_launched", job_id=job.job_id, attempt=job.attempt, reason=reason)
+
+    async def _record(self, job: JobRecord, placement: LaunchRequest, instance_id: str) -> None:
         placed = job_placement(placement, instance_id)
         if await self._mover.record_instance(job, instance_id, placed):
             log.info(
@@ -141,6 +192,7 @@ class Scheduler:
     async def requeue(self, job: JobRecord) -> None:
         """INTERRUPTED -> PENDING with attempt + 1, or FAILED once attempts are used up.
         The interrupted attempt's cost is written with the re-queue, in the same write."""
+        self.capacity.ended(job)
         if job.attempt >= job.spec.max_attempts:
             await self._fail(job, f"interrupted {job.attempt} times; max_attempts reached")
             return

@@ -20,6 +20,7 @@ from cbas_async.deployment import Session, make_store
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.lease import MasterLease
 from cbas_async.fleet.tracker import HeartbeatTracker
+from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.placement import broker_placer
 from cbas_async.handlers.sweeper import Sweeper, subscription_key
@@ -30,6 +31,7 @@ from cbas_async.master.ping_poller import PingPoller
 from cbas_async.master.price_fetcher import PriceFeed, open_price_feed
 from cbas_async.master.server import Subscription
 from cbas_async.master.wiring import (
+    make_capacity,
     make_event_handlers,
     make_job_steps,
     make_launcher,
@@ -102,6 +104,8 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             )
         prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
         launcher = await make_launcher(clients, settings)
+        capacity = await make_capacity(clients, settings, clock)
+        health.problems = capacity.refusals.reasons
         components = _wire(
             settings,
             clients,
@@ -114,6 +118,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             tracker,
             prices,
             launcher,
+            capacity,
         )
         yield Master(settings, clients, resources, store, bus, health, lease, server, components)
 
@@ -160,6 +165,7 @@ def _wire(
     tracker: HeartbeatTracker,
     prices: PriceFeed,
     launcher: Launcher,
+    capacity: CapacityControl,
 ) -> list[Component]:
     costing = JobCosting(store=store, book=prices.book)
     wake = asyncio.Event()
@@ -177,11 +183,14 @@ def _wire(
         settings,
         mover=mover,
         launcher=launcher,
-        placer=broker_placer(book=prices.book, clock=clock, region=settings.region),
+        placer=broker_placer(
+            book=prices.book, clock=clock, region=settings.region, pools=capacity.pools
+        ),
         tracker=tracker,
         resources=resources,
         clock=clock,
         costing=costing,
+        capacity=capacity,
     )
     sweeper = Sweeper(
         store=store, launcher=launcher, sns=clients.sns, topic_arn=resources.topic_arn, clock=clock

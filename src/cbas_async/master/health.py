@@ -1,4 +1,8 @@
-"""What /healthz reports: loop lag, freshness of SQS and DynamoDB, lease."""
+"""What /healthz reports: loop lag, freshness of SQS and DynamoDB, lease, and the reasons
+the master is degraded (launches EC2 refuses for a configuration or permission reason).
+
+Degraded is not down: the status stays 200 (restarting the master fixes no configuration),
+`status` says "degraded" and `degraded` lists the reasons."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ class Health:
 
     clock: Clock
     lease_held: Callable[[], bool] = lambda: True
+    problems: Callable[[], list[str]] = list  # reasons to report the master degraded
     max_age_s: float = 90.0
     max_lag_s: float = 1.0
     loop_lag_s: float = 0.0
@@ -35,7 +40,16 @@ class Health:
         fresh = all(age is not None and age <= self.max_age_s for age in ages.values())
         held = self.lease_held()
         ok = fresh and held and self.loop_lag_s <= self.max_lag_s
-        return ok, {"ok": ok, "loop_lag_s": round(self.loop_lag_s, 4), "lease_held": held, **ages}
+        degraded = self.problems()
+        status = "degraded" if ok and degraded else "ok" if ok else "failing"
+        return ok, {
+            "ok": ok,
+            "status": status,
+            "degraded": degraded,
+            "loop_lag_s": round(self.loop_lag_s, 4),
+            "lease_held": held,
+            **ages,
+        }
 
 
 class LoopLagMonitor:

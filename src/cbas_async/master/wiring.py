@@ -12,13 +12,18 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cbas_async.aws import Clients
+from cbas_async.aws import Clients, open_service_quotas
 from cbas_async.bootstrap import Resources
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
+from cbas_async.fleet.ceiling import LaunchGate
 from cbas_async.fleet.launch_config import LaunchConfig, resolve_launch_config
 from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.placement_scores import PlacementScores
+from cbas_async.fleet.pools import PoolBook
+from cbas_async.fleet.quotas import VcpuCatalog, ceiling_vcpus
 from cbas_async.fleet.tracker import HeartbeatTracker
+from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.interruptions import InterruptionHandler
@@ -31,6 +36,31 @@ from cbas_async.master.health import Health
 from cbas_async.master.supervisor import Supervisor
 from cbas_async.settings import Settings
 from cbas_async.store import JobStore
+
+
+async def make_capacity(clients: Clients, settings: Settings, clock: Clock) -> CapacityControl:
+    """Pools (with Spot Placement Scores), the live-vCPU ceiling (CBAS_MAX_VCPUS, else the
+    account's spot vCPU quota where Service Quotas answers), quota holds and refusals. On
+    the local cloud (an endpoint URL) neither Service Quotas nor the scores are asked."""
+    if settings.max_vcpus is not None or settings.endpoint_url is not None:
+        limit = await ceiling_vcpus(settings.max_vcpus, None)
+    else:
+        async with open_service_quotas(settings) as quotas:
+            limit = await ceiling_vcpus(None, quotas)
+    pools = PoolBook()
+    # the local cloud has no placement scores to give (and a launch should not wait on it)
+    scores = (
+        PlacementScores(ec2=clients.ec2, region=settings.region, clock=clock, pools=pools)
+        if settings.endpoint_url is None
+        else None
+    )
+    return CapacityControl(
+        clock=clock,
+        pools=pools,
+        gate=LaunchGate(limit_vcpus=limit),
+        vcpus=VcpuCatalog(ec2=clients.ec2),
+        scores=scores,
+    )
 
 
 async def make_launcher(
@@ -96,6 +126,7 @@ def make_job_steps(
     resources: Resources,
     clock: Clock,
     costing: JobCosting | None = None,
+    capacity: CapacityControl | None = None,
 ) -> JobSteps:
     scheduler = Scheduler(
         mover=mover,
@@ -106,6 +137,7 @@ def make_job_steps(
         settings=settings,
         clock=clock,
         costing=costing,
+        capacity=capacity,
     )
     detector = LostWorkerDetector(
         mover=mover,

@@ -164,17 +164,22 @@ class BrokerPolicy:
         return waiting & some
 
     def _plan(self, sim: SimState, job: int) -> None:
+        self._record(sim, job, self._choose(sim, job))
+
+    def _choose(self, sim: SimState, job: int, region: str | None = None) -> PlacementChoice:
+        """The production broker's placement for the job's remaining work (in `region`)."""
         trace, load = sim.trace, sim.workload
         step = int(sim.idx[job])
         deadline_s = trace.time_s(int(sim.starts[job])) + load.deadline_s
         capacity = self.capacity
-        placement = choose_placement(
+        return choose_placement(
             job=BrokerJob(
                 instance_types=(trace.instance_type,),
                 work_hours=(load.work_s - sim.saved[job]) / 3600.0,
                 checkpoint_cost_s=load.checkpoint_cost_s,
                 restart_cost_s=load.restart_cost_s,
                 deadline=from_epoch_s(deadline_s),
+                region=region,
             ),
             history=self.history,
             ondemand={trace.instance_type: trace.ondemand_usd_per_hour},
@@ -185,7 +190,6 @@ class BrokerPolicy:
             outage_s=self._keyed(capacity.outages_s(step)) if capacity else None,
             bridged_by_caller=True,
         )
-        self._record(sim, job, placement)
 
     def _waits_s(self, sim: SimState, job: int) -> FloatArray:
         """Expected wait per zone (inf: not a candidate). While some zone can take the job
@@ -248,4 +252,5 @@ def _flat_history(ctx: PolicyContext) -> PriceHistory:
         (zone, trace.instance_type): PriceSeries.build(times, trace.price_start[row])
         for row, zone in enumerate(trace.zones)
     }
-    return PriceHistory(series)
+    regions = dict(zip(trace.zones, trace.regions, strict=True)) if trace.regions else None
+    return PriceHistory(series, regions=regions)

@@ -10,6 +10,8 @@ from cbas_async.sim.checkpointing import YiAdaptive, YiEdge, YiHour, YoungDaly
 from cbas_async.sim.deadline import UniformProgress
 from cbas_async.sim.options import NAMES
 from cbas_async.sim.policy import Policy, PolicyContext
+from cbas_async.sim.region_broker import RegionBroker
+from cbas_async.sim.uniform_multi import UniformProgressMulti
 from cbas_async.spot.history import PriceHistory
 
 OPTIMUM = "optimum"
@@ -21,8 +23,16 @@ _BUILDERS: dict[str, Callable[[PolicyContext, PriceHistory | None], Policy]] = {
     "yi-adaptive": lambda ctx, _: YiAdaptive(ctx),
     "young-daly": lambda ctx, _: YoungDaly(ctx),
     "uniform-progress": lambda ctx, _: UniformProgress(ctx),
-    "broker": BrokerPolicy,
+    "uniform-progress-multi": lambda ctx, _: UniformProgressMulti(ctx),
+    "broker": lambda ctx, history: _broker(ctx, history),
 }
+
+
+def _broker(ctx: PolicyContext, history: PriceHistory | None) -> Policy:
+    """Across regions on a trace that has several, else the single-market broker."""
+    return RegionBroker(ctx, history) if ctx.trace.multi_region else BrokerPolicy(ctx, history)
+
+
 POLICY_NAMES: tuple[str, ...] = NAMES  # in the order of `cbas simulate --help`
 
 

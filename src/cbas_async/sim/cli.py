@@ -2,6 +2,8 @@
 
     cbas simulate --prices spot.csv --instance-type c3.xlarge --work-hours 6 --jobs 20
     cbas simulate --availability aws-02-15-2023/*.json --spot-price 0.92 --json
+    cbas simulate --availability regions/aws-02-15-2023/*.json --checkpoint-gib 30 \
+        --work-hours 24 --deadline-hours 36 --jobs 12
 
 Exit status: 0 on success, 2 on a usage or data error (with a message on stderr).
 """
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"policies": [row.to_json() for row in rows]}, indent=2))
     else:
         print(_heading(scenario))
-        print(format_table(rows))
+        print(format_table(rows, regions=scenario.trace.multi_region))
     if args.plot is not None:
         write_plot(args.plot, scenario, results)
     return 0
@@ -49,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _heading(scenario: Scenario) -> str:
     trace, load = scenario.trace, scenario.workload
+    where = ", ".join(trace.zones)
+    if trace.multi_region:
+        where += f" (home region {load.home_region}; a move copies for {load.move_usd:g} USD"
+        where += f" and {load.move_s:g} s)"
     return (
-        f"{trace.instance_type} in {', '.join(trace.zones)} ({trace.model.name} era, "
+        f"{trace.instance_type} in {where} ({trace.model.name} era, "
         f"{trace.step_s:g} s steps), {len(scenario.starts)} jobs of {load.work_s / 3600:g} h "
         f"work, deadline {load.deadline_s / 3600:g} h, on-demand "
         f"{trace.ondemand_usd_per_hour:g} USD/h\n"

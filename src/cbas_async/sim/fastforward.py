@@ -32,6 +32,7 @@ def replays_exactly(trace: MarketTrace, workload: Workload) -> bool:
         workload.work_s,
         workload.checkpoint_cost_s,
         workload.restart_cost_s,
+        workload.move_s,
     )
     whole = all(float(d).is_integer() and abs(d) < 2.0**40 for d in durations)
     prices = (trace.price_start, trace.price_mean)

@@ -15,6 +15,7 @@ NAMES = (
     "yi-adaptive",
     "young-daly",
     "uniform-progress",
+    "uniform-progress-multi",
     "broker",
     "optimum",
 )
@@ -24,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """All options of `cbas simulate`."""
     _trace_arguments(parser)
     _job_arguments(parser)
+    _region_arguments(parser)
     _output_arguments(parser)
     _model_arguments(parser)
 
@@ -38,7 +40,7 @@ def _trace_arguments(parser: argparse.ArgumentParser) -> None:
         "--spot-price",
         type=float,
         metavar="USD",
-        help="spot price per hour for availability traces (they carry none)",
+        help="spot USD/h for availability traces that carry no prices",
     )
     parser.add_argument(
         "--ondemand",
@@ -63,6 +65,28 @@ def _job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restart-cost-s", type=float, default=120.0)
     parser.add_argument(
         "--jobs", type=int, default=10, help="jobs, start times spread over the trace"
+    )
+
+
+def _region_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint-gib",
+        type=float,
+        default=0.0,
+        metavar="G",
+        help="checkpoint size: a move to another region copies it (default 0)",
+    )
+    parser.add_argument("--egress-usd-per-gib", type=float, default=0.02, metavar="U")
+    parser.add_argument(
+        "--transfer-mib-s",
+        type=float,
+        default=100.0,
+        metavar="R",
+        help="copy rate between regions (default 100 MiB/s)",
+    )
+    parser.add_argument(
+        "--home-region",
+        help="where jobs start, and uniform-progress's region (default: the first file's)",
     )
 
 

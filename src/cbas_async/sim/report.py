@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -20,6 +20,8 @@ from cbas_async.sim.simulator import SimResult, simulate
 from cbas_async.sim.state import IntArray, Workload
 from cbas_async.sim.trace import MarketTrace
 from cbas_async.spot.history import PriceHistory
+
+HOME_ONLY = "uniform-progress"  # the single-region baseline on a trace with regions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +36,7 @@ class PolicySummary:
     deadline_misses: int
     cost_vs_ondemand: float | None
     cost_vs_optimum: float | None
+    region_moves: float | None = None  # checkpoints copied between regions per job
 
     def to_json(self) -> dict[str, object]:
         return {k: _finite(v) for k, v in asdict(self).items()}
@@ -56,9 +59,12 @@ class Scenario:
 
 
 def run_policy(scenario: Scenario, name: str, *, record: bool = False) -> SimResult:
-    """One named policy (or the optimum) over every job of the scenario."""
+    """One named policy (or the optimum) over every job of the scenario; on a trace with
+    regions, `uniform-progress` sees only the home region's zones."""
     if name == OPTIMUM:
         return optimum_result(scenario)
+    if name == HOME_ONLY and scenario.trace.multi_region:
+        scenario = home_only(scenario)
     ctx = PolicyContext(
         trace=scenario.trace,
         workload=scenario.workload,
@@ -76,8 +82,16 @@ def run_policy(scenario: Scenario, name: str, *, record: bool = False) -> SimRes
     )
 
 
+def home_only(scenario: Scenario) -> Scenario:
+    """The scenario on the zones of the jobs' home region."""
+    trace, home = scenario.trace, scenario.workload.home_region or scenario.trace.regions[0]
+    rows = [row for row, region in enumerate(trace.regions) if region == home]
+    return replace(scenario, trace=trace.only_zones(rows))
+
+
 def optimum_result(scenario: Scenario) -> SimResult:
-    """The offline optimum per job, as a `SimResult` (it is never interrupted, loses nothing)."""
+    """The offline optimum per job, as a `SimResult` (it is never interrupted, loses nothing;
+    its region moves are those of one cheapest plan)."""
     outcomes = [optimum(scenario.trace, scenario.workload, int(s)) for s in scenario.starts]
     cost = np.array([o.cost_usd for o in outcomes])
     completion = np.array([o.completion_s for o in outcomes])
@@ -90,6 +104,7 @@ def optimum_result(scenario: Scenario) -> SimResult:
         work_lost_s=np.zeros(jobs),
         deadline_met=np.isfinite(cost),
         steps=0,
+        region_moves=np.array([o.region_moves for o in outcomes], dtype=np.int64),
     )
 
 
@@ -113,6 +128,9 @@ def summarize(
                 deadline_misses=int((~result.deadline_met).sum()),
                 cost_vs_ondemand=mean / od_mean if od_mean > 0 else None,
                 cost_vs_optimum=mean / best_mean if 0 < best_mean < math.inf else None,
+                region_moves=None
+                if result.region_moves is None
+                else float(result.region_moves.mean()),
             )
         )
     return rows
@@ -128,13 +146,16 @@ def evaluate(
     return summarize([results[name] for name in names], ondemand, best), results
 
 
-def format_table(rows: Sequence[PolicySummary]) -> str:
-    """A markdown table of the summaries."""
+def format_table(rows: Sequence[PolicySummary], *, regions: bool = False) -> str:
+    """A markdown table of the summaries; with `regions`, also the region moves per job."""
     header = (
         "| policy | cost USD/job | vs on-demand | vs optimum | completion h | "
         "interruptions | work lost h | deadline misses |"
     )
-    lines = [header, "|" + " --- |" * 8]
+    columns = 8
+    if regions:
+        header, columns = header + " region moves |", 9
+    lines = [header, "|" + " --- |" * columns]
     for row in rows:
         cells = [
             row.name,
@@ -146,6 +167,8 @@ def format_table(rows: Sequence[PolicySummary]) -> str:
             f"{row.work_lost_hours:.2f}",
             str(row.deadline_misses),
         ]
+        if regions:
+            cells.append(_ratio(row.region_moves))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cbas_async.sim.priced import describes_itself, read_zone_trace, trace_from_zone_files
 from cbas_async.sim.report import Scenario
 from cbas_async.sim.state import Workload
 from cbas_async.sim.trace import MarketTrace, trace_from_availability, trace_from_prices
@@ -25,12 +26,6 @@ class ScenarioError(Exception):
 
 
 def build_scenario(args: argparse.Namespace, *, start_s: float | None) -> Scenario:
-    workload = Workload(
-        work_s=args.work_hours * 3600.0,
-        deadline_s=(args.deadline_hours or 2 * args.work_hours) * 3600.0,
-        checkpoint_cost_s=args.checkpoint_cost_s,
-        restart_cost_s=args.restart_cost_s,
-    )
     zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
     history = None
     if args.prices is not None:
@@ -38,7 +33,30 @@ def build_scenario(args: argparse.Namespace, *, start_s: float | None) -> Scenar
         trace = _price_trace(args, history, zones)
     else:
         trace = _availability_trace(args, zones)
-    return _spread_jobs(args, trace, workload, history, start_s)
+    return _spread_jobs(args, trace, _workload(args, trace), history, start_s)
+
+
+def _workload(args: argparse.Namespace, trace: MarketTrace) -> Workload:
+    """The job, with what a move between regions costs (`--checkpoint-gib` copied at
+    `--transfer-mib-s` for `--egress-usd-per-gib`)."""
+    gib, rate = args.checkpoint_gib, args.transfer_mib_s
+    if gib < 0 or args.egress_usd_per_gib < 0 or rate <= 0:
+        raise ScenarioError(
+            "--checkpoint-gib and --egress-usd-per-gib must be at least 0, --transfer-mib-s above 0"
+        )
+    home = args.home_region or (trace.region_names[0] if trace.region_names else "")
+    if home and home not in trace.region_names:
+        known = ", ".join(trace.region_names) or "none (its files name no region)"
+        raise ScenarioError(f"--home-region {home}: the trace's regions are {known}")
+    return Workload(
+        work_s=args.work_hours * 3600.0,
+        deadline_s=(args.deadline_hours or 2 * args.work_hours) * 3600.0,
+        checkpoint_cost_s=args.checkpoint_cost_s,
+        restart_cost_s=args.restart_cost_s,
+        home_region=home,
+        move_usd=gib * args.egress_usd_per_gib,
+        move_s=gib * 1024.0 / rate,
+    )
 
 
 def _instance_type(args: argparse.Namespace, available: list[str]) -> str:
@@ -93,6 +111,11 @@ def _price_trace(
 
 
 def _availability_trace(args: argparse.Namespace, zones: list[str] | None) -> MarketTrace:
+    described = [describes_itself(path) for path in args.availability]
+    if any(described):
+        if not all(described):
+            raise ScenarioError("mix of trace files with and without metadata.zone")
+        return _described_trace(args, zones)
     if args.spot_price is None:
         raise ScenarioError("availability traces carry no price: give --spot-price USD")
     history = AvailabilityHistory.from_files(args.availability)
@@ -108,6 +131,23 @@ def _availability_trace(args: argparse.Namespace, zones: list[str] | None) -> Ma
         ),
         zones=zones,
         step_s=args.step_s,
+    )
+
+
+def _described_trace(args: argparse.Namespace, zones: list[str] | None) -> MarketTrace:
+    """Self-describing files (`priced.py`): of the chosen type, and zones if given."""
+    files = [read_zone_trace(path) for path in args.availability]
+    itype = _instance_type(args, sorted({f.instance_type for f in files}))
+    files = [f for f in files if f.instance_type == itype]
+    if zones:
+        missing = sorted(set(zones) - {f.zone for f in files})
+        if missing:
+            raise ScenarioError(f"no trace of {itype} for zones {', '.join(missing)}")
+        files = [f for f in files if f.zone in zones]
+    if args.step_s is not None and args.step_s != files[0].gap_s:
+        raise ScenarioError("traces with metadata replay at their own gap_seconds: omit --step-s")
+    return trace_from_zone_files(
+        files, spot_usd_per_hour=args.spot_price, ondemand_usd_per_hour=args.ondemand_price
     )
 
 

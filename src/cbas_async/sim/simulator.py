@@ -21,6 +21,7 @@ from cbas_async.sim.policy import Planner, Policy
 from cbas_async.sim.state import BoolArray, FloatArray, IntArray, SimState, Workload
 from cbas_async.sim.step import step
 from cbas_async.sim.trace import MarketTrace
+from cbas_async.sim.uniform_multi import UniformProgressMulti
 from cbas_async.sim.uniform_plan import UniformProgressPlanner
 
 __all__ = [
@@ -45,6 +46,7 @@ class SimResult:
     deadline_met: BoolArray
     steps: int  # trace-steps processed, summed over jobs
     progress_s: FloatArray | None = None  # job 0's progress after each step, when recorded
+    region_moves: IntArray | None = None  # per job, checkpoints copied to another region
 
 
 def simulate(
@@ -107,7 +109,9 @@ def planner_for(policy: Policy, trace: MarketTrace, workload: Workload) -> Plann
     """The policy's planner for fast-forward, or None: the stepper must run it."""
     if not replays_exactly(trace, workload):
         return None
-    if type(policy) is UniformProgress:
+    if type(policy) in (UniformProgress, UniformProgressMulti):
+        # the multi-region variant decides at the same steps, only its zone differs
+        assert isinstance(policy, UniformProgress)
         return UniformProgressPlanner(policy, trace.step_s)
     if isinstance(policy, Planner) and _plans_its_rules(type(policy)):
         return policy
@@ -145,4 +149,5 @@ def _result(sim: SimState, policy: Policy, trail: FloatArray | None) -> SimResul
         deadline_met=completion <= sim.workload.deadline_s * (1 + 1e-12),
         steps=int(np.minimum(sim.outcome("done_step") + 1, sim.horizon).sum()),
         progress_s=trail,
+        region_moves=sim.outcome("moves").astype(np.int64),
     )

@@ -28,10 +28,10 @@ IDLE = -1  # pool index of a job with no instance
 # every per-job array, and those that make up the result
 _PER_JOB = (
     *("ids", "starts", "idx", "pool", "offset", "fi", "running", "done", "ckpt", "stopping"),
-    *("session_start", "done_step", "interruptions", "bid", "completion"),
+    *("session_start", "done_step", "interruptions", "bid", "completion", "region", "moves"),
     *("x", "saved", "debt", "cost", "lost", "hour_usd"),
 )
-_OUTPUTS = ("cost", "completion", "interruptions", "lost", "done_step")
+_OUTPUTS = ("cost", "completion", "interruptions", "lost", "done_step", "moves")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,18 +40,26 @@ class Workload:
 
     A checkpoint takes `checkpoint_cost_s` of instance time without progress and saves the
     progress made before it. Launching with saved progress costs `restart_cost_s` first.
+    On a trace with regions the job starts in `home_region` (by default the first), and
+    launching with saved progress in another region than the checkpoint's also costs
+    `move_usd` (egress) and `move_s` (the copy: instance time without progress).
     """
 
     work_s: float
     deadline_s: float
     checkpoint_cost_s: float = 0.0
     restart_cost_s: float = 0.0
+    home_region: str = ""
+    move_usd: float = 0.0
+    move_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.work_s <= 0 or self.deadline_s <= 0:
             raise ValueError("work_s and deadline_s must be above 0")
         if self.checkpoint_cost_s < 0 or self.restart_cost_s < 0:
             raise ValueError("checkpoint and restart costs must be at least 0")
+        if self.move_usd < 0 or self.move_s < 0:
+            raise ValueError("move costs must be at least 0")
 
 
 class SimState:
@@ -81,6 +89,8 @@ class SimState:
         self.session_start = np.zeros(jobs, dtype=np.int64)
         self.done_step = np.full(jobs, horizon, dtype=np.int64)
         self.interruptions = np.zeros(jobs, dtype=np.int64)
+        self.region = np.full(jobs, _home_index(trace, workload), dtype=np.int64)
+        self.moves = np.zeros(jobs, dtype=np.int64)  # launches that copied a checkpoint
         for name in ("x", "saved", "debt", "cost", "lost", "hour_usd"):
             setattr(self, name, np.zeros(jobs))
         self.bid = np.full(jobs, np.inf)
@@ -104,6 +114,9 @@ class SimState:
         self.flat_max = np.concatenate([trace.price_max.ravel(), od])
         self.flat_available = np.concatenate([trace.available.ravel(), np.ones_like(od, bool)])
         self.capacity_limited = not bool(trace.available.all())
+        # per pool, its region's index; on-demand (-1) runs wherever the job's checkpoint is
+        self.pool_region = np.append(trace.zone_regions(), -1)
+        self.multi_region = trace.multi_region
 
     @property
     def step_s(self) -> float:
@@ -193,6 +206,15 @@ class SimState:
         self.ckpt[jobs] = False
         self.stopping[jobs] = False
         self.set_pool(jobs, np.full(len(jobs), IDLE, dtype=np.int64))
+
+
+def _home_index(trace: MarketTrace, workload: Workload) -> int:
+    names = trace.region_names
+    if not workload.home_region or not names:
+        return 0
+    if workload.home_region not in names:
+        raise ValueError(f"home region {workload.home_region} is not among {', '.join(names)}")
+    return names.index(workload.home_region)
 
 
 def _steps_per_hour(trace: MarketTrace) -> int:

@@ -5,7 +5,8 @@ At each job's step boundary:
    bid era a partial instance-hour is refunded; with a notice long enough for a checkpoint,
    a checkpointing policy keeps its progress up to the notice;
 2. voluntary stops take effect (a policy's stop first runs a checkpoint);
-3. idle jobs may launch (the policy picks a pool and a max price);
+3. idle jobs may launch (the policy picks a pool and a max price); on a trace with regions,
+   a launch on spot in another region than the job's checkpoint first copies it there;
 4. running jobs may start a checkpoint;
 5. each running job spends the step on overhead (restart, checkpoint), then work, and is
    billed: in hourly billing each instance-hour at its start, else per second (60 s minimum).
@@ -102,6 +103,21 @@ def _launch(sim: SimState, policy: Policy) -> None:
     sim.debt[jobs] = np.where(sim.saved[jobs] > 0, sim.workload.restart_cost_s, 0.0)
     sim.ckpt[jobs] = False
     sim.stopping[jobs] = False
+    if sim.multi_region:
+        _move(sim, jobs, pools)
+
+
+def _move(sim: SimState, jobs: IntArray, pools: IntArray) -> None:
+    """A launch on spot in another region than the checkpoint's copies the checkpoint
+    there first: egress, and the copy's time before the restart (on-demand stays put)."""
+    target = sim.pool_region[pools]
+    spot = target >= 0
+    moved = jobs[spot & (target != sim.region[jobs]) & (sim.saved[jobs] > 0)]
+    sim.region[jobs[spot]] = target[spot]
+    if len(moved):
+        sim.cost[moved] += sim.workload.move_usd
+        sim.debt[moved] += sim.workload.move_s
+        sim.moves[moved] += 1
 
 
 def _checkpoint(sim: SimState, policy: Policy) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ from cbas_async.spot.history import PriceHistory, from_epoch_s
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -37,6 +38,8 @@ class MarketTrace:
     available: BoolArray
     ondemand_usd_per_hour: float
     model: MarketModel
+    # per zone, its region, for traces whose files name it (empty: one market, no regions)
+    regions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         shape = (len(self.zones), self.price_start.shape[1] if self.price_start.ndim == 2 else -1)
@@ -45,6 +48,17 @@ class MarketTrace:
                 raise ValueError(f"{name} must have shape {shape}")
         if self.step_s <= 0:
             raise ValueError("step_s must be above 0")
+        if self.regions and len(self.regions) != len(self.zones):
+            raise ValueError("regions must name one region per zone")
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        """The regions in order of first appearance (empty for a trace without regions)."""
+        return tuple(dict.fromkeys(self.regions))
+
+    @property
+    def multi_region(self) -> bool:
+        return len(self.region_names) > 1
 
     @property
     def n_steps(self) -> int:
@@ -60,6 +74,26 @@ class MarketTrace:
 
     def time_s(self, step: int) -> float:
         return self.start_s + step * self.step_s
+
+    def zone_regions(self) -> IntArray:
+        """Per zone, the index of its region in `region_names` (all 0 without regions)."""
+        names = self.region_names
+        return np.array([names.index(r) for r in self.regions] or [0] * self.n_zones, np.int64)
+
+    def only_zones(self, rows: Sequence[int]) -> MarketTrace:
+        """The same market restricted to these zones (rows)."""
+        keep = list(rows)
+        if not keep:
+            raise ValueError("no zones left")
+        return replace(
+            self,
+            zones=tuple(self.zones[r] for r in keep),
+            price_start=self.price_start[keep],
+            price_mean=self.price_mean[keep],
+            price_max=self.price_max[keep],
+            available=self.available[keep],
+            regions=tuple(self.regions[r] for r in keep) if self.regions else (),
+        )
 
 
 def _zones(available: Sequence[str], wanted: Sequence[str] | None, what: str) -> list[str]:

@@ -15,7 +15,7 @@ slack before the deadline. On-demand is a candidate unless the caller bridges it
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -101,6 +101,8 @@ def choose_placement(
     outage_s: Mapping[tuple[str, str], float] | None = None,
     lookback: timedelta = DEFAULT_LOOKBACK,
     bridged_by_caller: bool = False,
+    risk: Mapping[tuple[str, str], float] | None = None,
+    ondemand_unavailable: Collection[str] = (),
 ) -> PlacementChoice:
     """The placement with the lowest expected cost, counting the on-demand fallback that a
     spot plan too slow for the deadline would need. `unavailable` maps (zone, type) without
@@ -109,17 +111,26 @@ def choose_placement(
     the spells above the max price in the price history). `bridged_by_caller`: the
     caller runs on on-demand itself when its deadline needs it (the simulator's broker
     policy), so spot placements are ranked with the fallback they would need, but
-    on-demand is not offered instead. Only history before `now` is used. Raises
-    ValueError only for an empty `instance_types`."""
+    on-demand is not offered instead. `risk` maps (zone, type) to a surcharge on the
+    spot pool's expected cost when ranking (0.5: ranked as if 50 % dearer), for the
+    capacity this deployment saw it lack or lose (`fleet.pools.risk_of`); the cost the
+    choice reports stays unscaled. `ondemand_unavailable`: types not to offer on demand
+    now. Only history before `now` is used. Raises ValueError only for an empty
+    `instance_types`."""
     if not job.instance_types:
         raise ValueError("the job allows no instance type")
     era = model or model_for(now)
     slack_s = (job.deadline - now).total_seconds() if job.deadline else math.inf
-    context = _Context(job, ondemand, era, slack_s, dict(unavailable or {}), dict(outage_s or {}))
+    context = _Context(
+        job, ondemand, era, slack_s, dict(unavailable or {}), dict(outage_s or {}), risk or {}
+    )
     spot = _spot_options(context, history, hazard_per_hour, now, lookback)
     if not spot:
         return _fallback(job, ondemand)
-    options = spot if bridged_by_caller else spot + _ondemand_options(context, history)
+    if not bridged_by_caller:
+        offered = {t: p for t, p in ondemand.items() if t not in ondemand_unavailable}
+        spot += _ondemand_options(replace(context, ondemand=offered), history)
+    options = spot
     return min(options, key=lambda o: o.cost_usd).placement
 
 
@@ -133,6 +144,7 @@ class _Context:
     slack_s: float
     waits_s: Mapping[tuple[str, str], float]
     outages_s: Mapping[tuple[str, str], float]
+    risks: Mapping[tuple[str, str], float]
 
 
 def _spot_options(
@@ -215,7 +227,7 @@ def _spot_option(
         expected_instance_s=run.instance_s,
         expected_interruptions=run.interruptions,
     )
-    return _Option(placement, cost)
+    return _Option(placement, cost * (1.0 + max(context.risks.get(key, 0.0), 0.0)))
 
 
 def _margin_s(job: BrokerJob) -> float:
