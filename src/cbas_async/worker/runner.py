@@ -2,7 +2,8 @@
 
 The job gets its own session and process group, so signals reach every process it started; on Linux
 it is also killed if the worker dies (`setpriv --pdeathsig`), so a crashed or killed worker
-never leaves an orphan writing into a sandbox that a later attempt reuses.
+never leaves an orphan writing into a sandbox that a later attempt reuses. Given a
+`JobUser`, the job runs as that user, with no supplementary groups.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import structlog
+
+from cbas_async.worker.jobuser import JobUser, run_as
 
 log = structlog.get_logger(__name__)
 
@@ -64,8 +67,10 @@ class JobProcess:
         env: Mapping[str, str],
         stdout: Path,
         stderr: Path,
+        user: JobUser | None = None,
     ) -> JobProcess:
-        """Start `argv`; raises `FileNotFoundError` if there is no such executable."""
+        """Start `argv` (as `user` if given); `FileNotFoundError` if there is no such
+        executable. The output files are opened here, so the job needs no access to them."""
         if find_executable(argv[0], cwd=cwd, path=env.get("PATH")) is None:
             raise FileNotFoundError(2, "no such executable", argv[0])
         with stdout.open("ab") as out, stderr.open("ab") as err:
@@ -77,8 +82,9 @@ class JobProcess:
                 stdout=out,
                 stderr=err,
                 start_new_session=True,  # its own process group (uvloop has no process_group)
+                **run_as(user),
             )
-        log.info("job_started", pid=process.pid, argv=list(argv))
+        log.info("job_started", pid=process.pid, argv=list(argv), user=user and user.name)
         return cls(process)
 
     @property
