@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import stat
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import structlog
 
@@ -42,11 +42,24 @@ class JobUserUnavailable(Exception):
         self.reason = reason
 
 
-def run_as(user: JobUser | None) -> dict[str, Any]:
-    """The subprocess arguments that start a process as `user` (none for the worker's own)."""
+def setpriv_options(user: JobUser) -> list[str]:
+    """What makes `setpriv` run its command as `user`, with no supplementary groups (the
+    worker's event loop, uvloop, cannot switch users itself)."""
+    return ["--reuid", str(user.uid), "--regid", str(user.gid), "--clear-groups"]
+
+
+def as_user(argv: Sequence[str], user: JobUser | None) -> list[str]:
+    """`argv`, run as `user` when one is given; `FileNotFoundError` without `setpriv`."""
     if user is None:
-        return {}
-    return {"user": user.uid, "group": user.gid, "extra_groups": []}
+        return list(argv)
+    return [_setpriv(), *setpriv_options(user), "--", *argv]
+
+
+def _setpriv() -> str:
+    found = shutil.which("setpriv")
+    if found is None:
+        raise FileNotFoundError(2, "setpriv (util-linux) runs jobs as their user", "setpriv")
+    return found
 
 
 def lookup(name: str) -> JobUser | None:
@@ -89,6 +102,8 @@ def resolve_job_user(
             raise JobUserUnavailable(f"no user {name!r} and useradd failed: {complaint}")
     if user.uid == 0:
         raise JobUserUnavailable(f"user {name!r} is root: refusing to run jobs as it")
+    if shutil.which("setpriv") is None:
+        raise JobUserUnavailable("no setpriv (util-linux) to run the job as its user")
     return user
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import structlog
 
-from cbas_async.worker.jobuser import JobUser, run_as
+from cbas_async.worker.jobuser import JobUser, as_user, setpriv_options
 
 log = structlog.get_logger(__name__)
 
@@ -36,11 +36,13 @@ def job_environment(
     return {**env, **spec_env, **extra}
 
 
-def orphan_guard(argv: Sequence[str]) -> list[str]:
-    """`argv`, run so that the kernel kills it when the worker dies (where supported)."""
+def orphan_guard(argv: Sequence[str], user: JobUser | None = None) -> list[str]:
+    """`argv`, run so that the kernel kills it when the worker dies (where supported), as
+    `user` if given (`FileNotFoundError` when there is no `setpriv` to switch users)."""
     if sys.platform == "linux" and shutil.which("setpriv"):
-        return ["setpriv", "--pdeathsig", "KILL", "--", *argv]
-    return list(argv)
+        switch = setpriv_options(user) if user is not None else []
+        return ["setpriv", "--pdeathsig", "KILL", *switch, "--", *argv]
+    return as_user(argv, user)
 
 
 def find_executable(program: str, *, cwd: Path, path: str | None) -> str | None:
@@ -75,14 +77,13 @@ class JobProcess:
             raise FileNotFoundError(2, "no such executable", argv[0])
         with stdout.open("ab") as out, stderr.open("ab") as err:
             process = await asyncio.create_subprocess_exec(
-                *orphan_guard(argv),
+                *orphan_guard(argv, user),
                 cwd=cwd,
                 env=dict(env),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
                 start_new_session=True,  # its own process group (uvloop has no process_group)
-                **run_as(user),
             )
         log.info("job_started", pid=process.pid, argv=list(argv), user=user and user.name)
         return cls(process)

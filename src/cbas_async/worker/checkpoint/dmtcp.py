@@ -30,7 +30,7 @@ from cbas_async.records import CheckpointPointer
 from cbas_async.worker.checkpoint import dmtcp_cli as cli
 from cbas_async.worker.checkpoint.archive import link_snapshot
 from cbas_async.worker.checkpoint.base import CheckpointUnavailable, JobHandle
-from cbas_async.worker.jobuser import JobUser, run_as
+from cbas_async.worker.jobuser import JobUser, as_user
 
 log = structlog.get_logger(__name__)
 
@@ -192,12 +192,11 @@ class DmtcpCheckpointer:
         await asyncio.to_thread(output_file.parent.mkdir, parents=True, exist_ok=True)
         with output_file.open("wb") as sink:
             process = await asyncio.create_subprocess_exec(
-                *argv,
+                *as_user(argv, user),  # no orphan guard: the coordinator daemonizes
                 env=cli.environment(self._tmp_dir, {**self._base_env, "PATH": self._search_path}),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=sink,
                 stderr=sink,
-                **run_as(user),
             )
         try:
             async with asyncio.timeout(timeout_s):
