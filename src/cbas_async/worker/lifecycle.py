@@ -27,11 +27,7 @@ from cbas_async.worker.checkpoint.storage import CheckpointStorage
 from cbas_async.worker.finish import Finisher, RunFacts
 from cbas_async.worker.heartbeat import Progress
 from cbas_async.worker.imds import Identity
-from cbas_async.worker.jobuser import (
-    JobUser,
-    JobUserUnavailable,
-    resolve_job_user,
-)
+from cbas_async.worker.jobuser import JobUser, JobUserUnavailable, resolve_job_user
 from cbas_async.worker.jobwriter import JobWriter
 from cbas_async.worker.logship import LogShipper
 from cbas_async.worker.retry import retrying
