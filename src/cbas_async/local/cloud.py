@@ -80,6 +80,7 @@ class LocalCloud:
     env: dict[str, str]
     faults: FaultGate
     market: LocalMarket | None = None
+    imds: ImdsEmulator | None = None
 
 
 @asynccontextmanager
@@ -109,6 +110,7 @@ async def open_local_cloud(
                 await set_up_account(clients, accounts, local, resources)
             imds = await stack.enter_async_context(ImdsEmulator(clock=clock))
             env = _worker_env(local)
+            _private_dir(local.home / "instances")  # the workers' logs: no job may read them
             hypervisor = Hypervisor(
                 ec2=clients.ec2,
                 imds=imds,
@@ -158,9 +160,15 @@ async def open_local_cloud(
                 env,
                 faults=moto.faults,
                 market=market,
+                imds=imds,
             )
     finally:
         await asyncio.to_thread(moto.stop)
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
 
 
 def _with_trace(settings: Settings, trace: Path | None, clock: Clock) -> Settings:

@@ -4,11 +4,18 @@ Each instance lives under its own path prefix, `http://127.0.0.1:PORT/<instance_
 so a worker is pointed at it with `CBAS_IMDS_ENDPOINT=http://127.0.0.1:PORT/<instance_id>`.
 As on EC2 with IMDSv2 required: PUT `latest/api/token` with a TTL header returns a token,
 and every GET without a valid, unexpired token of that instance gets 401.
+
+The user data and `meta-data/iam/` (what a job's code must never read) are answered only to
+callers running as the worker's uid (`trusted_uid`, this process's by default), told from the
+TCP connection (`local.peer_uid`); any other caller gets 403, as a job's uid meets EC2's
+owner-match firewall rule on an instance.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,10 +25,12 @@ from aiohttp import web
 
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.httpserver import HttpServer
+from cbas_async.local.peer_uid import caller_is
 
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 MAX_TTL_S = 21600
+PRIVATE_PATHS = ("user-data", "meta-data/iam/")  # for the worker's uid only
 
 
 @dataclass(slots=True)
@@ -48,7 +57,15 @@ class ImdsEmulator:
     to serve AWS's spot interruption notice.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None):
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Clock | None = None,
+        trusted_uid: int | None = None,
+    ):
+        self._trusted_uid = os.geteuid() if trusted_uid is None else trusted_uid
         self._host = host
         self._port = port
         self._clock = clock or SystemClock()
@@ -124,10 +141,24 @@ class ImdsEmulator:
             return web.Response(status=404)
         if not self._token_valid(request.headers.get(TOKEN_HEADER), instance_id):
             return web.Response(status=401)
-        value = self._value(instance_id, instance, request.match_info["path"])
+        path = "/".join(part for part in request.match_info["path"].split("/") if part)
+        if (path + "/").startswith(PRIVATE_PATHS) and not await self._trusted(request):
+            return web.Response(status=403)
+        value = self._value(instance_id, instance, path)
         if value is None:
             return web.Response(status=404)
         return web.Response(text=value)
+
+    async def _trusted(self, request: web.Request) -> bool:
+        transport = request.transport
+        peer = transport.get_extra_info("peername") if transport else None
+        server = transport.get_extra_info("sockname") if transport else None
+        return await asyncio.to_thread(
+            caller_is,
+            self._trusted_uid,
+            tuple(peer[:2]) if peer else None,
+            tuple(server[:2]) if server else None,
+        )
 
     def _token_valid(self, token: str | None, instance_id: str) -> bool:
         found = self._tokens.get(token or "")
