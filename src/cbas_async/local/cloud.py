@@ -30,6 +30,7 @@ from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.interrupter import Interrupter
+from cbas_async.local.jobs_dir import jobs_dir
 from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
 from cbas_async.local.spot_market import (
     LocalMarket,
@@ -117,7 +118,7 @@ async def open_local_cloud(
                 deployment=local.deployment,
                 worker_env=env,
                 root=local.home / "instances",
-                jobs_dir=local.home / "jobs",
+                jobs_dir=jobs_dir(local),
                 clock=clock,
             )
             interrupter = Interrupter(
