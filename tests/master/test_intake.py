@@ -9,9 +9,12 @@ import asyncio
 import json
 import socket
 
+import pytest
+
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import SystemClock, utc_iso
+from cbas_async.errors import ConfigError
 from cbas_async.events import Event, InterruptionWarned
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.local.interrupter import spot_warning
@@ -69,3 +72,15 @@ async def test_the_queue_by_default_and_http_too_with_a_public_url(
         assert [e.instance_id for e in got if isinstance(e, InterruptionWarned)] == ["i-0http"]
         assert (poller.handled, poller.dropped) == (0, 0)  # a duplicate: deleted, not handled
     assert await _protocols(clients, resources) == ["sqs"]  # unsubscribed on exit
+
+
+async def test_a_master_creates_nothing_and_says_run_bootstrap(
+    clients: Clients, master_settings: Settings
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        async with open_master(master_settings.replace(http_port=0)):
+            pass
+    assert raised.value.variable == "CBAS_DEPLOYMENT"
+    assert "run `cbas bootstrap` first" in str(raised.value)
+    assert (await clients.sqs.list_queues()).get("QueueUrls", []) == []
+    assert (await clients.sns.list_topics())["Topics"] == []
