@@ -1,8 +1,9 @@
 """The account set-up of `cbas bootstrap`, idempotent: the master's and the worker's roles and
 instance profiles, the workers' security group (no inbound rule), the EventBridge rules that
 send EC2's events to the deployment's events topic (with the topic policy that lets them),
-and the bucket's rule aborting incomplete multipart uploads. Each step reads first and
-writes only what differs, so a second run changes nothing."""
+the masters' events queue subscribed to that topic (`events_queue.py`), and the bucket's
+rule aborting incomplete multipart uploads. Each step reads first and writes only what
+differs, so a second run changes nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from botocore.exceptions import ClientError
 from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.errors import ConfigError
+from cbas_async.events_queue import ensure_events_delivery
 from cbas_async.iamroles import ensure_instance_profile, ensure_role, error_code
 from cbas_async.policies import event_pattern, events_topic_statement
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, ROLES, Scope
@@ -27,6 +29,7 @@ from cbas_async.session_policy import printed_policies
 from cbas_async.settings import Settings
 
 if TYPE_CHECKING:
+    from types_aiobotocore_ec2.type_defs import FilterTypeDef
     from types_aiobotocore_events import EventBridgeClient
     from types_aiobotocore_iam import IAMClient
     from types_aiobotocore_s3.type_defs import LifecycleRuleTypeDef
@@ -55,6 +58,7 @@ class Account:
     instance_profiles: dict[str, str]  # process -> instance profile ARN
     security_group_id: str
     rules: list[str]  # EventBridge rule ARNs
+    events_subscription_arn: str = ""  # the events queue's subscription to the events topic
 
 
 @asynccontextmanager
@@ -91,9 +95,11 @@ async def set_up_account(
     for process in ROLES:
         roles[process] = await ensure_role(accounts.iam, scope, process)
         profiles[process] = await ensure_instance_profile(accounts.iam, scope, process)
-    group = await ensure_security_group(clients, scope)
+    vpc = await workers_vpc(clients, scope, settings.subnet_id)
+    group = await ensure_security_group(clients, scope, vpc)
     rules = [await ensure_rule(accounts.events, scope, suffix) for suffix in EVENT_RULES]
     await ensure_topic_policy(clients, scope)
+    subscription = await ensure_events_delivery(clients, scope, resources.events_queue_url)
     await ensure_lifecycle(clients, scope)
     return Account(
         account_id=scope.account,
@@ -101,35 +107,55 @@ async def set_up_account(
         instance_profiles=profiles,
         security_group_id=group,
         rules=rules,
+        events_subscription_arn=subscription,
     )
+
+
+async def workers_vpc(clients: Clients, scope: Scope, subnet_id: str | None) -> str:
+    """The VPC of the workers' subnet (`CBAS_SUBNET_ID`), else the region's default VPC."""
+    if subnet_id is None:
+        return await default_vpc(clients, scope)
+    try:
+        found = await clients.ec2.describe_subnets(SubnetIds=[subnet_id])
+    except ClientError as exc:
+        if error_code(exc) != "InvalidSubnetID.NotFound":
+            raise
+        raise ConfigError("CBAS_SUBNET_ID", f"no subnet {subnet_id} in {scope.region}") from exc
+    return found["Subnets"][0]["VpcId"]
 
 
 async def default_vpc(clients: Clients, scope: Scope) -> str:
     found = await clients.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])
     if not found["Vpcs"]:
-        raise ConfigError("CBAS_REGION", f"{scope.region} has no default VPC for the workers")
+        raise ConfigError(
+            "CBAS_SUBNET_ID",
+            f"{scope.region} has no default VPC: set CBAS_SUBNET_ID to the workers' subnet",
+        )
     return found["Vpcs"][0]["VpcId"]
 
 
-async def find_security_group(clients: Clients, scope: Scope) -> str | None:
-    found = await clients.ec2.describe_security_groups(
-        Filters=[
-            {"Name": "group-name", "Values": [scope.security_group_name]},
-            {"Name": f"tag:{DEPLOYMENT_TAG}", "Values": [scope.deployment]},
-        ]
-    )
+async def find_security_group(
+    clients: Clients, scope: Scope, vpc_id: str | None = None
+) -> str | None:
+    filters: list[FilterTypeDef] = [
+        {"Name": "group-name", "Values": [scope.security_group_name]},
+        {"Name": f"tag:{DEPLOYMENT_TAG}", "Values": [scope.deployment]},
+    ]
+    if vpc_id is not None:
+        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+    found = await clients.ec2.describe_security_groups(Filters=filters)
     groups = found["SecurityGroups"]
     return groups[0]["GroupId"] if groups else None
 
 
-async def ensure_security_group(clients: Clients, scope: Scope) -> str:
-    """The workers' group: outbound only. Any inbound rule found on it is removed."""
-    group_id = await find_security_group(clients, scope)
+async def ensure_security_group(clients: Clients, scope: Scope, vpc_id: str) -> str:
+    """The workers' group in `vpc_id`: outbound only. Any inbound rule found on it is removed."""
+    group_id = await find_security_group(clients, scope, vpc_id)
     if group_id is None:
         made = await clients.ec2.create_security_group(
             GroupName=scope.security_group_name,
             Description="cbas workers: no inbound traffic",
-            VpcId=await default_vpc(clients, scope),
+            VpcId=vpc_id,
             TagSpecifications=[
                 {
                     "ResourceType": "security-group",

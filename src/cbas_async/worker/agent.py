@@ -61,7 +61,9 @@ async def run_worker(
         ):
             log.info("worker_started", zone=identity.zone)
             settings = settings_for(settings, data)
-            advertise = await _advertise_host(imds, settings, options, clock)
+            advertise = ""  # no command endpoint: nothing to advertise
+            if data.command_endpoint:
+                advertise = await _advertise_host(imds, settings, options, clock)
             async with open_clients(settings) as clients:
                 services = Services(
                     identity=identity,
