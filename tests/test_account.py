@@ -21,7 +21,8 @@ from cbas_async.account import (
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.errors import ConfigError
-from cbas_async.policies import EVENTS_QUEUE_SID, EVENTS_SID, policy, trust_policy
+from cbas_async.policies import policy
+from cbas_async.resource_policies import EVENTS_QUEUE_SID, EVENTS_SID, trust_policy
 from cbas_async.scope import EVENT_RULES, ROLES, Scope
 from cbas_async.settings import Settings
 

@@ -23,7 +23,7 @@ from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.errors import ConfigError
 from cbas_async.events_queue import ensure_events_delivery
 from cbas_async.iamroles import ensure_instance_profile, ensure_role, error_code
-from cbas_async.policies import event_pattern, events_topic_statement
+from cbas_async.resource_policies import event_pattern, events_topic_statement
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, ROLES, Scope
 from cbas_async.session_policy import printed_policies
 from cbas_async.settings import Settings

@@ -13,7 +13,7 @@ import json
 import structlog
 
 from cbas_async.aws import Clients
-from cbas_async.policies import EVENTS_QUEUE_SID, events_queue_statement
+from cbas_async.resource_policies import EVENTS_QUEUE_SID, events_queue_statement
 from cbas_async.scope import Scope
 
 log = structlog.get_logger(__name__)

@@ -1,5 +1,5 @@
-"""The IAM policy each process needs, and the resource policies the account set-up writes:
-the one source that `cbas bootstrap` puts into the roles and `--print-policies` prints.
+"""The IAM policy each process needs: the one source that `cbas bootstrap` puts into the
+roles and `--print-policies` prints (the resource policies are in resource_policies.py).
 Pure: no AWS calls.
 
 IAM authorizes TransactWriteItems per item (PutItem/UpdateItem on each table),
@@ -15,8 +15,6 @@ from typing import Any
 
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, PROCESSES, ROLES, Process, Scope
 
-EVENTS_SID = "EventBridgeDelivers"
-EVENTS_QUEUE_SID = "EventsTopicDelivers"
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-*"
 # the master's capacity reads: vCPUs per type, Spot Placement Scores (by zone id), vCPU quota
 _CAPACITY = "DescribeInstanceTypes GetSpotPlacementScores DescribeAvailabilityZones"
@@ -264,41 +262,3 @@ def all_policies(scope: Scope) -> dict[str, dict[str, Any]]:
 def printed(scope: Scope) -> str:
     """What `cbas bootstrap --print-policies` prints: every process's policy, as JSON."""
     return json.dumps(all_policies(scope), indent=2)
-
-
-def trust_policy(service: str = "ec2.amazonaws.com") -> dict[str, Any]:
-    """Who may assume a role: the instances that carry its instance profile."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-        ],
-    }
-
-
-def events_topic_statement(scope: Scope) -> dict[str, Any]:
-    """The topic policy statement that lets the deployment's rules publish EC2's events."""
-    return {
-        "Sid": EVENTS_SID,
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sns:Publish",
-        "Resource": scope.topic_arn(scope.events_topic),
-        "Condition": {"ArnEquals": {"aws:SourceArn": [scope.rule_arn(s) for s in EVENT_RULES]}},
-    }
-
-
-def events_queue_statement(scope: Scope) -> dict[str, Any]:
-    """The queue policy statement that lets the deployment's events topic send to it."""
-    return {
-        "Sid": EVENTS_QUEUE_SID,
-        "Effect": "Allow",
-        "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": scope.events_queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": scope.topic_arn(scope.events_topic)}},
-    }
-
-
-def event_pattern(detail_type: str) -> str:
-    return json.dumps({"source": ["aws.ec2"], "detail-type": [detail_type]})
