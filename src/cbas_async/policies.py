@@ -90,6 +90,9 @@ def worker_grants(scope: Scope) -> list[Grant]:
         *_job_files(scope, *files),
         Grant("Ping", ("sqs:SendMessage",), (scope.queue_arn,)),
         Grant("Commands", ("sns:Subscribe", "sns:Unsubscribe"), (scope.topic_arn(scope.topic),)),
+        Grant(
+            "BootWheel", ("s3:GetObject",), (f"{scope.bucket_arn}/wheels/*",)
+        ),  # the boot script's
     ]
 
 
@@ -173,6 +176,7 @@ def _operator_data(scope: Scope) -> list[Grant]:
         Grant("Tables", tables + items, scope.table_arns(indexes=True)),
         Grant("Bucket", bucket, (scope.bucket_arn,)),
         Grant("EmptyBucket", ("s3:DeleteObject", "s3:AbortMultipartUpload"), (scope.objects_arn,)),
+        Grant("UploadWheel", ("s3:GetObject", "s3:PutObject"), (f"{scope.bucket_arn}/wheels/*",)),
         Grant(
             "Queue", ("sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:DeleteQueue"), (scope.queue_arn,)
         ),

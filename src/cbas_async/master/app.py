@@ -101,7 +101,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
                 {"owner": settings.master_id, "arn": subscription.arn},
             )
         prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
-        launcher = await make_launcher(clients, settings)
+        launcher = await make_launcher(clients, settings, bucket=resources.bucket)
         components = _wire(
             settings,
             clients,
