@@ -78,12 +78,24 @@ def descriptor_text(user_data: str) -> str:
     """The job descriptor's JSON from the instance's user data; `InvalidMessage` if none."""
     if user_data.lstrip().startswith("{"):
         return user_data
+    found = _part(user_data, DESCRIPTOR_TYPE)
+    if found is None:
+        raise InvalidMessage("user data has no job descriptor part (application/json)")
+    return found
+
+
+def _part(user_data: str, content_type: str) -> str | None:
     for part in email.message_from_string(user_data).walk():
-        if part.get_content_type() != DESCRIPTOR_TYPE:
+        if part.get_content_type() != content_type:
             continue
         payload = part.get_payload(decode=True)
         try:
             return payload.decode() if isinstance(payload, bytes) else ""
         except UnicodeDecodeError as exc:
-            raise InvalidMessage(f"user data: the job descriptor is not text: {exc}") from exc
-    raise InvalidMessage("user data has no job descriptor part (application/json)")
+            raise InvalidMessage(f"user data: its {content_type} part is not text") from exc
+    return None
+
+
+def shell_part(user_data: str) -> str | None:
+    """The `text/x-shellscript` part, as cloud-init runs it; None when there is none."""
+    return _part(user_data, SCRIPT_TYPE)

@@ -28,6 +28,7 @@ from cbas_async.httpserver import HttpServer
 from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
 from cbas_async.local.imds_server import ImdsEmulator
+from cbas_async.local.instance_role import InstanceRole
 from cbas_async.local.interrupter import Interrupter
 from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
 from cbas_async.local.spot_market import (
@@ -40,6 +41,7 @@ from cbas_async.local.spot_market import (
 from cbas_async.settings import Settings
 from cbas_async.web.auth import TokenStore
 from cbas_async.web.tokens import TokenNotFound
+from cbas_async.wheels import this_wheel, upload_wheel
 
 log = structlog.get_logger(__name__)
 
@@ -104,15 +106,18 @@ async def open_local_cloud(
             clients = await stack.enter_async_context(open_clients(local))
             resources = await bootstrap(clients, local)
             # the account set-up as on AWS: the launch names its instance profile and group
-            async with open_account_clients(local) as accounts:
-                await set_up_account(clients, accounts, local, resources)
-            imds = await stack.enter_async_context(ImdsEmulator(clock=clock))
+            accounts = await stack.enter_async_context(open_account_clients(local))
+            account = await set_up_account(clients, accounts, local, resources)
+            wheel = await asyncio.to_thread(this_wheel)  # built once, then cached
+            await upload_wheel(clients.s3, resources.bucket, wheel)
+            role = InstanceRole(sts=accounts.sts, role_arn=account.roles["worker"], clock=clock)
+            imds = await stack.enter_async_context(ImdsEmulator(clock=clock, role=role))
             env = _worker_env(local)
             hypervisor = Hypervisor(
                 ec2=clients.ec2,
                 imds=imds,
                 deployment=local.deployment,
-                worker_env=env,
+                worker_env=_host_env(local, jobs_dir=local.home / "jobs"),
                 root=local.home / "instances",
                 jobs_dir=local.home / "jobs",
                 clock=clock,
@@ -184,7 +189,22 @@ def _market(
     )
 
 
+def _host_env(settings: Settings, *, jobs_dir: Path) -> dict[str, str]:
+    """The local image's `/etc/cbas/host.env`: loopback addresses, the shared jobs folder,
+    the DMTCP tools, the market's speed; no poweroff (the hypervisor powers off)."""
+    dmtcp_bin = settings.dmtcp_bin or unpacked_bin()  # not our PATH
+    return {
+        "CBAS_HTTP_HOST": "127.0.0.1",
+        "CBAS_WORKER_ADVERTISE_HOST": "127.0.0.1",
+        "CBAS_WORKER_POWEROFF": "false",
+        "CBAS_WORKER_DIR": str(jobs_dir.absolute()),
+        "CBAS_DMTCP_BIN": str(dmtcp_bin.absolute()) if dmtcp_bin else "",
+        "CBAS_SPEED": str(settings.speed),
+    }
+
+
 def _worker_env(settings: Settings) -> dict[str, str]:
+    """The masters' and the CLI's settings (local.env)."""
     if settings.dmtcp_bin is None:  # the copy `make dmtcp` unpacked, if any; not our PATH
         settings = settings.replace(dmtcp_bin=unpacked_bin())
     env = settings.to_env()
