@@ -14,9 +14,13 @@ UNIT="$ROOT/etc/systemd/system/cbas-worker.service"
 USER_DATA="$ROOT/var/lib/cloud/instance/user-data.txt"
 say() { echo "cbas-boot: $*" >&2; }
 
+# the marker: this version's dist-info in the venv (pip writes it once the install is done)
 has_version() {
-  [ -x "$OPT/bin/python" ] && "$OPT/bin/python" -I -c 'import importlib.metadata as m, sys
-sys.exit(m.version("cbas-async") != sys.argv[1])' "$CBAS_VERSION" 2>/dev/null
+  [ -x "$OPT/bin/python" ] || return 1
+  for found in "$OPT"/lib/python3*/site-packages/cbas_async-"$CBAS_VERSION".dist-info; do
+    [ -d "$found" ] && return 0
+  done
+  return 1
 }
 
 find_python() {

@@ -65,9 +65,9 @@ def started_units(root: Path) -> list[Unit]:
         words = line.split()
         starts = words[:1] == ["start"] or (words[:1] == ["enable"] and "--now" in words)
         for word in words[1:] if starts else []:
-            if not word.startswith("-") and word not in names:
-                names.append(word)
-    return [parse_unit(n, (root / UNIT_DIR / _service(n)).read_text()) for n in names]
+            if not word.startswith("-") and _service(word) not in names:
+                names.append(_service(word))
+    return [parse_unit(n, (root / UNIT_DIR / n).read_text()) for n in names]
 
 
 def _service(name: str) -> str:
