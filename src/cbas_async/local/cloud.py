@@ -81,6 +81,7 @@ class LocalCloud:
     env: dict[str, str]
     faults: FaultGate
     market: LocalMarket | None = None
+    role: InstanceRole | None = None  # the workers' role, as IMDS hands it out
 
 
 @asynccontextmanager
@@ -160,6 +161,7 @@ async def open_local_cloud(
                 env,
                 faults=moto.faults,
                 market=market,
+                role=role,
             )
     finally:
         await asyncio.to_thread(moto.stop)

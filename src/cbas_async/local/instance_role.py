@@ -45,6 +45,11 @@ class InstanceRole:
             self._issued[instance_id] = issued
         return issued.document
 
+    @property
+    def issued_to(self) -> list[str]:
+        """The instances holding keys now."""
+        return sorted(self._issued)
+
     def forget(self, instance_id: str) -> None:
         self._issued.pop(instance_id, None)
 
