@@ -21,7 +21,7 @@ RENEW_BEFORE = timedelta(minutes=15)  # botocore refreshes within 15 minutes of 
 @dataclass(frozen=True, slots=True)
 class _Issued:
     document: str  # the JSON IMDS serves
-    expires_at: datetime
+    renew_at: datetime  # on the injected clock
 
 
 class InstanceRole:
@@ -40,7 +40,7 @@ class InstanceRole:
     async def credentials(self, instance_id: str) -> str:
         """The JSON document of `iam/security-credentials/<role>` for this instance."""
         issued = self._issued.get(instance_id)
-        if issued is None or issued.expires_at - RENEW_BEFORE <= self._clock.now():
+        if issued is None or issued.renew_at <= self._clock.now():
             issued = await self._assume(instance_id)
             self._issued[instance_id] = issued
         return issued.document
@@ -58,7 +58,6 @@ class InstanceRole:
             RoleArn=self._role_arn, RoleSessionName=instance_id, DurationSeconds=DURATION_S
         )
         keys = answer["Credentials"]
-        expires = keys["Expiration"].astimezone(UTC)
         document = {
             "Code": "Success",
             "LastUpdated": _stamp(self._clock.now()),
@@ -66,9 +65,10 @@ class InstanceRole:
             "AccessKeyId": keys["AccessKeyId"],
             "SecretAccessKey": keys["SecretAccessKey"],
             "Token": keys["SessionToken"],
-            "Expiration": _stamp(expires),
+            "Expiration": _stamp(keys["Expiration"]),  # STS's own: botocore reads it
         }
-        return _Issued(json.dumps(document), expires)
+        renew_at = self._clock.now() + timedelta(seconds=DURATION_S) - RENEW_BEFORE
+        return _Issued(json.dumps(document), renew_at)
 
 
 def _stamp(moment: datetime) -> str:
