@@ -10,8 +10,15 @@ from pathlib import Path
 
 from cbas_async import __version__
 from cbas_async.fleet.userdata import BootTarget, document, shell_part
-from cbas_async.local.image import IPTABLES_RULES, boot_environment, prepare_root, write_shims
+from cbas_async.local.image import (
+    IPTABLES_RULES,
+    boot_environment,
+    host_env,
+    prepare_root,
+    write_shims,
+)
 from cbas_async.local.systemd import started_units
+from cbas_async.settings import Settings
 from tests.fleet.test_userdata import _descriptor
 
 IMDS = "http://127.0.0.1:9/i-1"
@@ -99,3 +106,26 @@ def test_the_boot_environment_holds_nothing_of_ours(tmp_path: Path) -> None:
     assert set(env) == {"PATH", "HOME", "LANG", "CBAS_INSTANCE_ROOT"}
     assert env["PATH"].startswith(f"{tmp_path / 'shims'}:/usr/local/sbin:")
     assert env["HOME"] == str(tmp_path / "root")  # not the ~/.aws of whoever runs the cloud
+
+
+def test_the_local_host_env_holds_no_secret_and_no_endpoint(tmp_path: Path) -> None:
+    settings = Settings(
+        endpoint_url="http://127.0.0.1:5000",
+        aws_access_key_id="AKIAEXAMPLEEXAMPLE00",
+        aws_secret_access_key="secret",
+        api_token="t",
+        speed=24.0,
+    )
+    env = host_env(settings, jobs_dir=tmp_path / "jobs")
+    assert set(env) == {
+        "CBAS_HTTP_HOST",
+        "CBAS_WORKER_ADVERTISE_HOST",
+        "CBAS_WORKER_POWEROFF",
+        "CBAS_WORKER_DIR",
+        "CBAS_DMTCP_BIN",
+        "CBAS_SPEED",
+    }
+    assert env["CBAS_WORKER_POWEROFF"] == "false"  # the hypervisor powers off, not the host
+    assert env["CBAS_SPEED"] == "24.0"
+    assert "secret" not in str(env)
+    assert "AKIA" not in str(env)

@@ -18,15 +18,17 @@ from aiohttp import web
 
 from cbas_async import localenv
 from cbas_async.account import open_account_clients, set_up_account
-from cbas_async.aws import open_clients
+from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.components import run_components
 from cbas_async.deployment import make_store
+from cbas_async.errors import ConfigError
 from cbas_async.hostpath import unpacked_bin
 from cbas_async.httpserver import HttpServer
 from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
+from cbas_async.local.image import host_env
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.instance_role import InstanceRole
 from cbas_async.local.interrupter import Interrupter
@@ -109,8 +111,7 @@ async def open_local_cloud(
             # the account set-up as on AWS: the launch names its instance profile and group
             accounts = await stack.enter_async_context(open_account_clients(local))
             account = await set_up_account(clients, accounts, local, resources)
-            wheel = await asyncio.to_thread(this_wheel)  # built once, then cached
-            await upload_wheel(clients.s3, resources.bucket, wheel)
+            await _upload_wheel(clients, resources.bucket)
             role = InstanceRole(sts=accounts.sts, role_arn=account.roles["worker"], clock=clock)
             imds = await stack.enter_async_context(ImdsEmulator(clock=clock, role=role))
             env = _worker_env(local)
@@ -118,7 +119,7 @@ async def open_local_cloud(
                 ec2=clients.ec2,
                 imds=imds,
                 deployment=local.deployment,
-                worker_env=_host_env(local, jobs_dir=local.home / "jobs"),
+                worker_env=host_env(local, jobs_dir=local.home / "jobs"),
                 root=local.home / "instances",
                 jobs_dir=local.home / "jobs",
                 clock=clock,
@@ -167,6 +168,17 @@ async def open_local_cloud(
         await asyncio.to_thread(moto.stop)
 
 
+async def _upload_wheel(clients: Clients, bucket: str) -> None:
+    """As `cbas bootstrap` does; without a wheel (no source checkout, no network to build
+    one) the local image still boots workers: it has this version."""
+    try:
+        wheel = await asyncio.to_thread(this_wheel)  # built once, then cached
+    except ConfigError as exc:
+        log.warning("wheel_not_uploaded", reason=str(exc))
+        return
+    await upload_wheel(clients.s3, bucket, wheel)
+
+
 def _with_trace(settings: Settings, trace: Path | None, clock: Clock) -> Settings:
     """Fix the replay's epoch for every process; a price CSV also feeds the master."""
     if trace is not None and trace.suffix == ".csv":
@@ -189,20 +201,6 @@ def _market(
     return LocalMarket(
         market=market, timeline=timeline, targets=targets, interrupter=interrupter, clock=clock
     )
-
-
-def _host_env(settings: Settings, *, jobs_dir: Path) -> dict[str, str]:
-    """The local image's `/etc/cbas/host.env`: loopback addresses, the shared jobs folder,
-    the DMTCP tools, the market's speed; no poweroff (the hypervisor powers off)."""
-    dmtcp_bin = settings.dmtcp_bin or unpacked_bin()  # not our PATH
-    return {
-        "CBAS_HTTP_HOST": "127.0.0.1",
-        "CBAS_WORKER_ADVERTISE_HOST": "127.0.0.1",
-        "CBAS_WORKER_POWEROFF": "false",
-        "CBAS_WORKER_DIR": str(jobs_dir.absolute()),
-        "CBAS_DMTCP_BIN": str(dmtcp_bin.absolute()) if dmtcp_bin else "",
-        "CBAS_SPEED": str(settings.speed),
-    }
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:

@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cbas_async import __version__
-from cbas_async.hostpath import HOST_PATH
+from cbas_async.hostpath import HOST_PATH, unpacked_bin
+from cbas_async.settings import Settings
 
 SYSTEMCTL_CALLS = "var/log/systemctl.calls"
 IPTABLES_RULES = "var/log/iptables.rules"
@@ -81,6 +82,20 @@ def prepare_root(
     data = root / USER_DATA
     data.write_text(user_data)
     os.chmod(data, 0o600)
+
+
+def host_env(settings: Settings, *, jobs_dir: Path) -> dict[str, str]:
+    """The local image's `/etc/cbas/host.env`: loopback addresses, the shared jobs folder,
+    the DMTCP tools, the market's speed; no poweroff (the hypervisor powers off)."""
+    dmtcp_bin = settings.dmtcp_bin or unpacked_bin()  # not our PATH
+    return {
+        "CBAS_HTTP_HOST": "127.0.0.1",
+        "CBAS_WORKER_ADVERTISE_HOST": "127.0.0.1",
+        "CBAS_WORKER_POWEROFF": "false",
+        "CBAS_WORKER_DIR": str(jobs_dir.absolute()),
+        "CBAS_DMTCP_BIN": str(dmtcp_bin.absolute()) if dmtcp_bin else "",
+        "CBAS_SPEED": str(settings.speed),
+    }
 
 
 def instance_path(shims: Path) -> str:
