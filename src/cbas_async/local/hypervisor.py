@@ -29,12 +29,7 @@ from cbas_async.clock import Clock
 from cbas_async.errors import InvalidMessage
 from cbas_async.fleet.tags import tag_value
 from cbas_async.fleet.userdata import shell_part
-from cbas_async.local.image import (
-    boot_environment,
-    instance_path,
-    prepare_root,
-    write_shims,
-)
+from cbas_async.local.image import boot_environment, instance_path, prepare_root, write_shims
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.systemd import Unit, started_units
 from cbas_async.loops import every
@@ -210,7 +205,10 @@ class Hypervisor:
         except Exception:  # one broken instance must not take the others down
             log.exception("instance_failed", instance_id=local.instance_id)
         finally:
-            await self._reap(local)
+            try:
+                await self._reap(local)
+            except Exception:  # EC2 unreachable: the master's lost-worker check terminates it
+                log.exception("instance_poweroff_failed", instance_id=local.instance_id)
 
     async def _supervise(self, local: LocalInstance, unit: Unit) -> None:
         """Run the unit until it ends for good: `Restart=on-failure` within its limit."""
