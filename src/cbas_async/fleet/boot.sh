@@ -36,7 +36,7 @@ sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
 
 install_python() {
   if command -v dnf >/dev/null 2>&1; then
-    dnf install -y -q python3.11                      # Amazon Linux 2023 ships 3.9
+    dnf install -y -q python3.11 python3.11-pip       # Amazon Linux 2023 ships 3.9
   elif command -v apt-get >/dev/null 2>&1; then
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3.12-venv
   else
@@ -103,6 +103,7 @@ Wants=network-online.target
 After=network-online.target
 StartLimitIntervalSec=600
 StartLimitBurst=5
+FailureAction=poweroff
 
 [Service]
 Type=simple
@@ -118,7 +119,6 @@ Environment="CBAS_SPEED=${CBAS_SPEED:-1}"
 ExecStart=$OPT/bin/python -m cbas_async worker
 Restart=on-failure
 RestartSec=1
-FailureAction=poweroff
 
 [Install]
 WantedBy=multi-user.target
