@@ -7,11 +7,13 @@ differs, so a second run changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -27,6 +29,7 @@ from cbas_async.resource_policies import event_pattern, events_topic_statement
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, ROLES, Scope
 from cbas_async.session_policy import printed_policies
 from cbas_async.settings import Settings
+from cbas_async.wheels import this_wheel, upload_wheel
 
 if TYPE_CHECKING:
     from types_aiobotocore_ec2.type_defs import FilterTypeDef
@@ -238,14 +241,20 @@ async def ensure_lifecycle(clients: Clients, scope: Scope) -> None:
     log.info("lifecycle_rule_written", bucket=bucket)
 
 
-async def bootstrap_command(settings: Settings, *, print_policies: bool = False) -> int:
-    """`cbas bootstrap [--print-policies]`: print the policies (no AWS call), or set up the
-    deployment's data resources and account resources and print what they are."""
+async def bootstrap_command(
+    settings: Settings, *, print_policies: bool = False, wheel: Path | None = None
+) -> int:
+    """`cbas bootstrap [--print-policies] [--wheel FILE]`: print the policies (no AWS call),
+    or set up the deployment's data resources and account resources, upload this
+    version's wheel (`wheel`, else found or built) and print what they are."""
     if print_policies:
         print(printed_policies(Scope.of(settings)))
         return 0
+    wheel_file = await asyncio.to_thread(this_wheel, wheel)
     async with open_clients(settings) as clients, open_account_clients(settings) as accounts:
         resources = await bootstrap(clients, settings)
         account = await set_up_account(clients, accounts, settings, resources)
-    print(json.dumps({**dataclasses.asdict(resources), **dataclasses.asdict(account)}, indent=2))
+        key = await upload_wheel(clients.s3, resources.bucket, wheel_file)
+    made = {**dataclasses.asdict(resources), **dataclasses.asdict(account), "wheel_key": key}
+    print(json.dumps(made, indent=2))
     return 0

@@ -99,6 +99,9 @@ def worker_grants(scope: Scope) -> list[Grant]:
         *_job_files(scope, *files),
         Grant("Ping", ("sqs:SendMessage",), (scope.queue_arn,)),
         Grant("Commands", ("sns:Subscribe", "sns:Unsubscribe"), (scope.topic_arn(scope.topic),)),
+        Grant(
+            "BootWheel", ("s3:GetObject",), (f"{scope.bucket_arn}/wheels/*",)
+        ),  # the boot script's
     ]
 
 
@@ -182,6 +185,7 @@ def _operator_data(scope: Scope) -> list[Grant]:
         Grant("Tokens", ("dynamodb:DeleteItem",), (scope.tokens_arn, scope.misc_arn)),
         Grant("Bucket", bucket, (scope.bucket_arn,)),
         Grant("EmptyBucket", ("s3:DeleteObject", "s3:AbortMultipartUpload"), (scope.objects_arn,)),
+        Grant("UploadWheel", ("s3:GetObject", "s3:PutObject"), (f"{scope.bucket_arn}/wheels/*",)),
         Grant("Queues", queues, scope.queue_arns),
         Grant("Topics", topics, scope.topic_arns),
     ]

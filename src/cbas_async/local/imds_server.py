@@ -3,7 +3,9 @@
 Each instance lives under its own path prefix, `http://127.0.0.1:PORT/<instance_id>/latest/…`,
 so a worker is pointed at it with `CBAS_IMDS_ENDPOINT=http://127.0.0.1:PORT/<instance_id>`.
 As on EC2 with IMDSv2 required: PUT `latest/api/token` with a TTL header returns a token,
-and every GET without a valid, unexpired token of that instance gets 401.
+and every GET without a valid, unexpired token of that instance gets 401. Given a `role`,
+`meta-data/iam/security-credentials/` names it and serves its temporary keys, so the
+workers' AWS SDK finds credentials where it finds them on EC2.
 
 The user data and `meta-data/iam/` (what a job's code must never read) are answered only to
 callers running as the worker's uid (`trusted_uid`, this process's by default), told from the
@@ -25,12 +27,14 @@ from aiohttp import web
 
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.httpserver import HttpServer
+from cbas_async.local.instance_role import InstanceRole
 from cbas_async.local.peer_uid import caller_is
 
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 MAX_TTL_S = 21600
 PRIVATE_PATHS = ("user-data", "meta-data/iam/")  # for the worker's uid only
+_CREDENTIALS = "meta-data/iam/security-credentials"
 
 
 @dataclass(slots=True)
@@ -64,9 +68,11 @@ class ImdsEmulator:
         port: int = 0,
         clock: Clock | None = None,
         trusted_uid: int | None = None,
+        role: InstanceRole | None = None,
     ):
         self._trusted_uid = os.geteuid() if trusted_uid is None else trusted_uid
         self._host = host
+        self._role = role
         self._port = port
         self._clock = clock or SystemClock()
         self._instances: dict[str, _Instance] = {}
@@ -94,6 +100,8 @@ class ImdsEmulator:
 
     def remove(self, instance_id: str) -> None:
         self._instances.pop(instance_id, None)
+        if self._role is not None:
+            self._role.forget(instance_id)
         self._tokens = {k: t for k, t in self._tokens.items() if t.instance_id != instance_id}
 
     @property
@@ -144,7 +152,9 @@ class ImdsEmulator:
         path = "/".join(part for part in request.match_info["path"].split("/") if part)
         if (path + "/").startswith(PRIVATE_PATHS) and not await self._trusted(request):
             return web.Response(status=403)
-        value = self._value(instance_id, instance, path)
+        value = await self._credentials(instance_id, path) or self._value(
+            instance_id, instance, path
+        )
         if value is None:
             return web.Response(status=404)
         return web.Response(text=value)
@@ -168,6 +178,14 @@ class ImdsEmulator:
             del self._tokens[token or ""]
             return False
         return True
+
+    async def _credentials(self, instance_id: str, path: str) -> str | None:
+        if self._role is None or not path.startswith(_CREDENTIALS):
+            return None
+        name = path.removeprefix(_CREDENTIALS).strip("/")
+        if not name:
+            return self._role.name
+        return await self._role.credentials(instance_id) if name == self._role.name else None
 
     @staticmethod
     def _value(instance_id: str, instance: _Instance, path: str) -> str | None:

@@ -94,7 +94,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         )
         await subscribe_http(stack, settings, clients, resources, store)
         prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
-        launcher = await make_launcher(clients, settings)
+        launcher = await make_launcher(clients, settings, bucket=resources.bucket)
         capacity = await make_capacity(clients, settings, clock)
         health.problems = capacity.refusals.reasons
         components = _wire(

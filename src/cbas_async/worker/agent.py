@@ -112,7 +112,7 @@ def main_worker(environ: Mapping[str, str]) -> int:
             for cause in exc.exceptions if isinstance(exc, ExceptionGroup) else ():
                 log.error("worker_crash_cause", error=repr(cause))
             code = 1
-    if options.poweroff:
+    if options.poweroff and code == 0:  # else systemd restarts the unit (Restart=on-failure)
         subprocess.run(["shutdown", "-h", "now"], check=False)  # on EC2: terminate the instance
     return code
 
