@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 import shutil
 from pathlib import Path
 
@@ -71,7 +72,13 @@ async def test_a_hostile_job_finds_nothing_and_changes_nothing(e2e: E2E, tmp_pat
     assert "hacked" not in item
     assert await session.sandbox.read(other_key) == b"another job's input\n"
     after = await asyncio.to_thread(_tree, home)
-    mine = f"jobs/{job_id}/"
+    # its sandbox, and the files its instance's boot wrote (user data, unit): none the job's
+    booted = {f"instances/{i}/" for i in await _instances_of(e2e, job_id)}
+    theirs = {k: v for k, v in after.items() if k.startswith(tuple(booted))}
+    assert theirs, "the instance's boot wrote its files"
+    job_uid = pwd.getpwnam("cbas-job").pw_uid
+    assert not [k for k in theirs if (home / k).lstat().st_uid == job_uid]
+    mine = (f"jobs/{job_id}/", *booted)
     assert {k: v for k, v in after.items() if not k.startswith(mine)} == before
 
 
@@ -99,6 +106,13 @@ async def _hand_over_the_imds_endpoint(e2e: E2E, job_id: str) -> None:
     work = e2e.cloud.settings.home / "jobs" / job_id / "work"
     endpoint = e2e.cloud.imds.endpoint(instance.instance_id)
     await asyncio.to_thread((work / "imds-endpoint").write_text, endpoint)
+
+
+async def _instances_of(e2e: E2E, job_id: str) -> list[str]:
+    found = await e2e.session.clients.ec2.describe_instances(
+        Filters=[{"Name": "tag:cbas:job_id", "Values": [job_id]}]
+    )
+    return [i["InstanceId"] for r in found["Reservations"] for i in r.get("Instances", [])]
 
 
 def _tree(home: Path) -> dict[str, tuple[int, int]]:
