@@ -21,7 +21,8 @@ from cbas_async.account import (
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.errors import ConfigError
-from cbas_async.policies import EVENTS_SID, policy, trust_policy
+from cbas_async.policies import policy
+from cbas_async.resource_policies import EVENTS_QUEUE_SID, EVENTS_SID, trust_policy
 from cbas_async.scope import EVENT_RULES, ROLES, Scope
 from cbas_async.settings import Settings
 
@@ -86,7 +87,23 @@ async def _snapshot(clients: Clients, accounts: AccountClients, scope: Scope) ->
         "topic_policy": json.loads(attributes["Policy"]),
         "groups": groups["SecurityGroups"],
         "lifecycle": lifecycle["Rules"],
+        "events_queue": await _events_queue(clients, scope),
     }
+
+
+async def _events_queue(clients: Clients, scope: Scope) -> dict[str, Any]:
+    """The events queue's policy and its subscriptions (with their attributes)."""
+    url = (await clients.sqs.get_queue_url(QueueName=scope.events_queue))["QueueUrl"]
+    found = await clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+    topic = scope.topic_arn(scope.events_topic)
+    listed = (await clients.sns.list_subscriptions_by_topic(TopicArn=topic))["Subscriptions"]
+    subscriptions = []
+    for sub in listed:
+        arn = sub["SubscriptionArn"]
+        attributes = await clients.sns.get_subscription_attributes(SubscriptionArn=arn)
+        raw = attributes["Attributes"].get("RawMessageDelivery")
+        subscriptions.append((arn, sub["Protocol"], sub["Endpoint"], raw))
+    return {"policy": json.loads(found["Attributes"]["Policy"]), "subscriptions": subscriptions}
 
 
 async def test_bootstrap_sets_up_the_account(
@@ -118,6 +135,19 @@ async def test_bootstrap_sets_up_the_account(
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
         }
     ]
+    # the masters' events queue: only the events topic may send to it, and it is subscribed
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:test-master-events"
+    [sends] = seen["events_queue"]["policy"]["Statement"]
+    assert sends["Sid"] == EVENTS_QUEUE_SID
+    assert (sends["Principal"], sends["Action"], sends["Resource"]) == (
+        {"Service": "sns.amazonaws.com"},
+        "sqs:SendMessage",
+        queue,
+    )
+    assert sends["Condition"] == {"ArnEquals": {"aws:SourceArn": topic}}
+    [(arn, protocol, endpoint, raw)] = seen["events_queue"]["subscriptions"]
+    assert (arn, protocol, endpoint) == (account.events_subscription_arn, "sqs", queue)
+    assert raw in (None, "false")  # the signed envelope reaches the master
 
 
 async def test_the_workers_group_has_no_inbound_rule(
@@ -172,6 +202,11 @@ async def test_a_second_run_repairs_drift_and_keeps_what_others_added(
         Bucket=resources.bucket, LifecycleConfiguration={"Rules": [other_rule]}
     )
     await accounts.events.remove_targets(Rule=scope.rule_name("rebalance"), Ids=["topic"])
+    await clients.sns.set_subscription_attributes(
+        SubscriptionArn=account.events_subscription_arn,
+        AttributeName="RawMessageDelivery",
+        AttributeValue="true",
+    )
 
     await _set_up(clients, accounts, settings)
 
@@ -180,6 +215,8 @@ async def test_a_second_run_repairs_drift_and_keeps_what_others_added(
     assert seen["roles"]["worker"]["policy"] == policy("worker", scope)
     assert [rule["ID"] for rule in seen["lifecycle"]] == ["theirs", scope.lifecycle_rule_id]
     assert seen["rules"]["rebalance"]["targets"] == [("topic", resources.events_topic_arn)]
+    [(arn, _, _, raw)] = seen["events_queue"]["subscriptions"]
+    assert (arn, raw) == (account.events_subscription_arn, "false")
 
 
 async def test_the_topic_policy_keeps_other_statements(
@@ -211,8 +248,13 @@ async def test_a_region_without_a_default_vpc_is_named(
     vpcs = await clients.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])
     for vpc in vpcs["Vpcs"]:
         await _delete_vpc(clients, vpc["VpcId"])
-    with pytest.raises(ConfigError, match="no default VPC"):
+    with pytest.raises(ConfigError, match="no default VPC") as raised:
         await set_up_account(clients, accounts, settings, resources)
+    assert raised.value.variable == "CBAS_SUBNET_ID"
+    unknown = settings.replace(subnet_id="subnet-00000000000000000")
+    with pytest.raises(ConfigError, match="no subnet subnet-0") as raised:
+        await set_up_account(clients, accounts, unknown, resources)
+    assert raised.value.variable == "CBAS_SUBNET_ID"
 
 
 async def _delete_vpc(clients: Clients, vpc_id: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import bootstrap, resolve
 from cbas_async.settings import Settings
@@ -40,10 +42,24 @@ async def test_bootstrap_twice_gives_identical_resources(
     assert sorted(before["tables"]) == ["test-job-events", "test-jobs", "test-misc", "test-tokens"]
     assert before["buckets"] == [first.bucket]
     assert first.bucket.startswith("test-")
-    assert len(before["queues"]) == 1
+    assert sorted(before["queues"]) == sorted([first.events_queue_url, first.ping_queue_url])
+    assert first.events_queue_url.endswith("/test-master-events")
     assert before["topics"] == sorted([first.topic_arn, first.events_topic_arn])
 
 
 async def test_resolve_finds_what_bootstrap_made(clients: Clients, settings: Settings) -> None:
     made = await bootstrap(clients, settings)
     assert await resolve(clients, settings) == made
+
+
+async def test_resolve_creates_nothing_and_names_what_is_missing(
+    clients: Clients, settings: Settings
+) -> None:
+    with pytest.raises(LookupError, match="no table test-misc"):
+        await resolve(clients, settings)
+    made = await bootstrap(clients, settings)
+    await clients.sqs.delete_queue(QueueUrl=made.events_queue_url)
+    before = await _snapshot(clients)
+    with pytest.raises(LookupError, match="no queue test-master-events"):
+        await resolve(clients, settings)
+    assert await _snapshot(clients) == before

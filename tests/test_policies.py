@@ -62,6 +62,7 @@ def _table(name: str) -> str:
 
 BUCKET = "arn:aws:s3:::cbas-0123456789ab"
 QUEUE = f"arn:aws:sqs:us-east-1:{ACCOUNT}:cbas-ping"
+EVENTS_QUEUE = f"arn:aws:sqs:us-east-1:{ACCOUNT}:cbas-master-events"
 COMMANDS = f"arn:aws:sns:us-east-1:{ACCOUNT}:cbas-commands"
 SPOT_EVENTS = f"arn:aws:sns:us-east-1:{ACCOUNT}:cbas-spot-events"
 WORKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cbas-us-east-1-worker"
@@ -69,12 +70,12 @@ INSTANCE = f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0123"
 
 
 def _resolve() -> list[Call]:
-    """session.open_session -> bootstrap.resolve."""
+    """session.open_session -> bootstrap.resolve (finds, never creates)."""
     return [
         Call("dynamodb:GetItem", _table("misc")),
         Call("sqs:GetQueueUrl", QUEUE),
-        Call("sns:CreateTopic", COMMANDS),
-        Call("sns:CreateTopic", SPOT_EVENTS),
+        Call("sqs:GetQueueUrl", EVENTS_QUEUE),
+        Call("sqs:GetQueueAttributes", QUEUE),  # its ARN gives the topics' ARNs
     ]
 
 
@@ -109,11 +110,7 @@ CALLS: dict[Process, list[Call]] = {
     ],
     "master": [
         *_resolve(),
-        Call("dynamodb:DescribeTable", _table("jobs")),  # bootstrap at start
-        Call("dynamodb:CreateTable", _table("misc")),
-        Call("s3:CreateBucket", BUCKET),
-        Call("s3:ListBucket", BUCKET),  # HeadBucket, and the API's outputs listing
-        Call("sqs:CreateQueue", QUEUE),
+        Call("s3:ListBucket", BUCKET),  # the API's outputs listing
         Call("dynamodb:PutItem", _table("misc")),  # lease, subscription record
         Call("dynamodb:DeleteItem", _table("misc")),
         Call("dynamodb:Scan", _table("misc")),
@@ -125,7 +122,9 @@ CALLS: dict[Process, list[Call]] = {
         Call("s3:GetObject", f"{BUCKET}/jobs/j/output/out.txt"),
         Call("sqs:ReceiveMessage", QUEUE),
         Call("sqs:DeleteMessage", QUEUE),  # DeleteMessageBatch
-        Call("sns:Subscribe", SPOT_EVENTS),
+        Call("sqs:ReceiveMessage", EVENTS_QUEUE),  # EC2's events, through the events topic
+        Call("sqs:DeleteMessage", EVENTS_QUEUE),
+        Call("sns:Subscribe", SPOT_EVENTS),  # only with CBAS_PUBLIC_URL
         Call("sns:Unsubscribe", SPOT_EVENTS),
         Call("sns:Publish", COMMANDS),
         Call("sns:ListSubscriptionsByTopic", COMMANDS),
@@ -181,6 +180,7 @@ FORBIDDEN: dict[Process, list[Call]] = {
         Call("sqs:ReceiveMessage", QUEUE),
         Call("sns:Publish", COMMANDS),
         Call("sns:Subscribe", SPOT_EVENTS),
+        Call("sqs:ReceiveMessage", EVENTS_QUEUE),
     ],
     "master": [
         Call("iam:CreateRole", WORKER_ROLE),
@@ -193,6 +193,14 @@ FORBIDDEN: dict[Process, list[Call]] = {
         Call("s3:DeleteObject", f"{BUCKET}/jobs/j/output/out.txt"),
         Call("sqs:DeleteQueue", QUEUE),
         Call("sns:DeleteTopic", COMMANDS),
+        # it finds the deployment and creates nothing (`cbas bootstrap` does)
+        Call("dynamodb:CreateTable", _table("misc")),
+        Call("dynamodb:DescribeTable", _table("jobs")),
+        Call("s3:CreateBucket", BUCKET),
+        Call("sqs:CreateQueue", QUEUE),
+        Call("sqs:CreateQueue", EVENTS_QUEUE),
+        Call("sqs:SetQueueAttributes", EVENTS_QUEUE),
+        Call("sns:CreateTopic", COMMANDS),
         Call("events:PutRule", f"arn:aws:events:us-east-1:{ACCOUNT}:rule/cbas-rebalance"),
         Call("ec2:TerminateInstances", INSTANCE),  # untagged: not ours
         Call("ec2:TerminateInstances", INSTANCE, {"aws:ResourceTag/cbas:deployment": "prod"}),
@@ -209,6 +217,9 @@ FORBIDDEN: dict[Process, list[Call]] = {
         Call("ec2:TerminateInstances", INSTANCE, OURS),
         Call("sqs:ReceiveMessage", QUEUE),
         Call("sqs:SendMessage", QUEUE),
+        Call("sqs:ReceiveMessage", EVENTS_QUEUE),
+        Call("sqs:SendMessage", EVENTS_QUEUE),
+        Call("sns:CreateTopic", COMMANDS),
         Call("sns:Publish", COMMANDS),
         Call("s3:DeleteObject", f"{BUCKET}/jobs/j/output/out.txt"),
         Call("s3:DeleteBucket", BUCKET),

@@ -118,6 +118,8 @@ def _sqs(scope: Scope, action: str, params: dict[str, Any]) -> list[Call]:
 
 
 def _sns(scope: Scope, action: str, params: dict[str, Any]) -> list[Call]:
+    if "SubscriptionArn" in params:  # authorized on the subscription's topic
+        return [Call(action, str(params["SubscriptionArn"]).rpartition(":")[0])]
     topic = params.get("TopicArn") or f"arn:aws:sns:{scope.region}:{ACCOUNT}:{params['Name']}"
     return [Call(action, topic)]
 
@@ -194,6 +196,7 @@ async def test_the_operator_may_make_every_call_of_bootstrap_and_teardown(
     assert {"iam:CreateRole", "events:PutRule", "ec2:CreateSecurityGroup"} <= actions
     assert {"iam:DeleteRole", "events:DeleteRule", "ec2:TerminateInstances"} <= actions
     assert {"dynamodb:DeleteTable", "s3:DeleteObject", "s3:ListBucketMultipartUploads"} <= actions
+    assert {"sqs:SetQueueAttributes", "sns:Subscribe", "sqs:DeleteQueue"} <= actions
     assert _denied("operator", recorder, resources.bucket) == []
 
 

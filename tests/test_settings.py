@@ -29,6 +29,10 @@ def test_defaults_and_resource_names() -> None:
         "prod-commands",
         "prod-spot-events",
     )
+    assert settings.events_queue == "prod-master-events"
+    assert (settings.http_host, settings.public_url) == ("127.0.0.1", None)  # listens locally
+    local = {"CBAS_PUBLIC_URL": "http://127.0.0.1:8080", "CBAS_SNS_VERIFY": "false"}
+    assert Settings.from_env(local).public_url == "http://127.0.0.1:8080"  # the local cloud
 
 
 def test_values_are_parsed() -> None:
@@ -66,6 +70,7 @@ def test_values_are_parsed() -> None:
         ({"CBAS_SPEED": "0"}, "CBAS_SPEED"),
         ({"CBAS_TRACE_EPOCH": "yesterday"}, "CBAS_TRACE_EPOCH"),
         ({"CBAS_API_URL": "ftp://master"}, "CBAS_API_URL"),
+        ({"CBAS_PUBLIC_URL": "http://master.example.com"}, "CBAS_PUBLIC_URL"),  # verified: https
         ({"AWS_SECRET_ACCESS_KEY": "only-one"}, "AWS_SECRET_ACCESS_KEY"),
     ],
 )

@@ -82,6 +82,7 @@ async def test_teardown_removes_everything_bootstrap_made(
         scope.security_group_name,
         deployed.bucket,
         settings.ping_queue,
+        settings.events_queue,
         deployed.topic_arn,
         deployed.events_topic_arn,
         *scope.tables,

@@ -1,16 +1,19 @@
 """The account set-up of `cbas bootstrap`, idempotent: the master's and the worker's roles and
 instance profiles, the workers' security group (no inbound rule), the EventBridge rules that
 send EC2's events to the deployment's events topic (with the topic policy that lets them),
-and the bucket's rule aborting incomplete multipart uploads. Each step reads first and
-writes only what differs, so a second run changes nothing."""
+the masters' events queue subscribed to that topic (`events_queue.py`), and the bucket's
+rule aborting incomplete multipart uploads. Each step reads first and writes only what
+differs, so a second run changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -20,13 +23,16 @@ from botocore.exceptions import ClientError
 from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.errors import ConfigError
+from cbas_async.events_queue import ensure_events_delivery
 from cbas_async.iamroles import ensure_instance_profile, ensure_role, error_code
-from cbas_async.policies import event_pattern, events_topic_statement
+from cbas_async.resource_policies import event_pattern, events_topic_statement
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, ROLES, Scope
 from cbas_async.session_policy import printed_policies
 from cbas_async.settings import Settings
+from cbas_async.wheels import this_wheel, upload_wheel
 
 if TYPE_CHECKING:
+    from types_aiobotocore_ec2.type_defs import FilterTypeDef
     from types_aiobotocore_events import EventBridgeClient
     from types_aiobotocore_iam import IAMClient
     from types_aiobotocore_s3.type_defs import LifecycleRuleTypeDef
@@ -55,6 +61,7 @@ class Account:
     instance_profiles: dict[str, str]  # process -> instance profile ARN
     security_group_id: str
     rules: list[str]  # EventBridge rule ARNs
+    events_subscription_arn: str = ""  # the events queue's subscription to the events topic
 
 
 @asynccontextmanager
@@ -91,9 +98,11 @@ async def set_up_account(
     for process in ROLES:
         roles[process] = await ensure_role(accounts.iam, scope, process)
         profiles[process] = await ensure_instance_profile(accounts.iam, scope, process)
-    group = await ensure_security_group(clients, scope)
+    vpc = await workers_vpc(clients, scope, settings.subnet_id)
+    group = await ensure_security_group(clients, scope, vpc)
     rules = [await ensure_rule(accounts.events, scope, suffix) for suffix in EVENT_RULES]
     await ensure_topic_policy(clients, scope)
+    subscription = await ensure_events_delivery(clients, scope, resources.events_queue_url)
     await ensure_lifecycle(clients, scope)
     return Account(
         account_id=scope.account,
@@ -101,35 +110,55 @@ async def set_up_account(
         instance_profiles=profiles,
         security_group_id=group,
         rules=rules,
+        events_subscription_arn=subscription,
     )
+
+
+async def workers_vpc(clients: Clients, scope: Scope, subnet_id: str | None) -> str:
+    """The VPC of the workers' subnet (`CBAS_SUBNET_ID`), else the region's default VPC."""
+    if subnet_id is None:
+        return await default_vpc(clients, scope)
+    try:
+        found = await clients.ec2.describe_subnets(SubnetIds=[subnet_id])
+    except ClientError as exc:
+        if error_code(exc) != "InvalidSubnetID.NotFound":
+            raise
+        raise ConfigError("CBAS_SUBNET_ID", f"no subnet {subnet_id} in {scope.region}") from exc
+    return found["Subnets"][0]["VpcId"]
 
 
 async def default_vpc(clients: Clients, scope: Scope) -> str:
     found = await clients.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])
     if not found["Vpcs"]:
-        raise ConfigError("CBAS_REGION", f"{scope.region} has no default VPC for the workers")
+        raise ConfigError(
+            "CBAS_SUBNET_ID",
+            f"{scope.region} has no default VPC: set CBAS_SUBNET_ID to the workers' subnet",
+        )
     return found["Vpcs"][0]["VpcId"]
 
 
-async def find_security_group(clients: Clients, scope: Scope) -> str | None:
-    found = await clients.ec2.describe_security_groups(
-        Filters=[
-            {"Name": "group-name", "Values": [scope.security_group_name]},
-            {"Name": f"tag:{DEPLOYMENT_TAG}", "Values": [scope.deployment]},
-        ]
-    )
+async def find_security_group(
+    clients: Clients, scope: Scope, vpc_id: str | None = None
+) -> str | None:
+    filters: list[FilterTypeDef] = [
+        {"Name": "group-name", "Values": [scope.security_group_name]},
+        {"Name": f"tag:{DEPLOYMENT_TAG}", "Values": [scope.deployment]},
+    ]
+    if vpc_id is not None:
+        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+    found = await clients.ec2.describe_security_groups(Filters=filters)
     groups = found["SecurityGroups"]
     return groups[0]["GroupId"] if groups else None
 
 
-async def ensure_security_group(clients: Clients, scope: Scope) -> str:
-    """The workers' group: outbound only. Any inbound rule found on it is removed."""
-    group_id = await find_security_group(clients, scope)
+async def ensure_security_group(clients: Clients, scope: Scope, vpc_id: str) -> str:
+    """The workers' group in `vpc_id`: outbound only. Any inbound rule found on it is removed."""
+    group_id = await find_security_group(clients, scope, vpc_id)
     if group_id is None:
         made = await clients.ec2.create_security_group(
             GroupName=scope.security_group_name,
             Description="cbas workers: no inbound traffic",
-            VpcId=await default_vpc(clients, scope),
+            VpcId=vpc_id,
             TagSpecifications=[
                 {
                     "ResourceType": "security-group",
@@ -212,14 +241,20 @@ async def ensure_lifecycle(clients: Clients, scope: Scope) -> None:
     log.info("lifecycle_rule_written", bucket=bucket)
 
 
-async def bootstrap_command(settings: Settings, *, print_policies: bool = False) -> int:
-    """`cbas bootstrap [--print-policies]`: print the policies (no AWS call), or set up the
-    deployment's data resources and account resources and print what they are."""
+async def bootstrap_command(
+    settings: Settings, *, print_policies: bool = False, wheel: Path | None = None
+) -> int:
+    """`cbas bootstrap [--print-policies] [--wheel FILE]`: print the policies (no AWS call),
+    or set up the deployment's data resources and account resources, upload this
+    version's wheel (`wheel`, else found or built) and print what they are."""
     if print_policies:
         print(printed_policies(Scope.of(settings)))
         return 0
+    wheel_file = await asyncio.to_thread(this_wheel, wheel)
     async with open_clients(settings) as clients, open_account_clients(settings) as accounts:
         resources = await bootstrap(clients, settings)
         account = await set_up_account(clients, accounts, settings, resources)
-    print(json.dumps({**dataclasses.asdict(resources), **dataclasses.asdict(account)}, indent=2))
+        key = await upload_wheel(clients.s3, resources.bucket, wheel_file)
+    made = {**dataclasses.asdict(resources), **dataclasses.asdict(account), "wheel_key": key}
+    print(json.dumps(made, indent=2))
     return 0

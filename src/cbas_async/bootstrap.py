@@ -27,6 +27,7 @@ from cbas_async.store import STATE_INDEX
 log = structlog.get_logger(__name__)
 
 BUCKET_KEY = "bucket"
+_NO_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +42,7 @@ class Resources:
     ping_queue_url: str
     topic_arn: str
     events_topic_arn: str
+    events_queue_url: str  # the events topic's deliveries to the masters
 
 
 async def _ensure_table(
@@ -127,7 +129,8 @@ async def _create_bucket(clients: Clients, settings: Settings, name: str) -> Non
 
 
 async def bootstrap(clients: Clients, settings: Settings) -> Resources:
-    """Create what is missing, leave what exists; returns the resources' names."""
+    """Create what is missing, leave what exists; returns the resources' names. The events
+    queue's policy and subscription are the account set-up's (`events_queue.py`)."""
     await ensure_tables(clients, settings)
     bucket = await ensure_bucket(clients, settings)
     # CreateQueue and CreateTopic are idempotent for identical attributes
@@ -135,31 +138,62 @@ async def bootstrap(clients: Clients, settings: Settings) -> Resources:
         QueueName=settings.ping_queue,
         Attributes={"MessageRetentionPeriod": "3600", "VisibilityTimeout": "30"},
     )
-    return await _resources(clients, settings, bucket, queue["QueueUrl"])
-
-
-async def _resources(
-    clients: Clients, settings: Settings, bucket: str, queue_url: str
-) -> Resources:
+    events_queue = await clients.sqs.create_queue(
+        QueueName=settings.events_queue,
+        Attributes={"MessageRetentionPeriod": "3600", "VisibilityTimeout": "30"},
+    )
     # CreateTopic returns the existing topic's ARN when it exists
     topic = await clients.sns.create_topic(Name=settings.topic)
     events_topic = await clients.sns.create_topic(Name=settings.events_topic)
+    return _resources(
+        settings,
+        bucket,
+        (queue["QueueUrl"], events_queue["QueueUrl"]),
+        (topic["TopicArn"], events_topic["TopicArn"]),
+    )
+
+
+def _resources(
+    settings: Settings, bucket: str, queue_urls: tuple[str, str], topic_arns: tuple[str, str]
+) -> Resources:
     return Resources(
         jobs_table=settings.jobs_table,
         events_table=settings.events_table,
         misc_table=settings.misc_table,
         tokens_table=settings.tokens_table,
         bucket=bucket,
-        ping_queue_url=queue_url,
-        topic_arn=topic["TopicArn"],
-        events_topic_arn=events_topic["TopicArn"],
+        ping_queue_url=queue_urls[0],
+        topic_arn=topic_arns[0],
+        events_topic_arn=topic_arns[1],
+        events_queue_url=queue_urls[1],
     )
 
 
 async def resolve(clients: Clients, settings: Settings) -> Resources:
-    """The resources of a bootstrapped deployment."""
-    bucket = await misc_value(clients, settings, BUCKET_KEY)
+    """The resources of a bootstrapped deployment: found, never created (the master and the
+    user commands need no create rights). `LookupError` when something is missing."""
+    missing = f"deployment {settings.deployment!r} is not bootstrapped"
+    try:
+        bucket = await misc_value(clients, settings, BUCKET_KEY)
+    except TableNotFound as exc:
+        raise LookupError(f"{missing}: no table {settings.misc_table}") from exc
     if bucket is None:
-        raise LookupError(f"deployment {settings.deployment!r} is not bootstrapped")
-    queue = await clients.sqs.get_queue_url(QueueName=settings.ping_queue)
-    return await _resources(clients, settings, bucket, queue["QueueUrl"])
+        raise LookupError(missing)
+    queues = (
+        await _queue_url(clients, settings.ping_queue, missing),
+        await _queue_url(clients, settings.events_queue, missing),
+    )
+    # the topics' ARNs share the queue's partition, region and account
+    found = await clients.sqs.get_queue_attributes(QueueUrl=queues[0], AttributeNames=["QueueArn"])
+    prefix = found["Attributes"]["QueueArn"].rsplit(":", 1)[0].replace(":sqs:", ":sns:", 1)
+    topics = (f"{prefix}:{settings.topic}", f"{prefix}:{settings.events_topic}")
+    return _resources(settings, bucket, queues, topics)
+
+
+async def _queue_url(clients: Clients, name: str, missing: str) -> str:
+    try:
+        return (await clients.sqs.get_queue_url(QueueName=name))["QueueUrl"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _NO_QUEUE:
+            raise LookupError(f"{missing}: no queue {name}") from exc
+        raise

@@ -11,7 +11,8 @@ from urllib.parse import unquote
 import structlog
 from botocore.exceptions import ClientError
 
-from cbas_async.policies import policy, trust_policy
+from cbas_async.policies import policy
+from cbas_async.resource_policies import trust_policy
 from cbas_async.scope import DEPLOYMENT_TAG, Process, Scope
 
 if TYPE_CHECKING:

@@ -45,6 +45,9 @@ class UserData(_Message):
     billing_hour_s: float = Field(default=3600.0, gt=0)  # shrunk by the local cloud's speed
     sns_verify: bool = True
     master_id: str
+    # True (a deployment with CBAS_PUBLIC_URL): commands also come by SNS to an HTTP endpoint
+    # the worker opens; otherwise it opens no port and sees a cancel on its job record
+    command_endpoint: bool = False
 
 
 class Ping(_Message):

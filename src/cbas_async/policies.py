@@ -1,5 +1,5 @@
-"""The IAM policy each process needs, and the resource policies the account set-up writes:
-the one source that `cbas bootstrap` puts into the roles and `--print-policies` prints.
+"""The IAM policy each process needs: the one source that `cbas bootstrap` puts into the
+roles and `--print-policies` prints (the resource policies are in resource_policies.py).
 Pure: no AWS calls.
 
 IAM authorizes TransactWriteItems per item (PutItem/UpdateItem on each table),
@@ -16,7 +16,6 @@ from typing import Any
 from cbas_async.policy_checks import check_rows
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, PROCESSES, ROLES, Process, Scope
 
-EVENTS_SID = "EventBridgeDelivers"
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-*"
 # the master's capacity reads: vCPUs per type, Spot Placement Scores (by zone id), vCPU quota
 _CAPACITY = "DescribeInstanceTypes GetSpotPlacementScores DescribeAvailabilityZones"
@@ -51,12 +50,19 @@ def document(grants: list[Grant]) -> dict[str, Any]:
 
 def _connect(scope: Scope) -> list[Grant]:
     """What every process that opens a session (`resolve`) calls: the bucket's name in
-    `misc`, the ping queue's URL, the topics' ARNs (CreateTopic returns an existing one's)."""
+    `misc`, the queues' URLs, the ping queue's ARN (the topics' ARNs are made from it)."""
     return [
         Grant("FindBucket", ("dynamodb:GetItem",), (scope.misc_arn,)),
-        Grant("FindQueue", ("sqs:GetQueueUrl",), (scope.queue_arn,)),
-        Grant("FindTopics", ("sns:CreateTopic",), scope.topic_arns),
+        Grant("FindQueues", _FIND_QUEUES, scope.queue_arns),
     ]
+
+
+_FIND_QUEUES = ("sqs:GetQueueUrl", "sqs:GetQueueAttributes")
+
+
+def _actions(service: str, names: str) -> tuple[str, ...]:
+    """`_actions("sns", "Publish Subscribe")` is `("sns:Publish", "sns:Subscribe")`."""
+    return tuple(f"{service}:{name}" for name in names.split())
 
 
 def _job_files(scope: Scope, *write: str) -> list[Grant]:
@@ -94,17 +100,19 @@ def worker_grants(scope: Scope) -> list[Grant]:
         *_job_files(scope, *files),
         Grant("Ping", ("sqs:SendMessage",), (scope.queue_arn,)),
         Grant("Commands", ("sns:Subscribe", "sns:Unsubscribe"), (scope.topic_arn(scope.topic),)),
+        Grant(
+            "BootWheel", ("s3:GetObject",), (f"{scope.bucket_arn}/wheels/*",)
+        ),  # the boot script's
     ]
 
 
 def _master_state(scope: Scope) -> list[Grant]:
     rows = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
     reads = ("dynamodb:Query", "dynamodb:Scan")
-    # the master runs `bootstrap` at start: tables, bucket, queue and topics if missing
-    made = ("dynamodb:DescribeTable", "dynamodb:CreateTable")
+    # the master finds the deployment at start (`resolve`) and creates nothing
     return [
-        Grant("State", rows + reads + made, scope.table_arns(indexes=True)),
-        Grant("Bucket", ("s3:CreateBucket", "s3:ListBucket"), (scope.bucket_arn,)),
+        Grant("State", rows + reads, scope.table_arns(indexes=True)),
+        Grant("Bucket", ("s3:ListBucket",), (scope.bucket_arn,)),
         Grant(
             "JobFiles",
             ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"),
@@ -114,16 +122,15 @@ def _master_state(scope: Scope) -> list[Grant]:
 
 
 def _master_messages(scope: Scope) -> list[Grant]:
-    pings = ("sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage")
+    polls = (*_FIND_QUEUES, "sqs:ReceiveMessage", "sqs:DeleteMessage")  # pings, EC2's events
     topics = (
-        "sns:CreateTopic",
         "sns:Publish",
         "sns:Subscribe",
         "sns:Unsubscribe",
         "sns:ListSubscriptionsByTopic",
         "sns:GetSubscriptionAttributes",
     )
-    return [Grant("Pings", pings, (scope.queue_arn,)), Grant("Topics", topics, scope.topic_arns)]
+    return [Grant("Queues", polls, scope.queue_arns), Grant("Topics", topics, scope.topic_arns)]
 
 
 def _master_fleet(scope: Scope) -> list[Grant]:
@@ -168,46 +175,30 @@ def _operator_data(scope: Scope) -> list[Grant]:
         "s3:GetLifecycleConfiguration",
         "s3:PutLifecycleConfiguration",
     )
-    topics = (
-        "sns:CreateTopic",
-        "sns:DeleteTopic",
-        "sns:GetTopicAttributes",
-        "sns:SetTopicAttributes",
-    )
+    topics = _actions("sns", "CreateTopic DeleteTopic GetTopicAttributes SetTopicAttributes")
+    # the events queue's subscription
+    topics += _actions("sns", "ListSubscriptionsByTopic Subscribe")
+    topics += _actions("sns", "GetSubscriptionAttributes SetSubscriptionAttributes")
+    queues = (*_FIND_QUEUES, "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes")
     return [
         Grant("Tables", tables + items, scope.table_arns(indexes=True)),
         # `cbas token revoke`, and moving tokens older versions kept in `misc`
         Grant("Tokens", ("dynamodb:DeleteItem",), (scope.tokens_arn, scope.misc_arn)),
         Grant("Bucket", bucket, (scope.bucket_arn,)),
         Grant("EmptyBucket", ("s3:DeleteObject", "s3:AbortMultipartUpload"), (scope.objects_arn,)),
-        Grant(
-            "Queue", ("sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:DeleteQueue"), (scope.queue_arn,)
-        ),
+        Grant("UploadWheel", ("s3:GetObject", "s3:PutObject"), (f"{scope.bucket_arn}/wheels/*",)),
+        Grant("Queues", queues, scope.queue_arns),
         Grant("Topics", topics, scope.topic_arns),
     ]
 
 
 def _operator_iam(scope: Scope) -> list[Grant]:
-    roles = (
-        "iam:GetRole",
-        "iam:CreateRole",
-        "iam:DeleteRole",
-        "iam:TagRole",
-        "iam:UpdateAssumeRolePolicy",
-        "iam:GetRolePolicy",
-        "iam:PutRolePolicy",
-        "iam:DeleteRolePolicy",
-        "iam:ListRolePolicies",
-        "iam:PassRole",
-    )  # AddRoleToInstanceProfile passes the role
-    profiles = (
-        "iam:GetInstanceProfile",
-        "iam:CreateInstanceProfile",
-        "iam:DeleteInstanceProfile",
-        "iam:TagInstanceProfile",
-        "iam:AddRoleToInstanceProfile",
-        "iam:RemoveRoleFromInstanceProfile",
-    )
+    roles = _actions("iam", "GetRole CreateRole DeleteRole TagRole UpdateAssumeRolePolicy")
+    roles += _actions("iam", "GetRolePolicy PutRolePolicy DeleteRolePolicy ListRolePolicies")
+    roles += ("iam:PassRole",)  # AddRoleToInstanceProfile passes the role
+    profiles = _actions("iam", "GetInstanceProfile CreateInstanceProfile DeleteInstanceProfile")
+    profiles += _actions("iam", "TagInstanceProfile")
+    profiles += _actions("iam", "AddRoleToInstanceProfile RemoveRoleFromInstanceProfile")
     return [
         Grant("Roles", roles, tuple(scope.role_arn(p) for p in ROLES)),
         Grant("InstanceProfiles", profiles, tuple(scope.profile_arn(p) for p in ROLES)),
@@ -227,7 +218,9 @@ def _operator_edges(scope: Scope) -> list[Grant]:
     return [
         Grant(
             "Look",
-            ("ec2:DescribeVpcs", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances"),
+            _actions(
+                "ec2", "DescribeVpcs DescribeSubnets DescribeSecurityGroups DescribeInstances"
+            ),
             ("*",),
         ),
         # `cbas teardown --force` stops the deployment's instances
@@ -275,29 +268,3 @@ def all_policies(scope: Scope) -> dict[str, dict[str, Any]]:
 def printed(scope: Scope) -> str:
     """What `cbas bootstrap --print-policies` prints: every process's policy, as JSON."""
     return json.dumps(all_policies(scope), indent=2)
-
-
-def trust_policy(service: str = "ec2.amazonaws.com") -> dict[str, Any]:
-    """Who may assume a role: the instances that carry its instance profile."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-        ],
-    }
-
-
-def events_topic_statement(scope: Scope) -> dict[str, Any]:
-    """The topic policy statement that lets the deployment's rules publish EC2's events."""
-    return {
-        "Sid": EVENTS_SID,
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sns:Publish",
-        "Resource": scope.topic_arn(scope.events_topic),
-        "Condition": {"ArnEquals": {"aws:SourceArn": [scope.rule_arn(s) for s in EVENT_RULES]}},
-    }
-
-
-def event_pattern(detail_type: str) -> str:
-    return json.dumps({"source": ["aws.ec2"], "detail-type": [detail_type]})

@@ -33,6 +33,7 @@ class Scope:
     bucket: str | None = None
     tables: tuple[str, str, str, str]  # jobs, job-events, tokens, misc (misc names the bucket)
     ping_queue: str
+    events_queue: str = ""
     topic: str
     events_topic: str
     partition: str = "aws"
@@ -51,6 +52,7 @@ class Scope:
                 settings.misc_table,
             ),
             ping_queue=settings.ping_queue,
+            events_queue=settings.events_queue,
             topic=settings.topic,
             events_topic=settings.events_topic,
         )
@@ -114,6 +116,14 @@ class Scope:
     @property
     def queue_arn(self) -> str:
         return self._arn("sqs", self.ping_queue)
+
+    @property
+    def events_queue_arn(self) -> str:
+        return self._arn("sqs", self.events_queue)
+
+    @property
+    def queue_arns(self) -> tuple[str, str]:
+        return self.queue_arn, self.events_queue_arn
 
     def topic_arn(self, name: str) -> str:
         return self._arn("sns", name)

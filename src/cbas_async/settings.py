@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     master_id: str = Field(default_factory=lambda: "m-" + secrets.token_hex(4))
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
-    public_url: OptionalText = None
+    public_url: OptionalText = None  # set: SNS also POSTs to <url>/sns (the queue is always read)
     heartbeat_interval_s: Seconds = 5.0
     lost_worker_timeout_s: Seconds = 30.0
     launch_timeout_s: Seconds = 300.0  # boot to first ping; EC2 takes a minute or two
@@ -138,6 +138,12 @@ class Settings(BaseSettings):
             )
         if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
             raise ConfigError("AWS_SECRET_ACCESS_KEY", "set both AWS keys or neither")
+        if (
+            self.public_url is not None
+            and self.sns_verify
+            and not self.public_url.startswith("https://")
+        ):
+            raise ConfigError("CBAS_PUBLIC_URL", f"{self.public_url!r}: SNS must POST over https")
         if self.api_url is not None and not self.api_url.startswith(("http://", "https://")):
             raise ConfigError("CBAS_API_URL", f"{self.api_url!r}: must start with http(s)://")
         return self
@@ -195,6 +201,11 @@ class Settings(BaseSettings):
     @property
     def ping_queue(self) -> str:
         return f"{self.deployment}-ping"
+
+    @property
+    def events_queue(self) -> str:
+        """Where the events topic delivers to the masters (no inbound port needed)."""
+        return f"{self.deployment}-master-events"
 
     @property
     def topic(self) -> str:

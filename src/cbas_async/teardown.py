@@ -111,7 +111,8 @@ async def _delete_data(clients: Clients, scope: Scope) -> list[str]:
     deleted: list[str] = []
     if scope.bucket is not None:
         deleted += await _gone(scope.bucket, _delete_bucket(clients, scope.bucket))
-    deleted += await _gone(scope.ping_queue, _delete_queue(clients, scope.ping_queue))
+    for queue in (scope.ping_queue, scope.events_queue):
+        deleted += await _gone(queue, _delete_queue(clients, queue))
     for topic in scope.topic_arns:
         deleted += await _gone(topic, _delete_topic(clients, topic))
     for table in scope.tables:  # misc last: it names the bucket

@@ -72,11 +72,16 @@ async def test_a_set_image_and_subnet_are_used_for_every_type(
     clients: Clients, settings: Settings
 ) -> None:
     image_id = await _published(settings, "x86_64")
-    chosen = settings.replace(worker_image_id=image_id, subnet_id="subnet-0abc")
-    await _set_up(clients, chosen)
+    vpc = (await clients.ec2.create_vpc(CidrBlock="10.9.0.0/16"))["Vpc"]["VpcId"]
+    subnet = await clients.ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")
+    subnet_id = subnet["Subnet"]["SubnetId"]
+    chosen = settings.replace(worker_image_id=image_id, subnet_id=subnet_id)
+    group = await _set_up(clients, chosen)
     config = await resolve_launch_config(clients, chosen)
     assert {image.image_id for image in config.images.values()} == {image_id}
-    assert config.subnet_id == "subnet-0abc"
+    assert config.subnet_id == subnet_id
+    described = await clients.ec2.describe_security_groups(GroupIds=[group])
+    assert described["SecurityGroups"][0]["VpcId"] == vpc  # the subnet's, not the default
 
 
 async def test_an_unknown_set_image_names_the_variable(

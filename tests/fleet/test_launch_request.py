@@ -9,6 +9,7 @@ from aiobotocore.stub import AioStubber
 
 from cbas_async.fleet.launch_config import ARCHITECTURES, LaunchConfig, WorkerImage
 from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.userdata import BootTarget, document
 from tests.master.test_launcher import _placement, _user_data
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def _common(job_id: str, image: WorkerImage, disk_gib: int) -> dict[str, Any]:
         "ImageId": image.image_id,
         "MinCount": 1,
         "MaxCount": 1,
-        "UserData": _user_data(job_id).encode(),
+        "UserData": document(_user_data(job_id), BootTarget()),  # the cloud-init document
         "ClientToken": f"{job_id}-1",
         "IamInstanceProfile": {"Name": "test-us-east-1-worker"},
         "SecurityGroupIds": ["sg-0a1b2c3d4e5f60718"],

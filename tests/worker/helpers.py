@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import SystemClock
+from cbas_async.hostpath import HOST_PATH
 from cbas_async.jobs import parse_spec
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.messages import UserData
@@ -180,7 +181,7 @@ class LocalCloud:
         )
         options = WorkerOptions(
             base_dir=self.tmp_path / "host",
-            job_env=dict(env if env is not None else os.environ),
+            job_env=dict(env if env is not None else _job_env()),
             log_interval_s=0.3,
             pending_wait_s=2.0,
         )
@@ -193,3 +194,13 @@ class LocalCloud:
         chunks = await self.sandbox.log_chunks(job_id)
         wanted = [c for c in chunks if c.stream == stream and attempt in (None, c.attempt)]
         return b"".join([await self.sandbox.read(c.key) for c in wanted]).decode()
+
+
+def _job_env() -> dict[str, str]:
+    return {**os.environ, "PATH": job_path()}
+
+
+def job_path() -> str:
+    """This process's PATH; run as root, an instance's PATH, as the hypervisor gives it: the
+    job's user cannot run programs from root's home (pyenv shims)."""
+    return HOST_PATH if os.geteuid() == 0 else os.environ["PATH"]

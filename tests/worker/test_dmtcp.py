@@ -108,7 +108,7 @@ async def test_a_dmtcp_job_fails_clearly_without_dmtcp(cloud: LocalCloud, tmp_pa
 
 async def test_driver_plumbing_with_stand_in_tools(cloud: LocalCloud, tmp_path: Path) -> None:
     tools = fake_dmtcp.install(tmp_path / "fake-bin")
-    log_file = tmp_path / "dmtcp.log"
+    log_file = _shared_log(tmp_path / "dmtcp.log")
     env = {**os.environ, "FAKE_DMTCP_LOG": str(log_file)}
     spec = primes.spec(limit=1_000_000, pause_s=0.05, method="dmtcp")
     job_id = await cloud.submit(spec, {"primes.py": primes.PROGRAM})
@@ -162,7 +162,7 @@ async def test_an_image_of_another_dmtcp_version_is_not_restarted(
     cloud: LocalCloud, tmp_path: Path
 ) -> None:
     tools = fake_dmtcp.install(tmp_path / "fake-bin")
-    env = {**os.environ, "FAKE_DMTCP_LOG": str(tmp_path / "log")}
+    env = {**os.environ, "FAKE_DMTCP_LOG": str(_shared_log(tmp_path / "log"))}
     spec = primes.spec(limit=300_000, pause_s=0.05, method="dmtcp")  # 12 chunks
     job_id = await cloud.submit(spec, {"primes.py": primes.PROGRAM})
     instance_id = cloud.boot(job_id, 1, checkpoint_interval_s=0.2)
@@ -179,3 +179,10 @@ async def test_an_image_of_another_dmtcp_version_is_not_restarted(
     assert await cloud.run_worker(cloud.boot(job_id, 2), env=env, dmtcp_bin=tools) == 0
     assert (await cloud.store.get(job_id)).state is JobState.SUCCEEDED
     assert "resumed at" not in await cloud.log_text(job_id, "stdout", 2)
+
+
+def _shared_log(path: Path) -> Path:
+    """The stand-in tools' log: they run as the worker and (coordinator) as the job's user."""
+    path.touch()
+    path.chmod(0o666)
+    return path

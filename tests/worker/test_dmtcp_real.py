@@ -15,7 +15,9 @@ import pytest
 import uvloop
 
 from cbas_async.clock import SystemClock
+from cbas_async.hostpath import HOST_PATH
 from cbas_async.worker.checkpoint.dmtcp import DmtcpCheckpointer
+from cbas_async.worker.jobuser import JobUser, resolve_job_user
 from cbas_async.worker.paths import JobPaths
 from cbas_async.worker.runner import JobProcess
 from tests.dmtcp_tools import DMTCP_BIN, HAVE_DMTCP, NO_DMTCP
@@ -93,6 +95,38 @@ async def test_the_final_snapshot_stops_the_job_at_its_image(tmp_path: Path) -> 
     assert after == last + 1
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a job as another user")
+async def test_a_job_run_as_the_job_user_checkpoints_and_restarts(tmp_path: Path) -> None:
+    """The coordinator and the job run as `cbas-job`; the worker's `dmtcp_command` reaches
+    the coordinator, reads the images, and the restart resumes after the last count."""
+    user = resolve_job_user(euid=0)
+    assert user is not None
+    python = shutil.which("python3", path=HOST_PATH)
+    assert python is not None
+    paths = await _job_paths(tmp_path, user)
+    first = _checkpointer(paths, user)
+    await first.prepare()
+    job = await _start(await first.launch_argv([python, "counter.py"]), paths, first, user)
+    await eventually(lambda: _last_count(paths.stdout, at_least=5))
+    staged = await first.final_snapshot(job, budget_s=60)
+    assert staged is not None
+    assert {p.stat().st_uid for p in staged.glob("ckpt_*.dmtcp")} == {user.uid}
+    await asyncio.wait_for(job.wait(), timeout=10)
+    await first.close()
+    last = await _last_count(paths.stdout, at_least=5)
+    await asyncio.to_thread(_replace_tree, staged, paths.state)  # as root, as a restore does
+    await asyncio.to_thread(paths.hand_over, user)
+    await asyncio.to_thread(paths.stdout.write_text, "")
+    second = _checkpointer(paths, user)
+    await second.prepare()
+    resumed = await _start(await second.launch_argv(["unused"]), paths, second, user)
+    after = await eventually(lambda: _first_count(paths.stdout))
+    await resumed.kill()
+    await second.close()
+    assert last is not None
+    assert after == last + 1
+
+
 async def test_the_driver_runs_on_the_workers_uvloop(tmp_path: Path) -> None:
     """`dmtcp_coordinator --daemon` leaves a daemon holding its output: waiting for the
     output to close, as `communicate()` does, never returned under uvloop."""
@@ -124,14 +158,16 @@ def _on_uvloop(main: Callable[[], Awaitable[Path | None]]) -> Path | None:
         return runner.run(run())
 
 
-async def _job_paths(tmp_path: Path) -> JobPaths:
+async def _job_paths(tmp_path: Path, user: JobUser | None = None) -> JobPaths:
     paths = JobPaths.under(tmp_path, "j-real")
-    await asyncio.to_thread(paths.reset)
+    await asyncio.to_thread(paths.reset, user)
     await asyncio.to_thread((paths.work / "counter.py").write_text, COUNTER)
+    if user is not None:
+        await asyncio.to_thread(paths.hand_over, user)
     return paths
 
 
-def _checkpointer(paths: JobPaths) -> DmtcpCheckpointer:
+def _checkpointer(paths: JobPaths, user: JobUser | None = None) -> DmtcpCheckpointer:
     """Tools from CBAS_DMTCP_BIN alone: the environment names no PATH."""
     return DmtcpCheckpointer(
         state_dir=paths.state,
@@ -140,13 +176,20 @@ def _checkpointer(paths: JobPaths) -> DmtcpCheckpointer:
         clock=SystemClock(),
         base_env={},
         dmtcp_bin=DMTCP_BIN,
+        user=user,
+        output_dir=paths.logs if user is not None else None,
     )
 
 
-async def _start(argv: list[str], paths: JobPaths, checkpointer: DmtcpCheckpointer) -> JobProcess:
+async def _start(
+    argv: list[str],
+    paths: JobPaths,
+    checkpointer: DmtcpCheckpointer,
+    user: JobUser | None = None,
+) -> JobProcess:
     env = {**os.environ, **checkpointer.environment()}
     return await JobProcess.start(
-        argv, cwd=paths.work, env=env, stdout=paths.stdout, stderr=paths.stderr
+        argv, cwd=paths.work, env=env, stdout=paths.stdout, stderr=paths.stderr, user=user
     )
 
 

@@ -1,10 +1,13 @@
-"""The worker's command endpoint: through moto SNS end to end, and POSTs made by hand."""
+"""How commands reach a worker: by default a cancel is seen on the job record and nothing
+listens; with a command endpoint (deployments with CBAS_PUBLIC_URL), through moto SNS end to
+end, and POSTs made by hand."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,9 +38,55 @@ async def _publish(cloud: LocalCloud, command: Command) -> None:
     )
 
 
-async def test_checkpoint_then_cancel_through_sns(cloud: LocalCloud) -> None:
+async def test_without_an_endpoint_a_cancel_is_seen_on_the_job_record(cloud: LocalCloud) -> None:
     job_id = await cloud.submit(primes.spec(), {"primes.py": primes.PROGRAM})
     instance_id = cloud.boot(job_id, 1, checkpoint_interval_s=3600)
+    poll_s = cloud.user_data(job_id, 1).heartbeat_interval_s  # the ownership check's interval
+    topic = cloud.resources.topic_arn
+    with capture_logs() as logs:
+        async with asyncio.TaskGroup() as tg:
+            worker = tg.create_task(cloud.run_worker(instance_id))
+
+            async def progressed() -> bool:
+                return "chunk" in await cloud.log_text(job_id, "stdout", 1)
+
+            await eventually(progressed)
+            listed = await cloud.clients.sns.list_subscriptions_by_topic(TopicArn=topic)
+            assert listed["Subscriptions"] == []  # no endpoint to subscribe
+            record = await cloud.store.get(job_id)
+            await cloud.store.transition(  # what `cbas cancel` writes
+                job_id,
+                {record.state},
+                JobState.CANCELLED,
+                record.version,
+                now=SystemClock().now(),
+                actor="cli",
+                attempt=1,
+            )
+            cancelled_s = time.monotonic()
+            pid = next(e["pid"] for e in logs if e["event"] == "job_started")
+
+            async def job_gone() -> bool:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return True
+                return False
+
+            await eventually(job_gone, every_s=0.01)
+            stopped_s = time.monotonic() - cancelled_s
+    assert worker.result() == 0
+    # one ownership check at most, plus the kill (with room for a loaded machine)
+    assert stopped_s < poll_s + 2.0, stopped_s
+    assert not [e for e in logs if e["event"] == "command_endpoint_ready"]
+    ended = [e["outcome"] for e in logs if e["event"] == "run_ended"]
+    assert ended == ["Abandoned"]
+    assert (await cloud.store.get(job_id)).state is JobState.CANCELLED
+
+
+async def test_checkpoint_then_cancel_through_sns(cloud: LocalCloud) -> None:
+    job_id = await cloud.submit(primes.spec(), {"primes.py": primes.PROGRAM})
+    instance_id = cloud.boot(job_id, 1, checkpoint_interval_s=3600, command_endpoint=True)
     with capture_logs() as logs:
         async with asyncio.TaskGroup() as tg:
             worker = tg.create_task(cloud.run_worker(instance_id))

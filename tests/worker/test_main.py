@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 from cbas_async.local.moto_server import LOCAL_KEY
 from cbas_async.states import JobState
 from tests.worker import primes
-from tests.worker.helpers import EXAMPLES, LocalCloud, eventually
+from tests.worker.helpers import EXAMPLES, LocalCloud, eventually, job_path
 
 MAIN = "import os, sys; from cbas_async.worker.agent import main_worker; "
 MAIN += "sys.exit(main_worker(os.environ))"
@@ -21,7 +20,7 @@ MAIN += "sys.exit(main_worker(os.environ))"
 
 async def _spawn(cloud: LocalCloud, instance_id: str, log: Path) -> asyncio.subprocess.Process:
     env = {
-        "PATH": os.environ["PATH"],
+        "PATH": job_path(),
         "CBAS_IMDS_ENDPOINT": cloud.emulator.endpoint(instance_id),
         "CBAS_HOME": str(cloud.tmp_path / "home"),
         "AWS_ACCESS_KEY_ID": LOCAL_KEY,

@@ -52,7 +52,9 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if command == "bootstrap":
         from cbas_async.account import bootstrap_command
 
-        return daemons.run_loop(bootstrap_command(settings, print_policies=args.print_policies))
+        return daemons.run_loop(
+            bootstrap_command(settings, print_policies=args.print_policies, wheel=args.wheel)
+        )
     if command == "doctor":
         from cbas_async.doctor import DEFAULT_INSTANCE_TYPES, doctor_command
 

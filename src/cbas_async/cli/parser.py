@@ -30,6 +30,7 @@ def _add_daemons(sub: Commands[argparse.ArgumentParser]) -> None:
     sub.add_parser("worker", help="the worker daemon (on instance boot)")
     p = sub.add_parser("bootstrap", help="create the deployment's AWS resources (idempotent)")
     p.add_argument("--print-policies", action="store_true", help="print the IAM policies")
+    p.add_argument("--wheel", type=Path, help="this version's wheel (default: dist/ or built)")
     p = sub.add_parser("doctor", help="check the deployment before launching anything")
     p.add_argument(
         "--instance-type",

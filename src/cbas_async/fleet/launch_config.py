@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import structlog
 from aiodynamo.errors import TableNotFound
 from botocore.exceptions import ClientError
 
@@ -24,10 +25,13 @@ from cbas_async.bootstrap import misc_value
 from cbas_async.errors import ConfigError
 from cbas_async.scope import Scope
 from cbas_async.settings import Settings, variable
+from cbas_async.wheels import latest_wheel_key
 
 if TYPE_CHECKING:
     from types_aiobotocore_ec2 import EC2Client
     from types_aiobotocore_ssm import SSMClient
+
+log = structlog.get_logger(__name__)
 
 Architecture = Literal["x86_64", "arm64"]
 ARCHITECTURES: tuple[Architecture, ...] = ("x86_64", "arm64")
@@ -67,13 +71,17 @@ class LaunchConfig:
     instance_profile: str  # by name
     security_group_id: str
     subnet_id: str | None = None  # None: EC2 picks a subnet of the default VPC
+    wheel_key: str | None = None  # this version's wheel in the bucket, for the boot script
 
     def image_for(self, instance_type: str) -> WorkerImage:
         return self.images[architecture(instance_type)]
 
 
-async def resolve_launch_config(clients: Clients, settings: Settings) -> LaunchConfig:
-    """Look the deployment's launch parameters up; raises `ConfigError` naming what to fix."""
+async def resolve_launch_config(
+    clients: Clients, settings: Settings, *, bucket: str | None = None
+) -> LaunchConfig:
+    """Look the deployment's launch parameters up; raises `ConfigError` naming what to fix.
+    With `bucket`, also the newest wheel of this version that bootstrap uploaded there."""
     scope = Scope.of(settings)
     group = await find_security_group(clients, scope)
     if group is None:
@@ -89,7 +97,15 @@ async def resolve_launch_config(clients: Clients, settings: Settings) -> LaunchC
         instance_profile=scope.role_name("worker"),
         security_group_id=group,
         subnet_id=settings.subnet_id,
+        wheel_key=await _wheel_key(clients, bucket),
     )
+
+
+async def _wheel_key(clients: Clients, bucket: str | None) -> str | None:
+    key = await latest_wheel_key(clients.s3, bucket) if bucket else None
+    if bucket and key is None:  # only an image that has this version can boot a worker
+        log.warning("no_wheel_uploaded", bucket=bucket, hint="run cbas bootstrap")
+    return key
 
 
 async def recorded_images(clients: Clients, settings: Settings) -> dict[Architecture, str]:

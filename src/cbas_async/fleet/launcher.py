@@ -13,6 +13,7 @@ from cbas_async.errors import TransientError
 from cbas_async.fleet.launch_config import LaunchConfig
 from cbas_async.fleet.launch_errors import LaunchContext, launch_error
 from cbas_async.fleet.tags import tags
+from cbas_async.fleet.userdata import BootTarget, document
 from cbas_async.jobs import Resources
 from cbas_async.messages import UserData
 
@@ -147,7 +148,7 @@ def run_instances_params(
         "InstanceType": request.instance_type,
         "MinCount": 1,
         "MaxCount": 1,
-        "UserData": user_data.encode(),
+        "UserData": document(user_data, BootTarget(wheel_key=config.wheel_key)),
         "ClientToken": f"{user_data.job_id}-{user_data.attempt}",
         "IamInstanceProfile": {"Name": config.instance_profile},
         "SecurityGroupIds": [config.security_group_id],

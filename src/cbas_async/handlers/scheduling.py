@@ -187,6 +187,7 @@ class Scheduler:
             billing_hour_s=3600.0 / s.speed,
             sns_verify=s.sns_verify,
             master_id=s.master_id,
+            command_endpoint=s.public_url is not None,
         )
 
     async def requeue(self, job: JobRecord) -> None:

@@ -18,18 +18,22 @@ from aiohttp import web
 
 from cbas_async import localenv
 from cbas_async.account import open_account_clients, set_up_account
-from cbas_async.aws import open_clients
+from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.components import run_components
 from cbas_async.deployment import make_store
+from cbas_async.errors import ConfigError
 from cbas_async.hostpath import unpacked_bin
 from cbas_async.httpserver import HttpServer
 from cbas_async.local.fault_control import add_fault_routes
 from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
+from cbas_async.local.image import host_env
 from cbas_async.local.imds_server import ImdsEmulator
+from cbas_async.local.instance_role import InstanceRole
 from cbas_async.local.interrupter import Interrupter
+from cbas_async.local.jobs_dir import jobs_dir
 from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
 from cbas_async.local.spot_market import (
     LocalMarket,
@@ -41,6 +45,7 @@ from cbas_async.local.spot_market import (
 from cbas_async.settings import Settings
 from cbas_async.web.auth import TokenStore
 from cbas_async.web.tokens import TokenNotFound
+from cbas_async.wheels import this_wheel, upload_wheel
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +85,8 @@ class LocalCloud:
     env: dict[str, str]
     faults: FaultGate
     market: LocalMarket | None = None
+    imds: ImdsEmulator | None = None
+    role: InstanceRole | None = None  # the workers' role, as IMDS hands it out
 
 
 @asynccontextmanager
@@ -105,17 +112,21 @@ async def open_local_cloud(
             clients = await stack.enter_async_context(open_clients(local))
             resources = await bootstrap(clients, local)
             # the account set-up as on AWS: the launch names its instance profile and group
-            async with open_account_clients(local) as accounts:
-                await set_up_account(clients, accounts, local, resources)
-            imds = await stack.enter_async_context(ImdsEmulator(clock=clock))
+            accounts = await stack.enter_async_context(open_account_clients(local))
+            account = await set_up_account(clients, accounts, local, resources)
+            await _upload_wheel(clients, resources.bucket)
+            role = InstanceRole(sts=accounts.sts, role_arn=account.roles["worker"], clock=clock)
+            imds = await stack.enter_async_context(ImdsEmulator(clock=clock, role=role))
             env = _worker_env(local)
+            _private_dir(local.home / "instances")  # the workers' logs: no job may read them
+            jobs = jobs_dir(local)
             hypervisor = Hypervisor(
                 ec2=clients.ec2,
                 imds=imds,
                 deployment=local.deployment,
-                worker_env=env,
+                worker_env=host_env(local, jobs_dir=jobs),
                 root=local.home / "instances",
-                jobs_dir=local.home / "jobs",
+                jobs_dir=jobs,
                 clock=clock,
             )
             interrupter = Interrupter(
@@ -158,9 +169,27 @@ async def open_local_cloud(
                 env,
                 faults=moto.faults,
                 market=market,
+                imds=imds,
+                role=role,
             )
     finally:
         await asyncio.to_thread(moto.stop)
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+async def _upload_wheel(clients: Clients, bucket: str) -> None:
+    """As `cbas bootstrap` does; without a wheel (no source checkout, no network to build
+    one) the local image still boots workers: it has this version."""
+    try:
+        wheel = await asyncio.to_thread(this_wheel)  # built once, then cached
+    except ConfigError as exc:
+        log.warning("wheel_not_uploaded", reason=str(exc))
+        return
+    await upload_wheel(clients.s3, bucket, wheel)
 
 
 def _with_trace(settings: Settings, trace: Path | None, clock: Clock) -> Settings:
@@ -188,6 +217,7 @@ def _market(
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
+    """The masters' and the CLI's settings (local.env)."""
     if settings.dmtcp_bin is None:  # the copy `make dmtcp` unpacked, if any; not our PATH
         settings = settings.replace(dmtcp_bin=unpacked_bin())
     env = settings.to_env()

@@ -1,6 +1,10 @@
 """The local hypervisor: every instance the master launches through the (moto) EC2 API
-becomes a `cbas worker` process; when the process exits, the instance is terminated, and
-when EC2 terminates the instance, the process is killed, as on a real host.
+boots as an EC2 instance does. Its user data's shell part runs in the instance's own
+directory with a clean environment (`local/image.py`); the units it starts through
+`systemctl` run with their `Environment=` and are restarted on failure (`local/systemd.py`).
+When the worker's unit ends for good (a clean exit, or restarts used up) the instance
+powers off: it is terminated. When EC2 terminates the instance, its processes are killed,
+as on a real host.
 
 Every instance of a job keeps that job's files at the same absolute path
 (`<jobs_dir>/<job_id>/`), as on real hosts whose disks share a layout: DMTCP restores
@@ -14,7 +18,6 @@ import base64
 import contextlib
 import os
 import signal
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +26,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from cbas_async.clock import Clock
+from cbas_async.errors import InvalidMessage
 from cbas_async.fleet.tags import tag_value
-from cbas_async.hostpath import HOST_PATH
+from cbas_async.fleet.userdata import shell_part
+from cbas_async.local.image import boot_environment, instance_path, prepare_root, write_shims
 from cbas_async.local.imds_server import ImdsEmulator
+from cbas_async.local.systemd import Unit, started_units
 from cbas_async.loops import every
 
 if TYPE_CHECKING:
@@ -33,20 +39,37 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+_LIVE = ("pending", "running")
+RESTART_S = 0.2  # the units' RestartSec, shortened: the local cloud runs many instances
+
 
 @dataclass
 class LocalInstance:
-    """One running worker process standing in for an EC2 instance."""
+    """One local instance: its boot script's process, then its worker unit's."""
 
     instance_id: str
     job_id: str
     attempt: int
     process: asyncio.subprocess.Process
     log_path: Path
+    vanished: bool = False  # killed as a vanishing host: nothing restarts, nothing powers off
+
+    @property
+    def root(self) -> Path:
+        return self.log_path.parent
+
+    def gone(self) -> bool:
+        """Whether it vanished; a call, not a field, as `kill` sets it during an await."""
+        return self.vanished
 
 
 class Hypervisor:
-    """Starts, watches and stops worker processes for this deployment's instances."""
+    """Boots, watches and stops the local instances of this deployment.
+
+    `worker_env` is the image's `/etc/cbas/host.env` (what differs about a local host);
+    each instance's IMDS endpoint is added to it. Nothing else of this process reaches
+    an instance.
+    """
 
     name = "hypervisor"
 
@@ -65,38 +88,43 @@ class Hypervisor:
         self._ec2 = ec2
         self._imds = imds
         self._deployment = deployment
-        self._worker_env = dict(worker_env)
-        self._root = root
+        self._host_env = dict(worker_env)
+        self._root = root.absolute()
+        self._shims = self._root / ".shims"
         self._jobs_dir = jobs_dir.absolute()
         self._clock = clock
         self._poll_s = poll_s
         self.instances: dict[str, LocalInstance] = {}
         self._done: set[str] = set()
+        self._hosts: asyncio.TaskGroup | None = None
+        self._closing = False
 
     async def run(self, stopping: asyncio.Event) -> None:
-        try:
-            await every(
-                self._poll_s,
-                self.poll_once,
-                stopping=stopping,
-                clock=self._clock,
-                log_event="hypervisor_poll_failed",
-            )
-        finally:
-            await self.kill_all()
+        write_shims(self._shims)
+        async with asyncio.TaskGroup() as hosts:
+            self._hosts = hosts
+            try:
+                await every(
+                    self._poll_s,
+                    self.poll_once,
+                    stopping=stopping,
+                    clock=self._clock,
+                    log_event="hypervisor_poll_failed",
+                )
+            finally:
+                self._closing = True
+                await self.kill_all()
 
     async def poll_once(self) -> None:
-        """Start processes for new instances, reap exited ones, kill terminated ones."""
+        """Boot new instances; kill the processes of instances EC2 no longer runs."""
         states = await self._instance_states()
         for instance_id, (state, instance) in states.items():
             known = instance_id in self.instances or instance_id in self._done
-            if state in ("pending", "running") and not known:
+            if state in _LIVE and not known:
                 await self._start(instance)
         for instance_id, local in list(self.instances.items()):
             state = states.get(instance_id, ("gone", {}))[0]
-            if local.process.returncode is not None:
-                await self._reap(local)
-            elif state not in ("pending", "running"):
+            if state not in _LIVE and not local.vanished:
                 log.info("instance_terminated_killing_worker", instance_id=instance_id)
                 self.kill(instance_id)
 
@@ -112,39 +140,107 @@ class Hypervisor:
         return found
 
     async def _start(self, instance: dict[str, Any]) -> None:
+        """Lay out the instance's root and start its boot script (cloud-init's part)."""
+        if self._hosts is None:
+            raise RuntimeError("the hypervisor boots instances only while it runs")
         instance_id = instance["InstanceId"]
+        user_data = await self._user_data(instance_id)
+        zone = instance.get("Placement", {}).get("AvailabilityZone", "local-1a")
+        self._imds.register(instance_id, user_data, zone)
+        root = self._root / instance_id
+        endpoint = self._imds.endpoint(instance_id)
+        host_env = {
+            **self._host_env,
+            "CBAS_IMDS_ENDPOINT": endpoint,
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint,
+        }
+        prepare_root(root, user_data=user_data, host_env=host_env)
+        job_id = tag_value(instance, "cbas:job_id") or "?"
+        attempt = int(tag_value(instance, "cbas:attempt") or 0)
+        await self._retire_older(job_id, attempt)
+        log_path = root / "worker.log"
+        script = root / "var/lib/cloud/instance/scripts/part-001"
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(_script(user_data))
+        script.chmod(0o700)
+        process = await self._spawn([str(script)], boot_environment(root, self._shims), log_path)
+        local = LocalInstance(instance_id, job_id, attempt, process, log_path)
+        self.instances[instance_id] = local
+        self._hosts.create_task(self._host(local), name=f"host-{instance_id}")
+        log.info("instance_booting", instance_id=instance_id, job_id=job_id, pid=process.pid)
+
+    async def _user_data(self, instance_id: str) -> str:
         attribute = await self._ec2.describe_instance_attribute(
             InstanceId=instance_id, Attribute="userData"
         )
         encoded = attribute.get("UserData", {}).get("Value", "")
-        user_data = base64.b64decode(encoded).decode() if encoded else ""
-        zone = instance.get("Placement", {}).get("AvailabilityZone", "local-1a")
-        self._imds.register(instance_id, user_data, zone)
-        host_dir = self._root / instance_id
-        host_dir.mkdir(parents=True, exist_ok=True)
-        job_id = tag_value(instance, "cbas:job_id") or "?"
-        attempt = int(tag_value(instance, "cbas:attempt") or 0)
-        await self._retire_older(job_id, attempt)
-        env = {
-            "PATH": HOST_PATH,  # what an instance has, not the PATH of whoever started us
-            **self._worker_env,
-            "CBAS_IMDS_ENDPOINT": self._imds.endpoint(instance_id),
-            "CBAS_WORKER_DIR": str(self._jobs_dir),
-        }
-        log_path = host_dir / "worker.log"
+        return base64.b64decode(encoded).decode() if encoded else ""
+
+    async def _spawn(
+        self, command: list[str], env: dict[str, str], log_path: Path
+    ) -> asyncio.subprocess.Process:
         with log_path.open("ab") as sink:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "cbas_async",
-                "worker",
+            return await asyncio.create_subprocess_exec(
+                *command,
                 env=env,
+                cwd=log_path.parent,
                 stdout=sink,
                 stderr=sink,
                 start_new_session=True,
             )
-        self.instances[instance_id] = LocalInstance(instance_id, job_id, attempt, process, log_path)
-        log.info("worker_started", instance_id=instance_id, job_id=job_id, pid=process.pid)
+
+    async def _host(self, local: LocalInstance) -> None:
+        """The instance's life: boot, its units, then poweroff (or vanishing)."""
+        try:
+            code = await local.process.wait()
+            if local.vanished:
+                return
+            if code != 0:
+                log.error("instance_boot_failed", instance_id=local.instance_id, returncode=code)
+                return
+            units = started_units(local.root)
+            async with asyncio.TaskGroup() as running:
+                for unit in units:
+                    running.create_task(self._supervise(local, unit))
+        except Exception:  # one broken instance must not take the others down
+            log.exception("instance_failed", instance_id=local.instance_id)
+        finally:
+            try:
+                await self._reap(local)
+            except Exception:  # EC2 unreachable: the master's lost-worker check terminates it
+                log.exception("instance_poweroff_failed", instance_id=local.instance_id)
+
+    async def _supervise(self, local: LocalInstance, unit: Unit) -> None:
+        """Run the unit until it ends for good: `Restart=on-failure` within its limit."""
+        env = {
+            "PATH": instance_path(self._shims),
+            "HOME": str(local.root / "root"),
+            "LANG": "C.UTF-8",
+            **unit.environment,
+        }
+        restarts = 0
+        while not local.gone():
+            local.process = await self._spawn(unit.exec_start, env, local.log_path)
+            if local.gone():  # killed while it was being started
+                self.kill(local.instance_id)
+            log.info(
+                "unit_started",
+                instance_id=local.instance_id,
+                unit=unit.name,
+                pid=local.process.pid,
+                restarts=restarts,
+            )
+            code = await local.process.wait()
+            if local.gone() or not unit.restarts_after(code, restarts):
+                log.info(
+                    "unit_ended", instance_id=local.instance_id, unit=unit.name, returncode=code
+                )
+                return
+            restarts += 1
+            log.warning(
+                "unit_restarting", instance_id=local.instance_id, unit=unit.name, returncode=code
+            )
+            await self._clock.sleep(RESTART_S)
 
     async def _retire_older(self, job_id: str, attempt: int) -> None:
         """Kill workers of earlier attempts of `job_id`: they would share its files."""
@@ -155,6 +251,7 @@ class Hypervisor:
                 await local.process.wait()
 
     async def _reap(self, local: LocalInstance) -> None:
+        """Poweroff: the instance is terminated (`InstanceInitiatedShutdownBehavior`)."""
         self.instances.pop(local.instance_id, None)
         self._done.add(local.instance_id)
         self._imds.remove(local.instance_id)
@@ -164,7 +261,8 @@ class Hypervisor:
             job_id=local.job_id,
             returncode=local.process.returncode,
         )
-        await self._ec2.terminate_instances(InstanceIds=[local.instance_id])
+        if not self._closing:
+            await self._ec2.terminate_instances(InstanceIds=[local.instance_id])
 
     def find(self, job_id: str) -> LocalInstance | None:
         """The newest live instance running `job_id`."""
@@ -172,15 +270,27 @@ class Hypervisor:
         return max(candidates, key=lambda i: i.attempt) if candidates else None
 
     def kill(self, instance_id: str) -> None:
-        """SIGKILL the worker's whole process group, as a vanishing host would."""
+        """SIGKILL the instance's current process group, as a vanishing host would: no
+        restart follows."""
         local = self.instances.get(instance_id)
-        if local is None or local.process.returncode is not None:
+        if local is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(local.process.pid, signal.SIGKILL)
+        local.vanished = True
+        if local.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(local.process.pid, signal.SIGKILL)
 
     async def kill_all(self) -> None:
         for instance_id in list(self.instances):
             self.kill(instance_id)
         for local in list(self.instances.values()):
             await local.process.wait()
+
+
+def _script(user_data: str) -> str:
+    """The shell part cloud-init would run; one that fails when there is none."""
+    with contextlib.suppress(InvalidMessage):
+        found = shell_part(user_data)
+        if found:
+            return found
+    return "#!/bin/sh\necho 'user data: no usable text/x-shellscript part' >&2\nexit 1\n"

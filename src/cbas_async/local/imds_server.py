@@ -3,12 +3,21 @@
 Each instance lives under its own path prefix, `http://127.0.0.1:PORT/<instance_id>/latest/…`,
 so a worker is pointed at it with `CBAS_IMDS_ENDPOINT=http://127.0.0.1:PORT/<instance_id>`.
 As on EC2 with IMDSv2 required: PUT `latest/api/token` with a TTL header returns a token,
-and every GET without a valid, unexpired token of that instance gets 401.
+and every GET without a valid, unexpired token of that instance gets 401. Given a `role`,
+`meta-data/iam/security-credentials/` names it and serves its temporary keys, so the
+workers' AWS SDK finds credentials where it finds them on EC2.
+
+The user data and `meta-data/iam/` (what a job's code must never read) are answered only to
+callers running as the worker's uid (`trusted_uid`, this process's by default), told from the
+TCP connection (`local.peer_uid`); any other caller gets 403, as a job's uid meets EC2's
+owner-match firewall rule on an instance.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,10 +27,14 @@ from aiohttp import web
 
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.httpserver import HttpServer
+from cbas_async.local.instance_role import InstanceRole
+from cbas_async.local.peer_uid import caller_is
 
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 MAX_TTL_S = 21600
+PRIVATE_PATHS = ("user-data", "meta-data/iam/")  # for the worker's uid only
+_CREDENTIALS = "meta-data/iam/security-credentials"
 
 
 @dataclass(slots=True)
@@ -48,8 +61,18 @@ class ImdsEmulator:
     to serve AWS's spot interruption notice.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None):
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Clock | None = None,
+        trusted_uid: int | None = None,
+        role: InstanceRole | None = None,
+    ):
+        self._trusted_uid = os.geteuid() if trusted_uid is None else trusted_uid
         self._host = host
+        self._role = role
         self._port = port
         self._clock = clock or SystemClock()
         self._instances: dict[str, _Instance] = {}
@@ -77,6 +100,8 @@ class ImdsEmulator:
 
     def remove(self, instance_id: str) -> None:
         self._instances.pop(instance_id, None)
+        if self._role is not None:
+            self._role.forget(instance_id)
         self._tokens = {k: t for k, t in self._tokens.items() if t.instance_id != instance_id}
 
     @property
@@ -124,10 +149,26 @@ class ImdsEmulator:
             return web.Response(status=404)
         if not self._token_valid(request.headers.get(TOKEN_HEADER), instance_id):
             return web.Response(status=401)
-        value = self._value(instance_id, instance, request.match_info["path"])
+        path = "/".join(part for part in request.match_info["path"].split("/") if part)
+        if (path + "/").startswith(PRIVATE_PATHS) and not await self._trusted(request):
+            return web.Response(status=403)
+        value = await self._credentials(instance_id, path) or self._value(
+            instance_id, instance, path
+        )
         if value is None:
             return web.Response(status=404)
         return web.Response(text=value)
+
+    async def _trusted(self, request: web.Request) -> bool:
+        transport = request.transport
+        peer = transport.get_extra_info("peername") if transport else None
+        server = transport.get_extra_info("sockname") if transport else None
+        return await asyncio.to_thread(
+            caller_is,
+            self._trusted_uid,
+            tuple(peer[:2]) if peer else None,
+            tuple(server[:2]) if server else None,
+        )
 
     def _token_valid(self, token: str | None, instance_id: str) -> bool:
         found = self._tokens.get(token or "")
@@ -137,6 +178,14 @@ class ImdsEmulator:
             del self._tokens[token or ""]
             return False
         return True
+
+    async def _credentials(self, instance_id: str, path: str) -> str | None:
+        if self._role is None or not path.startswith(_CREDENTIALS):
+            return None
+        name = path.removeprefix(_CREDENTIALS).strip("/")
+        if not name:
+            return self._role.name
+        return await self._role.credentials(instance_id) if name == self._role.name else None
 
     @staticmethod
     def _value(instance_id: str, instance: _Instance, path: str) -> str | None:

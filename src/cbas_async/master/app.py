@@ -12,24 +12,25 @@ import structlog
 from aiohttp import web
 
 from cbas_async.aws import Clients, open_clients
-from cbas_async.bootstrap import Resources, bootstrap
+from cbas_async.bootstrap import Resources, resolve
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.components import Component, run_components
 from cbas_async.deployment import Session, make_store
+from cbas_async.errors import ConfigError
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.lease import MasterLease
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.placement import broker_placer
-from cbas_async.handlers.sweeper import Sweeper, subscription_key
+from cbas_async.handlers.sweeper import Sweeper
 from cbas_async.httpserver import HttpServer
 from cbas_async.master.health import Health, LoopLagMonitor
 from cbas_async.master.http import build_app
+from cbas_async.master.intake import events_poller, sns_intake, sns_verifier, subscribe_http
 from cbas_async.master.ping_poller import PingPoller
 from cbas_async.master.price_fetcher import PriceFeed, open_price_feed
-from cbas_async.master.server import Subscription
 from cbas_async.master.wiring import (
     make_capacity,
     make_event_handlers,
@@ -42,8 +43,7 @@ from cbas_async.master.wiring import (
 from cbas_async.metrics import Metrics
 from cbas_async.sandbox import Sandbox
 from cbas_async.settings import Settings
-from cbas_async.sns import SnsVerifier
-from cbas_async.sns_certs import CertificateCache, http_fetcher
+from cbas_async.sns_intake import SnsIntake
 from cbas_async.store import JobStore
 from cbas_async.web import WebParts, mount, parts_for_master
 
@@ -67,11 +67,12 @@ class Master:
 
 @asynccontextmanager
 async def open_master(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Master]:
-    """Open clients, take the lease, bind HTTP, subscribe; undo it all on exit."""
+    """Open clients, find the deployment, take the lease, bind HTTP, subscribe `/sns` when
+    `CBAS_PUBLIC_URL` is set; undo it all on exit."""
     clock = clock or SystemClock()
     async with AsyncExitStack() as stack:
         clients = await stack.enter_async_context(open_clients(settings))
-        resources = await bootstrap(clients, settings)
+        resources = await _found(clients, settings)
         metrics = Metrics()
         store = make_store(clients, resources, on_transition=metrics.transitioned)
         lease = await stack.enter_async_context(
@@ -86,24 +87,14 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             settings, clients, resources, store, Sandbox(s3=clients.s3, bucket=resources.bucket)
         )
         web_parts = parts_for_master(cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics)
+        intake = sns_intake(settings, clients, resources, clock)
+        app = http_app(settings, clients, resources, health, bus, clock, web_parts, intake=intake)
         server = await stack.enter_async_context(
-            HttpServer(
-                app=http_app(settings, clients, resources, health, bus, clock, web_parts),
-                host=settings.http_host,
-                port=settings.http_port,
-            )
+            HttpServer(app=app, host=settings.http_host, port=settings.http_port)
         )
-        endpoint = (settings.public_url or server.url).rstrip("/") + "/sns"
-        subscription = await stack.enter_async_context(
-            Subscription(sns=clients.sns, topic_arn=resources.events_topic_arn, endpoint=endpoint)
-        )
-        if subscription.arn:  # so other masters can remove it if this one dies
-            await store.misc_put(
-                subscription_key(settings.master_id),
-                {"owner": settings.master_id, "arn": subscription.arn},
-            )
+        await subscribe_http(stack, settings, clients, resources, store)
         prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
-        launcher = await make_launcher(clients, settings)
+        launcher = await make_launcher(clients, settings, bucket=resources.bucket)
         capacity = await make_capacity(clients, settings, clock)
         health.problems = capacity.refusals.reasons
         components = _wire(
@@ -120,7 +111,16 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             launcher,
             capacity,
         )
+        components.append(events_poller(clients, resources, intake, bus, clock))
         yield Master(settings, clients, resources, store, bus, health, lease, server, components)
+
+
+async def _found(clients: Clients, settings: Settings) -> Resources:
+    """The deployment's resources; the master creates none (`cbas bootstrap` does)."""
+    try:
+        return await resolve(clients, settings)
+    except LookupError as exc:
+        raise ConfigError("CBAS_DEPLOYMENT", f"{exc}; run `cbas bootstrap` first") from exc
 
 
 def http_app(
@@ -131,23 +131,20 @@ def http_app(
     bus: Bus,
     clock: Clock,
     web_parts: WebParts,
+    *,
+    intake: SnsIntake | None = None,
 ) -> web.Application:
     """The master's HTTP app: /healthz, /sns, and the web face mounted on it."""
-    verifier = SnsVerifier(
-        certificates=CertificateCache(fetch=http_fetcher(clients.http), clock=clock),
-        region=settings.region,
-        enabled=settings.sns_verify,
-        clock=clock,
-    )
     app = build_app(
         health=health,
         bus=bus,
-        verifier=verifier,
+        verifier=sns_verifier(settings, clients, clock),
         session=clients.http,
         topics=frozenset({resources.events_topic_arn}),
         max_body_bytes=settings.max_body_bytes,
         region=settings.region,
         verify=settings.sns_verify,
+        intake=intake,
     )
     mount(app, web_parts)  # the API, auth, /metrics and the web UI
     return app

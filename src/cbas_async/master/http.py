@@ -61,7 +61,7 @@ async def sns_endpoint(request: web.Request) -> web.Response:
         if envelope.type == "SubscriptionConfirmation" and config.verify:
             await confirm_subscription(request.app[SESSION], envelope, region=config.region)
         elif envelope.type == "Notification":
-            await _dispatch(request.app[BUS], envelope)
+            await dispatch(request.app[BUS], envelope)
     except InvalidMessage as exc:
         return web.json_response({"error": str(exc)[:300]}, status=403)
     except TransientError as exc:
@@ -73,7 +73,9 @@ async def sns_endpoint(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def _dispatch(bus: Bus, envelope: SnsEnvelope) -> None:
+async def dispatch(bus: Bus, envelope: SnsEnvelope) -> None:
+    """A verified notification, however it came (this route or the events queue): the
+    events it carries go on the bus; anything else is logged and ignored."""
     try:
         event = json.loads(envelope.message)
     except json.JSONDecodeError:
@@ -105,11 +107,14 @@ def build_app(
     max_body_bytes: int,
     region: str,
     verify: bool,
+    intake: SnsIntake | None = None,
 ) -> web.Application:
+    """`intake`: shared with the events queue's poller, so a message that comes both ways
+    (same MessageId) is handled once; by default one of its own."""
     app = web.Application(client_max_size=max_body_bytes)
     app[HEALTH] = health
     app[BUS] = bus
-    app[INTAKE] = SnsIntake(verifier=verifier, topics=topics, max_bytes=max_body_bytes)
+    app[INTAKE] = intake or SnsIntake(verifier=verifier, topics=topics, max_bytes=max_body_bytes)
     app[SESSION] = session
     app[SNS_CONFIG] = SnsConfig(region=region, verify=verify)
     app.router.add_get("/healthz", healthz)

@@ -64,11 +64,16 @@ async def make_capacity(clients: Clients, settings: Settings, clock: Clock) -> C
 
 
 async def make_launcher(
-    clients: Clients, settings: Settings, config: LaunchConfig | None = None
+    clients: Clients,
+    settings: Settings,
+    config: LaunchConfig | None = None,
+    *,
+    bucket: str | None = None,
 ) -> Launcher:
     """The launcher, with `config` or the deployment's own looked up once (images from
-    SSM, the group by name); raises `ConfigError` naming what is missing."""
-    config = config or await resolve_launch_config(clients, settings)
+    SSM, the group by name, the wheel in `bucket`); raises `ConfigError` naming what is
+    missing."""
+    config = config or await resolve_launch_config(clients, settings, bucket=bucket)
     return Launcher(ec2=clients.ec2, config=config, deployment=settings.deployment)
 
 

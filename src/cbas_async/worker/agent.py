@@ -61,7 +61,9 @@ async def run_worker(
         ):
             log.info("worker_started", zone=identity.zone)
             settings = settings_for(settings, data)
-            advertise = await _advertise_host(imds, settings, options, clock)
+            advertise = ""  # no command endpoint: nothing to advertise
+            if data.command_endpoint:
+                advertise = await _advertise_host(imds, settings, options, clock)
             async with open_clients(settings) as clients:
                 services = Services(
                     identity=identity,
@@ -110,7 +112,7 @@ def main_worker(environ: Mapping[str, str]) -> int:
             for cause in exc.exceptions if isinstance(exc, ExceptionGroup) else ():
                 log.error("worker_crash_cause", error=repr(cause))
             code = 1
-    if options.poweroff:
+    if options.poweroff and code == 0:  # else systemd restarts the unit (Restart=on-failure)
         subprocess.run(["shutdown", "-h", "now"], check=False)  # on EC2: terminate the instance
     return code
 

@@ -14,6 +14,7 @@ import aiohttp
 
 from cbas_async.clock import parse_utc
 from cbas_async.errors import InvalidMessage, TransientError
+from cbas_async.fleet.userdata import descriptor_text
 from cbas_async.messages import UserData, decode
 
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
@@ -84,7 +85,8 @@ class ImdsClient:
         return value.strip() if value else None
 
     async def user_data(self) -> UserData:
-        return decode(UserData, await self.require("user-data"))
+        """The job descriptor: the JSON part of the cloud-init document."""
+        return decode(UserData, descriptor_text(await self.require("user-data")))
 
     async def instance_action(self) -> InstanceAction | None:
         """The pending spot interruption, or None while there is none (404)."""

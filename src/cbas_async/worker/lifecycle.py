@@ -7,6 +7,7 @@ the master) owns the job: the worker stops the job and exits without writing aga
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import assert_never
 
 import structlog
@@ -26,6 +27,7 @@ from cbas_async.worker.checkpoint.storage import CheckpointStorage
 from cbas_async.worker.finish import Finisher, RunFacts
 from cbas_async.worker.heartbeat import Progress
 from cbas_async.worker.imds import Identity
+from cbas_async.worker.jobuser import JobUser, JobUserUnavailable, resolve_job_user
 from cbas_async.worker.jobwriter import JobWriter
 from cbas_async.worker.logship import LogShipper
 from cbas_async.worker.retry import retrying
@@ -60,6 +62,7 @@ class Worker:
         )
         self._paths = services.paths
         self._progress = Progress()
+        self._user: JobUser | None = None
 
     async def run(self) -> int:
         """0 whatever became of the job (it is recorded); exceptions mean a crash."""
@@ -67,19 +70,25 @@ class Worker:
         if record is None:
             return 0
         spec = record.spec
+        try:
+            self._user = await asyncio.to_thread(resolve_job_user, euid=os.geteuid())
+        except JobUserUnavailable as exc:
+            await self._fail_early(exc.reason)
+            return 0
         checkpointer = make_checkpointer(
             spec.checkpoint.method,
             paths=self._paths,
             clock=self._clock,
             base_env=self._services.job_env,
             dmtcp_bin=self._services.dmtcp_bin,
+            user=self._user,
         )
         try:
             await checkpointer.prepare()
         except CheckpointUnavailable as exc:
             await self._fail_early(exc.reason)
             return 0
-        await asyncio.to_thread(self._paths.reset)
+        await asyncio.to_thread(self._paths.reset, self._user)
         await self._run_attended(record, spec, checkpointer)
         return 0
 
@@ -228,6 +237,11 @@ class Worker:
         return True
 
     async def _launch(self, spec: JobSpec, checkpointer: Checkpointer) -> JobProcess | None:
+        if self._user is not None:
+            blocked = await asyncio.to_thread(self._paths.hand_over, self._user)
+            if blocked is not None:
+                await self._not_started(f"the job user cannot reach {blocked}")
+                return None
         argv = await checkpointer.launch_argv(spec.command)
         ours = {
             "CBAS_CHECKPOINT_DIR": str(self._paths.state),
@@ -235,7 +249,10 @@ class Worker:
             "CBAS_ATTEMPT": str(self._data.attempt),
             **checkpointer.environment(),
         }
-        env = job_environment(self._services.job_env, spec.env, ours)
+        base = dict(self._services.job_env)
+        if self._user is not None:  # the worker's home is not the job's
+            base.update(HOME=str(self._paths.work), USER=self._user.name, LOGNAME=self._user.name)
+        env = job_environment(base, spec.env, ours)
         try:
             return await JobProcess.start(
                 argv,
@@ -243,14 +260,17 @@ class Worker:
                 env=env,
                 stdout=self._paths.stdout,
                 stderr=self._paths.stderr,
+                user=self._user,
             )
         except OSError as exc:
-            reason = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
-            log.error("job_not_started", reason=reason)
-            await self._writer.move(
-                {JobState.RUNNING}, JobState.FAILED, updates={"reason": reason}, detail=reason
-            )
+            await self._not_started(f"cannot start {argv[0]!r}: {exc.strerror or exc}")
             return None
+
+    async def _not_started(self, reason: str) -> None:
+        log.error("job_not_started", reason=reason)
+        await self._writer.move(
+            {JobState.RUNNING}, JobState.FAILED, updates={"reason": reason}, detail=reason
+        )
 
 
 async def _conclude(outcome: Outcome, job: JobProcess, finisher: Finisher) -> None:

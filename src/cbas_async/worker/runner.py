@@ -2,7 +2,8 @@
 
 The job gets its own session and process group, so signals reach every process it started; on Linux
 it is also killed if the worker dies (`setpriv --pdeathsig`), so a crashed or killed worker
-never leaves an orphan writing into a sandbox that a later attempt reuses.
+never leaves an orphan writing into a sandbox that a later attempt reuses. Given a
+`JobUser`, the job runs as that user, with no supplementary groups.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import structlog
+
+from cbas_async.worker.jobuser import JobUser, as_user, setpriv_options
 
 log = structlog.get_logger(__name__)
 
@@ -33,11 +36,13 @@ def job_environment(
     return {**env, **spec_env, **extra}
 
 
-def orphan_guard(argv: Sequence[str]) -> list[str]:
-    """`argv`, run so that the kernel kills it when the worker dies (where supported)."""
+def orphan_guard(argv: Sequence[str], user: JobUser | None = None) -> list[str]:
+    """`argv`, run so that the kernel kills it when the worker dies (where supported), as
+    `user` if given (`FileNotFoundError` when there is no `setpriv` to switch users)."""
     if sys.platform == "linux" and shutil.which("setpriv"):
-        return ["setpriv", "--pdeathsig", "KILL", "--", *argv]
-    return list(argv)
+        switch = setpriv_options(user) if user is not None else []
+        return ["setpriv", "--pdeathsig", "KILL", *switch, "--", *argv]
+    return as_user(argv, user)
 
 
 def find_executable(program: str, *, cwd: Path, path: str | None) -> str | None:
@@ -64,13 +69,15 @@ class JobProcess:
         env: Mapping[str, str],
         stdout: Path,
         stderr: Path,
+        user: JobUser | None = None,
     ) -> JobProcess:
-        """Start `argv`; raises `FileNotFoundError` if there is no such executable."""
+        """Start `argv` (as `user` if given); `FileNotFoundError` if there is no such
+        executable. The output files are opened here, so the job needs no access to them."""
         if find_executable(argv[0], cwd=cwd, path=env.get("PATH")) is None:
             raise FileNotFoundError(2, "no such executable", argv[0])
         with stdout.open("ab") as out, stderr.open("ab") as err:
             process = await asyncio.create_subprocess_exec(
-                *orphan_guard(argv),
+                *orphan_guard(argv, user),
                 cwd=cwd,
                 env=dict(env),
                 stdin=asyncio.subprocess.DEVNULL,
@@ -78,7 +85,7 @@ class JobProcess:
                 stderr=err,
                 start_new_session=True,  # its own process group (uvloop has no process_group)
             )
-        log.info("job_started", pid=process.pid, argv=list(argv))
+        log.info("job_started", pid=process.pid, argv=list(argv), user=user and user.name)
         return cls(process)
 
     @property

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from contextlib import AbstractAsyncContextManager
 
 from cbas_async.aws import Clients
 from cbas_async.clock import Clock
@@ -70,8 +72,12 @@ class Services:
             interval_s=data.heartbeat_interval_s,
         )
 
-    def endpoint(self) -> CommandEndpoint:
+    def endpoint(self) -> AbstractAsyncContextManager[object]:
+        """The SNS command endpoint when the user data asks for one; else nothing listens
+        (a cancel is seen on the job record, `RunPhase`'s ownership check)."""
         data = self._identity.user_data
+        if not data.command_endpoint:
+            return contextlib.nullcontext()
         certificates = CertificateCache(fetch=http_fetcher(self._clients.http), clock=self.clock)
         verifier = SnsVerifier(
             certificates=certificates, region=data.region, enabled=data.sns_verify, clock=self.clock

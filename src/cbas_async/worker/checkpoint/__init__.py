@@ -11,6 +11,7 @@ from cbas_async.worker.checkpoint.app import AppCheckpointer
 from cbas_async.worker.checkpoint.base import Checkpointer, CheckpointUnavailable
 from cbas_async.worker.checkpoint.dmtcp import DmtcpCheckpointer
 from cbas_async.worker.checkpoint.none import NoCheckpointer
+from cbas_async.worker.jobuser import JobUser
 from cbas_async.worker.paths import JobPaths
 
 __all__ = ["CheckpointUnavailable", "Checkpointer", "make_checkpointer"]
@@ -23,8 +24,10 @@ def make_checkpointer(
     clock: Clock,
     base_env: Mapping[str, str],
     dmtcp_bin: Path | None = None,
+    user: JobUser | None = None,
 ) -> Checkpointer:
-    """The checkpointer for a spec's `checkpoint.method`; `dmtcp_bin` is CBAS_DMTCP_BIN."""
+    """The checkpointer for a spec's `checkpoint.method`; `dmtcp_bin` is CBAS_DMTCP_BIN;
+    `user` is who the job runs as (DMTCP's coordinator runs as it too)."""
     if method == "app":
         return AppCheckpointer(state_dir=paths.state, staging_dir=paths.staging)
     if method == "dmtcp":
@@ -35,6 +38,8 @@ def make_checkpointer(
             clock=clock,
             base_env=base_env,
             dmtcp_bin=dmtcp_bin,
+            user=user,
+            output_dir=paths.logs,
         )
     if method == "none":
         return NoCheckpointer()

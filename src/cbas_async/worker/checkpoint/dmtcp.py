@@ -6,6 +6,10 @@ then a poll for fresh images (4.2.0 returns early), and `dmtcp_restart -j` with 
 sandbox as working directory. Images are restored at the absolute path they were taken at,
 `DMTCP_TMPDIR` is private, `LANG=C LC_ALL=C` avoids the `_files` folder for simple programs,
 and the DMTCP version recorded with each image must match to restart it.
+
+With a job user, the coordinator runs as that user too (the job's processes are its
+clients); `dmtcp_command` runs as the worker and reaches it over TCP. The tools' output
+files go to `output_dir`, the worker's own: never a path inside a directory the job owns.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cbas_async.records import CheckpointPointer
 from cbas_async.worker.checkpoint import dmtcp_cli as cli
 from cbas_async.worker.checkpoint.archive import link_snapshot
 from cbas_async.worker.checkpoint.base import CheckpointUnavailable, JobHandle
+from cbas_async.worker.jobuser import JobUser, as_user
 
 log = structlog.get_logger(__name__)
 
@@ -47,8 +52,12 @@ class DmtcpCheckpointer:
         clock: Clock,
         base_env: Mapping[str, str],
         dmtcp_bin: Path | None = None,
+        user: JobUser | None = None,
+        output_dir: Path | None = None,
     ) -> None:
         self._base_env = dict(base_env)
+        self._user = user
+        self._output_dir = output_dir or tmp_dir
         self._search_path = search_path(dmtcp_bin)
         self._state_dir = state_dir
         self._staging_dir = staging_dir
@@ -137,7 +146,8 @@ class DmtcpCheckpointer:
     async def _start_coordinator(self) -> int:
         port_file = self._tmp_dir / "coordinator.port"
         await asyncio.to_thread(port_file.unlink, missing_ok=True)
-        code, output = await self._run(cli.coordinator_argv(port_file, self._state_dir))
+        argv = cli.coordinator_argv(port_file, self._state_dir)
+        code, output = await self._run(argv, as_job_user=True)
         if code != 0:
             raise TransientError(f"dmtcp_coordinator exited {code}: {output[-500:]}")
         self._port = await self._read_port(port_file)
@@ -164,20 +174,25 @@ class DmtcpCheckpointer:
             await self._clock.sleep(0.1)
         raise TransientError("dmtcp_command -bc returned but no checkpoint image appeared")
 
-    async def _run(self, argv: list[str], timeout_s: float = 300.0) -> tuple[int, str]:
+    async def _run(
+        self, argv: list[str], timeout_s: float = 300.0, *, as_job_user: bool = False
+    ) -> tuple[int, str]:
         """Run a DMTCP tool to its exit; `TransientError` if it takes over `timeout_s`.
 
         Its output goes to a file, not a pipe: `dmtcp_coordinator --daemon` forks a daemon
         that inherits the output and keeps a pipe open long after the tool has exited."""
-        output_file = self._tmp_dir / f"{argv[0]}.out"
-        code = await self._exit_code(self._resolved(argv), output_file, timeout_s)
+        output_file = self._output_dir / f"{argv[0]}.out"
+        user = self._user if as_job_user else None
+        code = await self._exit_code(self._resolved(argv), output_file, timeout_s, user)
         return code, await asyncio.to_thread(_read_text, output_file)
 
-    async def _exit_code(self, argv: list[str], output_file: Path, timeout_s: float) -> int:
+    async def _exit_code(
+        self, argv: list[str], output_file: Path, timeout_s: float, user: JobUser | None
+    ) -> int:
         await asyncio.to_thread(output_file.parent.mkdir, parents=True, exist_ok=True)
         with output_file.open("wb") as sink:
             process = await asyncio.create_subprocess_exec(
-                *argv,
+                *as_user(argv, user),  # no orphan guard: the coordinator daemonizes
                 env=cli.environment(self._tmp_dir, {**self._base_env, "PATH": self._search_path}),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=sink,
