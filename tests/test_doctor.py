@@ -3,12 +3,15 @@ and each resource taken away (or set wrong) fails exactly the check that names i
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
-from cbas_async import cli
+from cbas_async import __version__, cli
 from cbas_async.account import AccountClients, open_account_clients, set_up_account
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources, bootstrap
@@ -17,6 +20,7 @@ from cbas_async.doctor_checks import Check
 from cbas_async.doctor_launch import SPOT_ROLE, SPOT_ROLE_FIX
 from cbas_async.scope import Scope
 from cbas_async.settings import Settings
+from cbas_async.wheels import upload_wheel
 from tests.test_policies_recorded import ACCOUNT, Recorder, _denied
 
 TYPES = ("c5.large", "c6g.large")  # one of each architecture
@@ -39,10 +43,17 @@ async def make_spot_role(accounts: AccountClients) -> None:
 
 
 @pytest.fixture
-async def deployed(clients: Clients, accounts: AccountClients, settings: Settings) -> Resources:
+async def deployed(
+    clients: Clients, accounts: AccountClients, settings: Settings, tmp_path: Path
+) -> Resources:
+    """Bootstrapped as `cbas bootstrap` does it (a wheel of this version uploaded), and the
+    spot role made."""
     resources = await bootstrap(clients, settings)
     await set_up_account(clients, accounts, settings, resources)
     await make_spot_role(accounts)
+    wheel = tmp_path / f"cbas_async-{__version__}-py3-none-any.whl"
+    wheel.write_bytes(b"a wheel")
+    await upload_wheel(clients.s3, resources.bucket, wheel)
     return resources
 
 
@@ -71,6 +82,19 @@ async def _drop_spot_role(clients: Clients, accounts: AccountClients, scope: Sco
     await accounts.iam.delete_role(RoleName=SPOT_ROLE)
 
 
+async def _drop_wheel(clients: Clients, accounts: AccountClients, scope: Scope) -> None:
+    listed = await clients.s3.list_objects_v2(Bucket=scope.bucket or "", Prefix="wheels/")
+    for item in listed.get("Contents", []):
+        await clients.s3.delete_object(Bucket=scope.bucket or "", Key=item["Key"])
+
+
+async def _unsubscribe(clients: Clients, accounts: AccountClients, scope: Scope) -> None:
+    topic = scope.topic_arn(scope.events_topic)
+    found = await clients.sns.list_subscriptions_by_topic(TopicArn=topic)
+    for sub in found["Subscriptions"]:
+        await clients.sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
+
+
 async def _open_group(clients: Clients, accounts: AccountClients, scope: Scope) -> None:
     found = await clients.ec2.describe_security_groups(
         Filters=[{"Name": "group-name", "Values": [scope.security_group_name]}]
@@ -93,6 +117,8 @@ BREAKAGES: list[tuple[Breakage, str, str]] = [
     (_drop_table, "tables", "missing: test-job-events"),
     (_drop_target, "event_rules", "the target arn:aws:sns:us-east-1:123456789012:test-spot-"),
     (_drop_spot_role, "spot_role", SPOT_ROLE_FIX),
+    (_drop_wheel, "wheel", "cbas bootstrap --wheel FILE"),
+    (_unsubscribe, "events_delivery", "the subscription of queue test-master-events"),
     (_open_group, "security_group", "has inbound rules"),
     (_drop_profile, "roles", "instance profile test-us-east-1-worker"),
 ]
@@ -116,7 +142,7 @@ async def test_all_pass_then_each_resource_taken_away_fails_the_check_that_names
         c.name for c in checks
     }
     assert render(checks, as_json=False).endswith("all checks passed")
-    scope = Scope.of(settings, bucket=deployed.bucket)
+    scope = Scope.of(settings, account=ACCOUNT, bucket=deployed.bucket)
     before: set[str] = set()
     for breakage, check, phrase in BREAKAGES:
         await breakage(clients, accounts, scope)
@@ -150,13 +176,14 @@ async def test_wrong_settings_fail_the_checks_that_name_them(
     assert "CBAS_SUBNET_ID=subnet-0000000000000000f" in named["subnet"]
 
 
-def test_nothing_bootstrapped_exits_1_and_the_json_names_each_failure(
-    settings: Settings, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Through the same `main` as the `cbas doctor` command, in process."""
+def test_nothing_bootstrapped_exits_1_and_the_json_names_each_failure(settings: Settings) -> None:
+    """Through the same `main` as the `cbas doctor` command, in process (logs go to a
+    buffer that stays open, as in tests/test_cli.py)."""
     types = [arg for t in TYPES for arg in ("--instance-type", t)]
-    code = cli.main(["doctor", "--json", *types], settings.to_env())
-    report = json.loads(capsys.readouterr().out)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = cli.main(["doctor", "--json", *types], settings.to_env())
+    report = json.loads(out.getvalue())
     assert code == 1
     assert report["ok"] is False
     assert report["checks"][0] == {

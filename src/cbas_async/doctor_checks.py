@@ -1,6 +1,7 @@
 """The checks of `cbas doctor` on what `cbas bootstrap` made: tables, bucket (and its
 lifecycle rule), queues, topics, roles and instance profiles, the workers' security group,
-the subnet when one is set, and the EventBridge rules with their targets. Each one reads,
+the subnet when one is set, the EventBridge rules with their targets, and the events
+queue's subscription to the events topic. Each one reads,
 never writes, and names what is missing and the command that makes it."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from botocore.exceptions import ClientError
 from cbas_async.account import AccountClients, find_security_group
 from cbas_async.aws import Clients
 from cbas_async.iamroles import error_code
-from cbas_async.policies import events_topic_statement
+from cbas_async.resource_policies import events_queue_statement, events_topic_statement
 from cbas_async.scope import EVENT_RULES, ROLES, Scope
 from cbas_async.settings import Settings
 
@@ -124,7 +125,7 @@ async def bucket(context: Context) -> Check:
 
 async def queues(context: Context) -> Check:
     sqs = context.clients.sqs
-    names = [context.scope.ping_queue]
+    names = [context.scope.ping_queue, context.scope.events_queue]
     missing = [q for q in names if not await exists(sqs.get_queue_url(QueueName=q))]
     return verdict("queues", missing, ", ".join(names))
 
@@ -231,6 +232,35 @@ async def event_rules(context: Context) -> Check:
     return verdict("event_rules", problems, f"{names}, each delivering to {topic}")
 
 
+async def _subscribed(context: Context, topic: str, queue_arn: str) -> bool:
+    paginator = context.clients.sns.get_paginator("list_subscriptions_by_topic")
+    async for page in paginator.paginate(TopicArn=topic):
+        for sub in page.get("Subscriptions", []):
+            if sub.get("Protocol") == "sqs" and sub.get("Endpoint") == queue_arn:
+                return True
+    return False
+
+
+async def events_delivery(context: Context) -> Check:
+    """The events topic delivers to the masters' events queue, which lets it."""
+    sqs, scope = context.clients.sqs, context.scope
+    topic, queue = scope.topic_arn(scope.events_topic), scope.events_queue
+    try:
+        url = (await sqs.get_queue_url(QueueName=queue))["QueueUrl"]
+    except ClientError as exc:
+        if error_code(exc) not in _MISSING:
+            raise
+        return failed("events_delivery", f"missing: queue {queue}: {BOOTSTRAP}")
+    problems: list[str] = []
+    if not await _subscribed(context, topic, scope.events_queue_arn):
+        problems.append(f"the subscription of queue {queue} to {topic}")
+    found = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+    policy = json.loads(found.get("Attributes", {}).get("Policy") or "{}")
+    if events_queue_statement(scope) not in policy.get("Statement", []):
+        problems.append(f"the statement of queue {queue}'s policy letting {topic} send")
+    return verdict("events_delivery", problems, f"{topic} delivers to queue {queue}")
+
+
 RESOURCE_CHECKS: Mapping[str, CheckFn] = {
     "tables": tables,
     "bucket": bucket,
@@ -240,4 +270,5 @@ RESOURCE_CHECKS: Mapping[str, CheckFn] = {
     "security_group": security_group,
     "subnet": subnet,
     "event_rules": event_rules,
+    "events_delivery": events_delivery,
 }

@@ -1,7 +1,7 @@
 """The launch checks of `cbas doctor`: the worker image of every allowed instance type exists
 and has that type's CPU architecture (from DescribeInstanceTypes), a `DryRun=True`
-RunInstances of the exact request the master sends (`run_instances_params`) succeeds, and
-the spot service-linked role exists."""
+RunInstances of the exact request the master sends (`run_instances_params`) succeeds, the
+spot service-linked role exists, and this version's wheel is in the bucket."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from cbas_async import __version__
 from cbas_async.doctor_checks import Check, CheckFn, Context, error_text, failed, passed
 from cbas_async.errors import ConfigError
 from cbas_async.fleet.launch_config import LaunchConfig, resolve_launch_config
@@ -17,6 +18,7 @@ from cbas_async.fleet.launch_errors import LaunchContext, launch_error
 from cbas_async.fleet.launcher import DEFAULT_DISK_GIB, LaunchRequest, run_instances_params
 from cbas_async.iamroles import error_code
 from cbas_async.messages import UserData
+from cbas_async.wheels import PREFIX, latest_wheel_key
 
 SPOT_ROLE = "AWSServiceRoleForEC2Spot"
 SPOT_ROLE_FIX = "aws iam create-service-linked-role --aws-service-name spot.amazonaws.com"
@@ -25,7 +27,9 @@ DRY_RUN_OK = "DryRunOperation"  # EC2's answer when the request would have succe
 
 async def _launch_config(context: Context) -> LaunchConfig | Check:
     try:
-        return await resolve_launch_config(context.clients, context.settings)
+        return await resolve_launch_config(
+            context.clients, context.settings, bucket=context.scope.bucket
+        )
     except ConfigError as exc:
         return failed("worker_image", str(exc))
 
@@ -157,8 +161,24 @@ async def spot_role(context: Context) -> Check:
     return passed("spot_role", role["Arn"])
 
 
+async def wheel(context: Context) -> Check:
+    bucket = context.scope.bucket
+    if bucket is None:
+        return failed("wheel", "no bucket to look in: run `cbas bootstrap`")
+    key = await latest_wheel_key(context.clients.s3, bucket)
+    if key is None:
+        return failed(
+            "wheel",
+            f"no wheel of cbas-async {__version__} in s3://{bucket}/{PREFIX}/{__version__}/, "
+            "so workers cannot install this version: run `cbas bootstrap` with this version "
+            "installed (or `cbas bootstrap --wheel FILE`)",
+        )
+    return passed("wheel", f"s3://{bucket}/{key}")
+
+
 LAUNCH_CHECKS: Mapping[str, CheckFn] = {
     "worker_image": worker_image,
     "dry_run": dry_run,
     "spot_role": spot_role,
+    "wheel": wheel,
 }
