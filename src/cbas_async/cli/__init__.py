@@ -64,6 +64,8 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         from cbas_async.teardown import teardown_command
 
         return daemons.run_loop(teardown_command(settings, force=args.force))
+    if command == "image":
+        return daemons.run_loop(admin.image(settings, args))
     if command == "token":
         return daemons.run_loop(admin.token(settings, args))
     return daemons.run_loop(jobs.HANDLERS[command](settings, args))

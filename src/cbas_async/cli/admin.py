@@ -1,5 +1,6 @@
 """The deployment's own commands of `cbas`: create, list and revoke API tokens; on the local
-cloud, send a spot interruption and start EC2 capacity and quota outages."""
+cloud, send a spot interruption and start EC2 capacity and quota outages; bake a worker
+image."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from cbas_async.cli.exits import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
+from cbas_async.cli.exits import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
 from cbas_async.clock import SystemClock
 from cbas_async.deployment import open_session
 from cbas_async.errors import CloudUnreachable, ConfigError
@@ -63,6 +64,27 @@ async def _revoke(tokens: TokenStore, args: argparse.Namespace) -> int:
 
 
 _TOKEN_ACTIONS = {"create": _create, "list": _list, "revoke": _revoke}
+
+
+async def image(settings: Settings, args: argparse.Namespace) -> int:
+    """`cbas image build`: prints the image id; exit 1 when the build failed."""
+    from cbas_async.aws import open_clients
+    from cbas_async.image_build import BuildOptions, ImageBuildFailed, build_image
+
+    options = BuildOptions(
+        base=args.base,
+        with_dmtcp=args.with_dmtcp,
+        instance_type=args.instance_type,
+        timeout_s=args.timeout,
+    )
+    async with open_clients(settings) as clients:
+        try:
+            image_id = await build_image(clients, settings, options, clock=SystemClock())
+        except ImageBuildFailed as exc:
+            print(f"cbas: image build: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    print(image_id)
+    return EXIT_OK
 
 
 async def interrupt(environ: Mapping[str, str], args: argparse.Namespace) -> int:

@@ -72,6 +72,7 @@ def _add_admin(sub: Commands[argparse.ArgumentParser]) -> None:
     p.add_argument("job_id")
     _add_fault(sub.add_parser("fault", help="EC2 capacity and quota outages (local cloud)"))
     _add_token(sub.add_parser("token", help="API tokens: create, list, revoke"))
+    _add_image(sub.add_parser("image", help="worker images: build"))
     p = sub.add_parser("simulate", help="replay spot traces against policies")
     add_simulate_arguments(p)
 
@@ -86,6 +87,15 @@ def _add_fault(fault: argparse.ArgumentParser) -> None:
     p = kinds.add_parser("quota", help="launches beyond N live vCPUs per market fail")
     p.add_argument("--vcpus", type=int, required=True)
     p.add_argument("--seconds", type=float, required=True)
+
+
+def _add_image(image: argparse.ArgumentParser) -> None:
+    actions = image.add_subparsers(dest="action", required=True)
+    p = actions.add_parser("build", help="bake this version into a worker image and use it")
+    p.add_argument("--base", help="the image to start from (default: Amazon Linux 2023)")
+    p.add_argument("--with-dmtcp", action="store_true", help="also build DMTCP (pinned)")
+    p.add_argument("--instance-type", help="the builder's type (default: by architecture)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds (default: 3600)")
 
 
 def _add_token(token: argparse.ArgumentParser) -> None:

@@ -74,6 +74,8 @@ else
   say "installing cbas-async $CBAS_VERSION"
   install_cbas
 fi
+# `cbas image build` (image.sh): this version is installed; the rest is each worker's
+if [ "${CBAS_INSTALL_ONLY:-0}" = 1 ]; then say "install only: done"; exit 0; fi
 
 if [ -f "$ETC/host.env" ]; then set -a; . "$ETC/host.env"; set +a; fi
 mkdir -p "$ETC" "$ROOT/etc/systemd/system" "$ROOT/var/lib/cbas"
