@@ -118,7 +118,7 @@ async def run(
     stopping = asyncio.Event()
     async with open_local_cloud(settings) as cloud:
         master = MasterProcess(env=cloud.env, port=0, log_path=tmp / "master.log")
-        parts: list[Component] = [cloud.hypervisor, cloud.interrupter, master]
+        parts: list[Component] = [*cloud.parts, master]
         async with asyncio.TaskGroup() as group:
             runner = group.create_task(run_components(parts, stopping, 10.0))
             try:

@@ -1,6 +1,7 @@
 """`cbas local`: the whole system on one machine. This process holds the local "AWS"
-(moto), the IMDS emulator, the hypervisor and the interrupter; the master runs as a
-process of its own, so it can be killed and restarted while "AWS" keeps its state."""
+(moto), the IMDS emulator, the hypervisor, the interrupter and EC2's state-change events;
+the master runs as a process of its own, so it can be killed and restarted while "AWS"
+keeps its state."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ from cbas_async.account import open_account_clients, set_up_account
 from cbas_async.aws import open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.clock import Clock, SystemClock
-from cbas_async.components import run_components
+from cbas_async.components import Component, run_components
 from cbas_async.deployment import make_store
 from cbas_async.hostpath import unpacked_bin
 from cbas_async.httpserver import HttpServer
+from cbas_async.local.ec2_events import StateChangeEmitter
 from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
 from cbas_async.local.imds_server import ImdsEmulator
@@ -78,7 +80,13 @@ class LocalCloud:
     control_url: str
     env: dict[str, str]
     faults: FaultGate
+    ec2_events: StateChangeEmitter
     market: LocalMarket | None = None
+
+    @property
+    def parts(self) -> list[Component]:
+        """The local cloud's running parts, as on AWS: instances, interruptions, events."""
+        return [self.hypervisor, self.interrupter, self.ec2_events]
 
 
 @asynccontextmanager
@@ -154,6 +162,14 @@ async def open_local_cloud(
                 server.url,
                 env,
                 faults=moto.faults,
+                ec2_events=StateChangeEmitter(
+                    ec2=clients.ec2,
+                    sns=clients.sns,
+                    events_topic_arn=resources.events_topic_arn,
+                    deployment=local.deployment,
+                    region=local.region,
+                    clock=clock,
+                ),
                 market=market,
             )
     finally:
@@ -240,7 +256,7 @@ async def run_local(
     async with open_local_cloud(
         settings, trace=trace, sns_verify=sns_verify, api_url=api_url
     ) as cloud:
-        components: list = [cloud.hypervisor, cloud.interrupter]  # type: ignore[type-arg]
+        components = cloud.parts
         if cloud.market is not None:
             components.append(cloud.market)
         if with_master:
