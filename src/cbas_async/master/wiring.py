@@ -80,34 +80,6 @@ def subscribe_handlers(bus: Bus, handlers: EventHandlers) -> None:
     bus.subscribe("interruptions", handlers.interruptions, kinds=InterruptionHandler.kinds)
 
 
-def make_state_change_handler(
-    settings: Settings,
-    steps: JobSteps,
-    *,
-    store: JobStore,
-    mover: JobMover,
-    launcher: Launcher,
-    wake: asyncio.Event,
-) -> StateChangeHandler:
-    """EC2 state-change events -> INTERRUPTED and re-queued at once (the scheduler's
-    re-queue, so the attempt is priced and max_attempts holds)."""
-    return StateChangeHandler(
-        store=store,
-        mover=mover,
-        launcher=launcher,
-        requeue=steps.scheduler.requeue,
-        deployment=settings.deployment,
-        wake=wake,
-    )
-
-
-def subscribe_wake_ups(bus: Bus, state_changes: StateChangeHandler, wake: asyncio.Event) -> None:
-    """The subscribers that cut the supervisor's wait short: instance state changes and
-    submissions through this master's API."""
-    bus.subscribe("state_changes", state_changes, kinds=StateChangeHandler.kinds)
-    bus.subscribe("submissions", SubmitWaker(wake=wake), kinds=SubmitWaker.kinds)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobSteps:
     """What the supervisor does to one job: place or re-queue it, or check it is alive."""
@@ -149,6 +121,34 @@ def make_job_steps(
         notice_grace_s=settings.heartbeat_interval_s,
     )
     return JobSteps(scheduler=scheduler, detector=detector)
+
+
+def make_state_change_handler(
+    settings: Settings,
+    steps: JobSteps,
+    *,
+    store: JobStore,
+    mover: JobMover,
+    launcher: Launcher,
+    wake: asyncio.Event,
+) -> StateChangeHandler:
+    """EC2 state-change events -> INTERRUPTED and re-queued at once (the scheduler's
+    re-queue, so the attempt is priced and max_attempts holds)."""
+    return StateChangeHandler(
+        store=store,
+        mover=mover,
+        launcher=launcher,
+        requeue=steps.scheduler.requeue,
+        deployment=settings.deployment,
+        wake=wake,
+    )
+
+
+def subscribe_wake_ups(bus: Bus, state_changes: StateChangeHandler, wake: asyncio.Event) -> None:
+    """The subscribers that cut the supervisor's wait short: instance state changes and
+    submissions through this master's API."""
+    bus.subscribe("state_changes", state_changes, kinds=StateChangeHandler.kinds)
+    bus.subscribe("submissions", SubmitWaker(wake=wake), kinds=SubmitWaker.kinds)
 
 
 def make_supervisor(
