@@ -138,7 +138,12 @@ async def recovery_section(scratch: Path) -> str:
         "DynamoDB (`cbas submit` without `CBAS_API_URL`) waits for the next tick. The worker "
         "kill row resumes on the same instance only where the instance's supervisor restarts "
         "`cbas worker` (systemd `Restart=on-failure`); where it does not, the instance ends "
-        "with its worker and the job resumes from its checkpoint on a new instance.\n"
+        "with its worker and the job resumes from its checkpoint on a new instance. No timer "
+        "bounds submit → RUNNING any more: PENDING → LAUNCHING is the woken supervisor pass, "
+        "LAUNCHING → RUNNING the hypervisor's poll (at most 0.3 s) and the worker process "
+        "starting (the interpreter and its imports, then its AWS clients, of which the S3 "
+        "and EC2 service models load slowest) until its first write; that part grows with "
+        "the machine's load.\n"
     )
 
 

@@ -137,8 +137,10 @@ async def _restart_once(
         if record.attempt != job.attempt:  # a new instance
             return record.state is JobState.RUNNING
         local = cloud.hypervisor.instances.get(victim.instance_id)
-        restarted = local is not None and local.process.pid != pid
-        return restarted and _started_count(victim.log_path) > before
+        if local is None or local.process.pid == pid:
+            return False
+        earlier = before if local.log_path == victim.log_path else 0
+        return _started_count(local.log_path) > earlier
 
     back = await _until(running_again)
     record: JobRecord = await session.store.get(job.job_id)
