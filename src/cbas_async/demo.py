@@ -127,7 +127,7 @@ async def run_demo(settings: Settings) -> int:
     async with open_local_cloud(demo_settings(settings, home)) as cloud:
         stopping = asyncio.Event()
         master = MasterProcess(env=cloud.env, port=0, log_path=home / "master.log")
-        parts: list[Component] = [cloud.hypervisor, cloud.interrupter, master]
+        parts: list[Component] = [*cloud.parts, master]
         async with asyncio.TaskGroup() as group:
             runner = group.create_task(run_components(parts, stopping, 10.0))
             try:

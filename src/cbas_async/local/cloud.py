@@ -1,6 +1,7 @@
 """`cbas local`: the whole system on one machine. This process holds the local "AWS"
-(moto), the IMDS emulator, the hypervisor and the interrupter; the master runs as a
-process of its own, so it can be killed and restarted while "AWS" keeps its state."""
+(moto), the IMDS emulator, the hypervisor, the interrupter and EC2's state-change events;
+the master runs as a process of its own, so it can be killed and restarted while "AWS"
+keeps its state."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from cbas_async.account import open_account_clients, set_up_account
 from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.clock import Clock, SystemClock
-from cbas_async.components import run_components
+from cbas_async.components import Component, run_components
 from cbas_async.deployment import make_store
 from cbas_async.errors import ConfigError
 from cbas_async.hostpath import unpacked_bin
 from cbas_async.httpserver import HttpServer
+from cbas_async.local.ec2_events import StateChangeEmitter
 from cbas_async.local.fault_control import add_fault_routes
 from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
@@ -84,9 +86,15 @@ class LocalCloud:
     control_url: str
     env: dict[str, str]
     faults: FaultGate
+    ec2_events: StateChangeEmitter
     market: LocalMarket | None = None
     imds: ImdsEmulator | None = None
     role: InstanceRole | None = None  # the workers' role, as IMDS hands it out
+
+    @property
+    def parts(self) -> list[Component]:
+        """The local cloud's running parts, as on AWS: instances, interruptions, events."""
+        return [self.hypervisor, self.interrupter, self.ec2_events]
 
 
 @asynccontextmanager
@@ -168,6 +176,14 @@ async def open_local_cloud(
                 server.url,
                 env,
                 faults=moto.faults,
+                ec2_events=StateChangeEmitter(
+                    ec2=clients.ec2,
+                    sns=clients.sns,
+                    events_topic_arn=resources.events_topic_arn,
+                    deployment=local.deployment,
+                    region=local.region,
+                    clock=clock,
+                ),
                 market=market,
                 imds=imds,
                 role=role,
@@ -273,7 +289,7 @@ async def run_local(
     async with open_local_cloud(
         settings, trace=trace, sns_verify=sns_verify, api_url=api_url
     ) as cloud:
-        components: list = [cloud.hypervisor, cloud.interrupter]  # type: ignore[type-arg]
+        components = cloud.parts
         if cloud.market is not None:
             components.append(cloud.market)
         if with_master:
