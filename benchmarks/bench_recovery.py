@@ -22,7 +22,8 @@ from cbas_async.apiclient import ApiClient, open_api
 from cbas_async.clock import SystemClock
 from cbas_async.components import Component, run_components
 from cbas_async.deployment import Session, open_session
-from cbas_async.local.cloud import LocalCloud, MasterProcess, open_local_cloud
+from cbas_async.local.cloud import LocalCloud, open_local_cloud
+from cbas_async.local.master_process import MasterProcess
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
 from cbas_async.specfile import load_spec_file

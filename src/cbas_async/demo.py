@@ -13,7 +13,8 @@ from cbas_async import commands
 from cbas_async.clock import SystemClock
 from cbas_async.components import Component, run_components
 from cbas_async.deployment import Session, open_session
-from cbas_async.local.cloud import LocalCloud, MasterProcess, open_local_cloud
+from cbas_async.local.cloud import LocalCloud, open_local_cloud
+from cbas_async.local.master_process import MasterProcess
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
 from cbas_async.states import JobState

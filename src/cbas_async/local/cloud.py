@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.instance_role import InstanceRole
 from cbas_async.local.interrupter import Interrupter
 from cbas_async.local.jobs_dir import jobs_dir
+from cbas_async.local.master_process import MasterProcess
 from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
 from cbas_async.local.spot_market import (
     LocalMarket,
@@ -240,36 +240,6 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     env.pop("CBAS_MASTER_ID", None)  # each master process picks its own
     env.pop("CBAS_HTTP_PORT", None)
     return env
-
-
-class MasterProcess:
-    """`cbas master` as a child process; SIGTERM on shutdown (it then exits gracefully)."""
-
-    name = "master-process"
-
-    def __init__(self, *, env: dict[str, str], port: int, log_path: Path) -> None:
-        self._env = {**env, "CBAS_HTTP_PORT": str(port)}
-        self._log_path = log_path
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        with self._log_path.open("ab") as sink:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "cbas_async",
-                "master",
-                env=self._env,
-                stdout=sink,
-                stderr=sink,
-            )
-        log.info("master_process_started", pid=self.process.pid)
-        try:
-            await stopping.wait()
-        finally:  # also when cancelled: never leave an orphan master behind
-            if self.process.returncode is None:
-                self.process.send_signal(signal.SIGTERM)
-            await asyncio.shield(self.process.wait())
 
 
 async def run_local(

@@ -108,7 +108,9 @@ class Worker:
             mine = record.attempt == self._data.attempt and self._on_my_instance(record)
             if mine and record.state in (JobState.LAUNCHING, JobState.RUNNING):
                 if record.state is JobState.RUNNING:  # restarted on this instance: resume
-                    log.info("worker_resuming", checkpoint=_seq(record))
+                    log.info(
+                        "worker_resuming", checkpoint=record.checkpoint and record.checkpoint.seq
+                    )
                 return record
             if not (mine and record.state is JobState.PENDING):
                 break
@@ -261,10 +263,8 @@ class Worker:
             "CBAS_ATTEMPT": str(self._data.attempt),
             **checkpointer.environment(),
         }
-        base = dict(self._services.job_env)
-        if self._user is not None:  # the worker's home is not the job's
-            base.update(HOME=str(self._paths.work), USER=self._user.name, LOGNAME=self._user.name)
-        env = job_environment(base, spec.env, ours)
+        base, home = self._services.job_env, self._paths.work
+        env = job_environment(base, spec.env, ours, user=self._user, home=home)
         try:
             return await JobProcess.start(
                 argv,
@@ -283,10 +283,6 @@ class Worker:
         await self._writer.move(
             {JobState.RUNNING}, JobState.FAILED, updates={"reason": reason}, detail=reason
         )
-
-
-def _seq(record: JobRecord) -> int | None:
-    return record.checkpoint.seq if record.checkpoint else None
 
 
 async def _conclude(outcome: Outcome, job: JobProcess, finisher: Finisher) -> None:
