@@ -32,7 +32,7 @@ dmtcp: $(STAMP)
 		|| echo "dmtcp unavailable: the DMTCP tests will be skipped"
 
 test: lint chromium dmtcp
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist worksteal --durations=10
 
 # the browser test, saving its pictures into docs/screenshots (a plain test run does not)
 screenshots: $(STAMP) chromium

@@ -159,7 +159,7 @@ async def run_chaos(options: ChaosOptions) -> ChaosReport:
         )
         stopping = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
-            for part in (cloud.hypervisor, cloud.interrupter, observer):
+            for part in (*cloud.parts, observer):
                 tg.create_task(part.run(stopping))
             try:
                 await masters.start()

@@ -13,7 +13,8 @@ from cbas_async import commands
 from cbas_async.clock import SystemClock
 from cbas_async.components import Component, run_components
 from cbas_async.deployment import Session, open_session
-from cbas_async.local.cloud import LocalCloud, MasterProcess, open_local_cloud
+from cbas_async.local.cloud import LocalCloud, open_local_cloud
+from cbas_async.local.master_process import MasterProcess
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
@@ -127,7 +128,7 @@ async def run_demo(settings: Settings) -> int:
     async with open_local_cloud(demo_settings(settings, home)) as cloud:
         stopping = asyncio.Event()
         master = MasterProcess(env=cloud.env, port=0, log_path=home / "master.log")
-        parts: list[Component] = [cloud.hypervisor, cloud.interrupter, master]
+        parts: list[Component] = [*cloud.parts, master]
         async with asyncio.TaskGroup() as group:
             runner = group.create_task(run_components(parts, stopping, 10.0))
             try:

@@ -27,6 +27,23 @@ class InterruptionWarned:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceStateChanged:
+    """EC2 reported an instance's new state (EventBridge "EC2 Instance State-change
+    Notification" via SNS)."""
+
+    instance_id: str
+    state: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSubmitted:
+    """A job was submitted through this master's API: worth a supervisor pass at once."""
+
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PricesUpdated:
     """The price fetcher stored new spot prices."""
 
@@ -34,4 +51,6 @@ class PricesUpdated:
     at: datetime
 
 
-Event: TypeAlias = WorkerPinged | InterruptionWarned | PricesUpdated
+Event: TypeAlias = (
+    WorkerPinged | InterruptionWarned | InstanceStateChanged | JobSubmitted | PricesUpdated
+)

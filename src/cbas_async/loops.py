@@ -66,15 +66,15 @@ async def every(
 
     An exception of `once` is logged as `log_event` (with its traceback and `context`) and
     the loop goes on; with `log_event=None` it propagates, for a `once` that handles its own
-    failures. `wake` (cleared after each call) cuts a wait short; `wait_first` waits one
+    failures. `wake` (cleared before each call) cuts a wait short; `wait_first` waits one
     interval before the first call.
     """
     if wait_first and await sleep_or_stop(clock, interval_s, stopping, wake=wake):
         return
     while not stopping.is_set():
-        await _attempt(once, log_event, context)
-        if wake is not None:
+        if wake is not None:  # before the call: a wake-up during it is not lost
             wake.clear()
+        await _attempt(once, log_event, context)
         if await sleep_or_stop(clock, interval_s, stopping, wake=wake):
             return
 

@@ -8,6 +8,7 @@ a key of its own, and the boot script checks the hash before installing. `cbas b
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import subprocess
 import sys
@@ -59,10 +60,16 @@ def build_wheel(cache: Path, project: Path = PROJECT_ROOT, version: str = __vers
         raise ConfigError(
             "--wheel", f"{project} is not a source checkout: give this version's wheel file"
         )
-    cached = find_wheel(cache, version)
-    if cached is not None and cached.stat().st_mtime >= _newest_source(project):
-        return cached
     cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as lock:  # one build at a time (parallel test runs)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = find_wheel(cache, version)
+        if cached is not None and cached.stat().st_mtime >= _newest_source(project):
+            return cached
+        return _build(cache, project, version)
+
+
+def _build(cache: Path, project: Path, version: str) -> Path:
     with tempfile.TemporaryDirectory(dir=cache) as out:
         command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out]
         done = subprocess.run([*command, str(project)], capture_output=True, text=True, check=False)

@@ -106,7 +106,7 @@ async def e2e(tmp_path: Path) -> AsyncIterator[E2E]:
     stopping = asyncio.Event()
     async with open_local_cloud(e2e_settings(tmp_path)) as cloud:
         masters = Masters(cloud.env, tmp_path)
-        parts: list[Component] = [cloud.hypervisor, cloud.interrupter]
+        parts: list[Component] = cloud.parts
         tasks = [asyncio.create_task(p.run(stopping)) for p in parts]
         try:
             async with open_session(cloud.settings) as session:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cbas_async import commands
+from cbas_async.clock import SystemClock
 from cbas_async.states import JobState
 from tests.integration.conftest import E2E, long_primes, spec_file
 
@@ -49,9 +51,39 @@ async def test_killed_worker_is_rescheduled_and_succeeds(e2e: E2E, tmp_path: Pat
     assert job.state is JobState.SUCCEEDED
     assert job.attempt >= 2
     history = [e.detail or "" for e in await e2e.session.store.events(job_id)]
-    assert any("lost worker" in d for d in history)
+    # the instance went with its worker: EC2's state-change event says so before heartbeats
+    assert any("lost worker" in d or "EC2 state-change event" in d for d in history)
     result = await e2e.session.sandbox.read(e2e.session.sandbox.key(job_id, "output", "result.txt"))
     assert str(PRIMES_BELOW_6M) in result.decode()
+
+
+async def test_an_instance_terminated_through_ec2_is_re_queued_at_once(
+    e2e: E2E, tmp_path: Path
+) -> None:
+    await e2e.masters.start()
+    job_id = await e2e.submit(spec_file(tmp_path, "sleeper", ["sleep", "600"]))
+
+    async def running() -> bool:
+        return (await e2e.session.store.get(job_id)).state is JobState.RUNNING
+
+    await e2e.until(running, timeout_s=60, poll_s=0.1)
+    victim = e2e.cloud.hypervisor.find(job_id)
+    assert victim is not None
+    clock = SystemClock()
+    terminated = clock.monotonic()
+    await e2e.session.clients.ec2.terminate_instances(InstanceIds=[victim.instance_id])
+
+    async def requeued() -> bool:
+        job = await e2e.session.store.get(job_id)
+        return job.attempt == 2 and job.state is not JobState.INTERRUPTED
+
+    await e2e.until(requeued, timeout_s=30, poll_s=0.1)
+    took_s = clock.monotonic() - terminated
+    # the lost-worker timeout is the heartbeats' bound; the event is well inside it
+    assert took_s < e2e.cloud.settings.lost_worker_timeout_s
+    details = [e.detail or "" for e in await e2e.session.store.events(job_id)]
+    assert f"instance {victim.instance_id} terminated (EC2 state-change event)" in details
+    await commands.cancel(e2e.session, job_id, clock=clock)
 
 
 async def test_master_killed_and_replaced_loses_nothing(e2e: E2E, tmp_path: Path) -> None:

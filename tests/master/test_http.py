@@ -11,7 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from cbas_async.bus import Bus
-from cbas_async.events import Event, InterruptionWarned
+from cbas_async.clock import parse_utc
+from cbas_async.events import Event, InstanceStateChanged, InterruptionWarned
 from cbas_async.local.interrupter import spot_warning
 from cbas_async.master.health import Health
 from cbas_async.master.http import build_app
@@ -21,6 +22,18 @@ from tests.fakes import FakeClock
 from tests.sns_signing import CERT_URL, REGION, TOPIC_ARN, CertFetcher, SnsSigner, to_body
 
 WARNING = json.dumps(spot_warning("i-0abc", REGION, "2026-11-27T12:00:00Z"))
+STATE_CHANGE = json.dumps(  # as AWS documents it
+    {
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2",
+        "account": "123456789012",
+        "time": "2019-11-11T21:29:54Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"],
+        "detail": {"instance-id": "i-abcd1111", "state": "terminated"},
+    }
+)
 
 
 @dataclass
@@ -132,6 +145,16 @@ async def test_duplicates_are_dropped(endpoint: Endpoint) -> None:
     body = to_body(endpoint.signer.notification(message=WARNING))
     assert [await post(endpoint, body) for _ in range(3)] == [200, 200, 200]
     assert len(endpoint.published) == 1
+
+
+async def test_a_state_change_notification_is_published(endpoint: Endpoint) -> None:
+    body = to_body(endpoint.signer.notification(message=STATE_CHANGE))
+    assert await post(endpoint, body) == 200
+    assert endpoint.published == [
+        InstanceStateChanged(
+            instance_id="i-abcd1111", state="terminated", at=parse_utc("2019-11-11T21:29:54Z")
+        )
+    ]
 
 
 async def test_other_notifications_are_accepted_but_ignored(endpoint: Endpoint) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
 import pytest
 
 from cbas_async.errors import InvalidSpec
+from cbas_async.handlers.wakeup import SubmitWaker
 from cbas_async.jobs import parse_spec
 from cbas_async.states import JobState
 from tests.web.conftest import MAX_BODY, Api
@@ -37,6 +39,18 @@ async def test_submit_json_stores_a_pending_job_with_history(api: Api) -> None:
     assert detail["attempts"][0]["attempt"] == 1
     cost = {k: detail["cost"][k] for k in ("spot_usd", "ondemand_usd", "work_redone_s")}
     assert cost == {"spot_usd": 0.0, "ondemand_usd": 0.0, "work_redone_s": 0.0}
+
+
+async def test_a_submitted_job_wakes_the_supervisor(api: Api) -> None:
+    wake, stopping = asyncio.Event(), asyncio.Event()
+    api.bus.subscribe("submissions", SubmitWaker(wake=wake), kinds=SubmitWaker.kinds)
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(api.bus.run(stopping))
+        status, _ = await api.call("POST", "/api/v1/jobs", json=spec())
+        assert status == 201
+        await api.bus.drain()
+        stopping.set()
+    assert wake.is_set()
 
 
 async def test_bad_spec_gives_the_cli_messages_and_stores_nothing(api: Api) -> None:

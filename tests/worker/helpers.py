@@ -18,7 +18,7 @@ from cbas_async.hostpath import HOST_PATH
 from cbas_async.jobs import parse_spec
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.messages import UserData
-from cbas_async.records import JobRecord
+from cbas_async.records import JobPlacement, JobRecord
 from cbas_async.sandbox import Sandbox
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
@@ -146,6 +146,16 @@ class LocalCloud:
         )
         await self.launch(pending)
         return pending.attempt
+
+    async def place_on(self, job_id: str, instance_id: str, attempt: int = 1) -> None:
+        """Record the attempt's instance, as the master does once EC2 answered."""
+        placement = JobPlacement(
+            region="us-east-1",
+            instance_type="c5.large",
+            checkpoint_interval_s=1.0,
+            instance_id=instance_id,
+        )
+        await self.store.update_fields(job_id, attempt=attempt, updates={"placement": placement})
 
     def boot(self, job_id: str, attempt: int, **user_data: Any) -> str:
         """Register a fresh instance whose user data runs `attempt` of the job."""

@@ -44,6 +44,18 @@ async def test_a_stale_worker_exits_without_touching_anything(cloud: LocalCloud)
     assert await _subscriptions(cloud) == []
 
 
+async def test_the_attempt_s_descriptor_on_another_instance_changes_nothing(
+    cloud: LocalCloud,
+) -> None:
+    job_id = await cloud.submit({"name": "t", "command": ["true"]})
+    await cloud.place_on(job_id, cloud.boot(job_id, 1))
+    before = await cloud.store.get(job_id)
+    with capture_logs() as logs:
+        assert await cloud.run_worker(cloud.boot(job_id, 1)) == 0  # same attempt, elsewhere
+    assert await cloud.store.get(job_id) == before
+    assert [e["event"] for e in logs if e["event"] == "stale_worker"] == ["stale_worker"]
+
+
 async def test_a_superseded_worker_stops_its_job_and_writes_nothing_more(
     cloud: LocalCloud,
 ) -> None:

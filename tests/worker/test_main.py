@@ -16,6 +16,7 @@ from tests.worker.helpers import EXAMPLES, LocalCloud, eventually, job_path
 
 MAIN = "import os, sys; from cbas_async.worker.agent import main_worker; "
 MAIN += "sys.exit(main_worker(os.environ))"
+LIMIT = 800_000  # the primes job: 32 chunks, about 3 s
 
 
 async def _spawn(cloud: LocalCloud, instance_id: str, log: Path) -> asyncio.subprocess.Process:
@@ -77,6 +78,32 @@ async def test_the_job_dies_with_a_killed_worker(cloud: LocalCloud, tmp_path: Pa
         return await asyncio.to_thread(_dead, pid)
 
     await eventually(gone, timeout_s=5)
+
+
+async def test_a_worker_started_again_on_its_instance_resumes_its_attempt(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    """What systemd's Restart=on-failure does after a kill -9: the same descriptor again."""
+    job_id = await cloud.submit(primes.spec(limit=LIMIT), {"primes.py": primes.PROGRAM})
+    instance_id = cloud.boot(job_id, 1)
+    await cloud.place_on(job_id, instance_id)
+    first = await _spawn(cloud, instance_id, tmp_path / "first")
+    await _logged(tmp_path / "first", "checkpoint_saved")
+    first.kill()
+    await first.wait()
+    assert (await cloud.store.get(job_id)).state is JobState.RUNNING
+    second = await _spawn(cloud, instance_id, tmp_path / "second")
+    resuming = await _logged(tmp_path / "second", "worker_resuming")
+    assert isinstance(resuming["checkpoint"], int)
+    assert await second.wait() == 0
+    restored = await _logged(tmp_path / "second", "checkpoint_restored")
+    assert restored["attempt"] == 1
+    record = await cloud.store.get(job_id)
+    assert (record.state, record.attempt) == (JobState.SUCCEEDED, 1)
+    history = [e.to_state for e in await cloud.store.events(job_id)]
+    assert history.count(JobState.RUNNING) == 1  # resumed, not re-run: no new move
+    expected = await asyncio.to_thread(primes.uninterrupted_result, tmp_path / "plain", limit=LIMIT)
+    assert await cloud.output(job_id, "result.txt") == expected
 
 
 def _dead(pid: int) -> bool:

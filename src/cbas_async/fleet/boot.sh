@@ -92,9 +92,18 @@ chmod 600 "$ETC/job.json"
 if ! id -u cbas-job >/dev/null 2>&1; then
   useradd --system --no-create-home --shell /usr/sbin/nologin cbas-job || say "cannot create user cbas-job"
 fi
+# the job's uid may not reach IMDS (the instance role's keys); stock AL2023 has no iptables
+if ! command -v iptables >/dev/null 2>&1; then
+  if command -v dnf >/dev/null 2>&1; then dnf install -y -q iptables-nft || true
+  elif command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables || true
+  fi
+fi
 if command -v iptables >/dev/null 2>&1; then
   rule="OUTPUT -d 169.254.169.254 -m owner --uid-owner cbas-job -j REJECT"
   iptables -C $rule 2>/dev/null || iptables -A $rule || say "cannot block IMDS for cbas-job"
+else
+  say "no iptables: IMDS is NOT blocked for cbas-job"
 fi
 
 IMDS="${CBAS_IMDS_ENDPOINT:-http://169.254.169.254}"

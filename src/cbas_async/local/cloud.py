@@ -1,13 +1,13 @@
 """`cbas local`: the whole system on one machine. This process holds the local "AWS"
-(moto), the IMDS emulator, the hypervisor and the interrupter; the master runs as a
-process of its own, so it can be killed and restarted while "AWS" keeps its state."""
+(moto), the IMDS emulator, the hypervisor, the interrupter and EC2's state-change events;
+the master runs as a process of its own, so it can be killed and restarted while "AWS"
+keeps its state."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -21,11 +21,12 @@ from cbas_async.account import open_account_clients, set_up_account
 from cbas_async.aws import Clients, open_clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.clock import Clock, SystemClock
-from cbas_async.components import run_components
+from cbas_async.components import Component, run_components
 from cbas_async.deployment import make_store
 from cbas_async.errors import ConfigError
 from cbas_async.hostpath import unpacked_bin
 from cbas_async.httpserver import HttpServer
+from cbas_async.local.ec2_events import StateChangeEmitter
 from cbas_async.local.fault_control import add_fault_routes
 from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
@@ -34,6 +35,7 @@ from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.instance_role import InstanceRole
 from cbas_async.local.interrupter import Interrupter
 from cbas_async.local.jobs_dir import jobs_dir
+from cbas_async.local.master_process import MasterProcess
 from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
 from cbas_async.local.spot_market import (
     LocalMarket,
@@ -84,9 +86,15 @@ class LocalCloud:
     control_url: str
     env: dict[str, str]
     faults: FaultGate
+    ec2_events: StateChangeEmitter
     market: LocalMarket | None = None
     imds: ImdsEmulator | None = None
     role: InstanceRole | None = None  # the workers' role, as IMDS hands it out
+
+    @property
+    def parts(self) -> list[Component]:
+        """The local cloud's running parts, as on AWS: instances, interruptions, events."""
+        return [self.hypervisor, self.interrupter, self.ec2_events]
 
 
 @asynccontextmanager
@@ -168,6 +176,14 @@ async def open_local_cloud(
                 server.url,
                 env,
                 faults=moto.faults,
+                ec2_events=StateChangeEmitter(
+                    ec2=clients.ec2,
+                    sns=clients.sns,
+                    events_topic_arn=resources.events_topic_arn,
+                    deployment=local.deployment,
+                    region=local.region,
+                    clock=clock,
+                ),
                 market=market,
                 imds=imds,
                 role=role,
@@ -226,36 +242,6 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-class MasterProcess:
-    """`cbas master` as a child process; SIGTERM on shutdown (it then exits gracefully)."""
-
-    name = "master-process"
-
-    def __init__(self, *, env: dict[str, str], port: int, log_path: Path) -> None:
-        self._env = {**env, "CBAS_HTTP_PORT": str(port)}
-        self._log_path = log_path
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        with self._log_path.open("ab") as sink:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "cbas_async",
-                "master",
-                env=self._env,
-                stdout=sink,
-                stderr=sink,
-            )
-        log.info("master_process_started", pid=self.process.pid)
-        try:
-            await stopping.wait()
-        finally:  # also when cancelled: never leave an orphan master behind
-            if self.process.returncode is None:
-                self.process.send_signal(signal.SIGTERM)
-            await asyncio.shield(self.process.wait())
-
-
 async def run_local(
     settings: Settings,
     *,
@@ -273,7 +259,7 @@ async def run_local(
     async with open_local_cloud(
         settings, trace=trace, sns_verify=sns_verify, api_url=api_url
     ) as cloud:
-        components: list = [cloud.hypervisor, cloud.interrupter]  # type: ignore[type-arg]
+        components = cloud.parts
         if cloud.market is not None:
             components.append(cloud.market)
         if with_master:

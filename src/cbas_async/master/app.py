@@ -37,8 +37,10 @@ from cbas_async.master.wiring import (
     make_job_steps,
     make_launcher,
     make_mover,
+    make_state_change_handler,
     make_supervisor,
     subscribe_handlers,
+    subscribe_wake_ups,
 )
 from cbas_async.metrics import Metrics
 from cbas_async.sandbox import Sandbox
@@ -189,6 +191,10 @@ def _wire(
         costing=costing,
         capacity=capacity,
     )
+    state_changes = make_state_change_handler(
+        settings, steps, store=store, mover=mover, launcher=launcher, wake=wake
+    )
+    subscribe_wake_ups(bus, state_changes, wake)
     sweeper = Sweeper(
         store=store, launcher=launcher, sns=clients.sns, topic_arn=resources.topic_arn, clock=clock
     )

@@ -1,4 +1,5 @@
-"""The master's HTTP app: `/healthz` and `/sns` (EventBridge spot warnings over SNS).
+"""The master's HTTP app: `/healthz` and `/sns` (EventBridge spot warnings and instance
+state changes over SNS).
 
 `master/app.py` mounts the API, the UI and `/metrics` (`web/`) on this same app.
 """
@@ -21,6 +22,7 @@ from cbas_async.master.health import Health
 from cbas_async.sns import SnsVerifier, confirm_subscription
 from cbas_async.sns_envelope import SnsEnvelope
 from cbas_async.sns_intake import Refused, SnsIntake
+from cbas_async.state_events import parse_state_change
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +82,10 @@ async def dispatch(bus: Bus, envelope: SnsEnvelope) -> None:
         event = json.loads(envelope.message)
     except json.JSONDecodeError:
         log.info("sns_message_not_json", message_id=envelope.message_id)
+        return
+    changed = parse_state_change(event) if isinstance(event, dict) else None
+    if changed is not None:  # EC2 Instance State-change Notification
+        await bus.publish(changed)
         return
     if not isinstance(event, dict) or event.get("detail-type") != SPOT_WARNING:
         log.info("sns_message_ignored", message_id=envelope.message_id)

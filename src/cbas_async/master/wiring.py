@@ -31,7 +31,9 @@ from cbas_async.handlers.mover import JobMover
 from cbas_async.handlers.placement import Placer
 from cbas_async.handlers.recovery import LostWorkerDetector
 from cbas_async.handlers.scheduling import Scheduler
+from cbas_async.handlers.statechanges import StateChangeHandler
 from cbas_async.handlers.sweeper import Sweeper
+from cbas_async.handlers.wakeup import SubmitWaker
 from cbas_async.master.health import Health
 from cbas_async.master.supervisor import Supervisor
 from cbas_async.settings import Settings
@@ -156,6 +158,34 @@ def make_job_steps(
         notice_grace_s=settings.heartbeat_interval_s,
     )
     return JobSteps(scheduler=scheduler, detector=detector)
+
+
+def make_state_change_handler(
+    settings: Settings,
+    steps: JobSteps,
+    *,
+    store: JobStore,
+    mover: JobMover,
+    launcher: Launcher,
+    wake: asyncio.Event,
+) -> StateChangeHandler:
+    """EC2 state-change events -> INTERRUPTED and re-queued at once (the scheduler's
+    re-queue, so the attempt is priced and max_attempts holds)."""
+    return StateChangeHandler(
+        store=store,
+        mover=mover,
+        launcher=launcher,
+        requeue=steps.scheduler.requeue,
+        deployment=settings.deployment,
+        wake=wake,
+    )
+
+
+def subscribe_wake_ups(bus: Bus, state_changes: StateChangeHandler, wake: asyncio.Event) -> None:
+    """The subscribers that cut the supervisor's wait short: instance state changes and
+    submissions through this master's API."""
+    bus.subscribe("state_changes", state_changes, kinds=StateChangeHandler.kinds)
+    bus.subscribe("submissions", SubmitWaker(wake=wake), kinds=SubmitWaker.kinds)
 
 
 def make_supervisor(

@@ -18,12 +18,21 @@ from cbas_async.metrics import CONTENT_TYPE, Metrics
 from cbas_async.web import api, cluster, files, me, openapi, ui
 from cbas_async.web.auth import TokenStore, auth_middleware
 from cbas_async.web.errors import error_middleware
-from cbas_async.web.keys import CLOCK, CLOSING, CLOUD, LIMITS, PRICES, TOKENS, TRACKER, ApiLimits
+from cbas_async.web.keys import (
+    BUS,
+    CLOCK,
+    CLOSING,
+    CLOUD,
+    LIMITS,
+    PRICES,
+    TOKENS,
+    TRACKER,
+    ApiLimits,
+)
 from cbas_async.web.prices import SpotPrices
 from cbas_async.web.signin_limit import SignInLimiter
 
 METRICS = web.AppKey("metrics", Metrics)
-BUS = web.AppKey("web_bus", Bus)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,12 +14,13 @@ from aiohttp import web
 
 from cbas_async import commands
 from cbas_async.errors import JobNotFound
+from cbas_async.events import JobSubmitted
 from cbas_async.records import JobEvent, JobRecord
 from cbas_async.states import JobState
 from cbas_async.web import paging
 from cbas_async.web.auth import caller
 from cbas_async.web.errors import ApiError
-from cbas_async.web.keys import CLOCK, CLOUD, LIMITS
+from cbas_async.web.keys import BUS, CLOCK, CLOUD, LIMITS
 from cbas_async.web.schemas import AttemptSummary, JobDetail, JobPage
 from cbas_async.web.submission import read_submission
 
@@ -77,13 +78,15 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 async def submit_job(request: web.Request) -> web.Response:
     """Validate the spec and its uploaded inputs first; only a valid job is stored. The job
-    records the token's owner as `submitted_by` (the body cannot name one)."""
+    records the token's owner as `submitted_by` (the body cannot name one), and wakes the
+    master's supervisor so the job is placed at once rather than at its next tick."""
     owner = caller(request).owner
     with tempfile.TemporaryDirectory(prefix="cbas-upload-") as tmp:
         loaded = await read_submission(request, Path(tmp), request.app[LIMITS])
         job = await commands.submit(
             request.app[CLOUD], loaded, clock=request.app[CLOCK], submitted_by=owner
         )
+    await request.app[BUS].publish(JobSubmitted(job_id=job.job_id))  # the master places it now
     location = f"{PREFIX}/jobs/{job.job_id}"
     return web.json_response(job.to_json(), status=201, headers={"Location": location})
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from cbas_async.bus import Bus
 from cbas_async.clock import Clock
 from cbas_async.deployment import Session
 from cbas_async.fleet.tracker import HeartbeatTracker
@@ -34,3 +35,4 @@ PRICES = web.AppKey("prices", SpotPrices)
 TRACKER = web.AppKey("tracker", HeartbeatTracker)
 LIMITS = web.AppKey("limits", ApiLimits)
 CLOSING = web.AppKey("closing", asyncio.Event)
+BUS = web.AppKey("web_bus", Bus)  # the master's bus: `/metrics` reads it, submits wake on it

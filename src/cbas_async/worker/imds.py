@@ -93,6 +93,12 @@ class ImdsClient:
         text = await self.get("meta-data/spot/instance-action")
         return None if text is None else parse_instance_action(text)
 
+    async def rebalance_recommendation(self) -> datetime | None:
+        """When EC2 recommended rebalancing away from this spot instance (an elevated risk of
+        interruption, often before any notice), or None while it has not (404)."""
+        text = await self.get("meta-data/events/recommendations/rebalance")
+        return None if text is None else parse_rebalance(text)
+
     async def identity(self) -> Identity:
         return Identity(
             instance_id=await self.instance_id(),
@@ -128,6 +134,14 @@ def parse_instance_action(text: str) -> InstanceAction:
         return InstanceAction(action=str(data["action"]), time=parse_utc(str(data["time"])))
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InvalidMessage(f"IMDS instance-action is malformed: {text[:200]!r}") from exc
+
+
+def parse_rebalance(text: str) -> datetime:
+    """AWS's `{"noticeTime": "2020-11-05T08:22:00Z"}`."""
+    try:
+        return parse_utc(str(json.loads(text)["noticeTime"]))
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise InvalidMessage(f"IMDS rebalance recommendation is malformed: {text[:200]!r}") from exc
 
 
 def _error(path: str, status: int) -> TransientError | InvalidMessage:

@@ -1,5 +1,8 @@
 """One worker's life with its job: check it is ours, prepare, run, conclude.
 
+A worker started again on the same instance (its supervisor restarts a process that died)
+finds its attempt RUNNING there and resumes it from the last checkpoint, keeping the attempt.
+
 Every store write carries the attempt; a `StaleWrite` anywhere means a newer attempt (or
 the master) owns the job: the worker stops the job and exits without writing again.
 """
@@ -44,6 +47,7 @@ class Worker:
     def __init__(self, *, identity: Identity, clients: Clients, services: Services) -> None:
         data = identity.user_data
         self._data = data
+        self._instance_id = identity.instance_id
         self._services = services
         self._clock: Clock = services.clock
         self._store = JobStore(
@@ -101,8 +105,12 @@ class Worker:
             except JobNotFound:
                 log.warning("stale_worker", reason="no such job")
                 return None
-            mine = record.attempt == self._data.attempt
+            mine = record.attempt == self._data.attempt and self._on_my_instance(record)
             if mine and record.state in (JobState.LAUNCHING, JobState.RUNNING):
+                if record.state is JobState.RUNNING:  # restarted on this instance: resume
+                    log.info(
+                        "worker_resuming", checkpoint=record.checkpoint and record.checkpoint.seq
+                    )
                 return record
             if not (mine and record.state is JobState.PENDING):
                 break
@@ -111,6 +119,12 @@ class Worker:
             await self._clock.sleep(0.5)
         log.warning("stale_worker", state=record.state.value, job_attempt=record.attempt)
         return None
+
+    def _on_my_instance(self, record: JobRecord) -> bool:
+        """Whether the attempt runs on this instance (or the master has not yet recorded
+        where): a restarted worker keeps its attempt only on the instance it was given."""
+        placed = record.placement.instance_id if record.placement else None
+        return placed in (None, self._instance_id)
 
     async def _fail_early(self, reason: str) -> None:
         log.error("job_cannot_run", reason=reason)
@@ -249,10 +263,8 @@ class Worker:
             "CBAS_ATTEMPT": str(self._data.attempt),
             **checkpointer.environment(),
         }
-        base = dict(self._services.job_env)
-        if self._user is not None:  # the worker's home is not the job's
-            base.update(HOME=str(self._paths.work), USER=self._user.name, LOGNAME=self._user.name)
-        env = job_environment(base, spec.env, ours)
+        base, home = self._services.job_env, self._paths.work
+        env = job_environment(base, spec.env, ours, user=self._user, home=home)
         try:
             return await JobProcess.start(
                 argv,

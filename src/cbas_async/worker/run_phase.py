@@ -1,5 +1,6 @@
-"""The run phase: the job runs while periodic checkpoints, the interruption watcher, commands
-and an ownership check go on beside it, until the first thing that ends the run."""
+"""The run phase: the job runs while periodic checkpoints, the interruption watcher, commands,
+rebalance recommendations (a checkpoint at once) and an ownership check go on beside it,
+until the first thing that ends the run."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from cbas_async.worker.checkpoint.manager import CheckpointManager
 from cbas_async.worker.checkpoint.schedule import CheckpointSchedule
 from cbas_async.worker.imds import InstanceAction
 from cbas_async.worker.jobwriter import JobWriter
-from cbas_async.worker.notice import NoticeWatcher
+from cbas_async.worker.notice import NoticeWatcher, RebalanceWatcher
 from cbas_async.worker.runner import JobProcess
 
 log = structlog.get_logger(__name__)
@@ -63,6 +64,7 @@ class RunPhase:
         job: JobProcess,
         manager: CheckpointManager,
         watcher: NoticeWatcher,
+        rebalance: RebalanceWatcher,
         writer: JobWriter,
         commands: asyncio.Queue[Command],
         shutdown: asyncio.Event,
@@ -74,6 +76,7 @@ class RunPhase:
         self._job = job
         self._manager = manager
         self._watcher = watcher
+        self._rebalance_watcher = rebalance
         self._writer = writer
         self._commands = commands
         self._shutdown = shutdown
@@ -89,6 +92,7 @@ class RunPhase:
             tasks = [
                 tg.create_task(self._exit()),
                 tg.create_task(self._notice()),
+                tg.create_task(self._rebalance()),
                 tg.create_task(self._obey()),
                 tg.create_task(self._periodic()),
                 tg.create_task(self._ownership()),
@@ -122,13 +126,26 @@ class RunPhase:
             if command.kind == "shutdown":
                 self._outcomes.put_nowait(ShutdownRequested("shutdown command"))
                 return
-            try:
-                await self._manager.take(self._job)
-            except StaleWrite as exc:
-                self._outcomes.put_nowait(Abandoned(exc.reason))
+            if not await self._checkpoint_now("checkpoint_command_failed"):
                 return
-            except Exception as exc:
-                log.error("checkpoint_command_failed", error=repr(exc))
+
+    async def _rebalance(self) -> None:
+        """A rebalance recommendation: checkpoint at once, in case a notice follows."""
+        while await self._rebalance_watcher.next(self._stop) is not None:
+            if not await self._checkpoint_now("rebalance_checkpoint_failed"):
+                return
+
+    async def _checkpoint_now(self, failure_event: str) -> bool:
+        """Take a checkpoint now; False once the job is no longer ours (then the outcome is
+        `Abandoned`). Any other failure is logged and the run goes on."""
+        try:
+            await self._manager.take(self._job)
+        except StaleWrite as exc:
+            self._outcomes.put_nowait(Abandoned(exc.reason))
+            return False
+        except Exception as exc:
+            log.error(failure_event, error=repr(exc))
+        return True
 
     async def _periodic(self) -> None:
         try:

@@ -28,11 +28,20 @@ _PRIVATE_PREFIXES = ("AWS_", "CBAS_")
 
 
 def job_environment(
-    base: Mapping[str, str], spec_env: Mapping[str, str], extra: Mapping[str, str]
+    base: Mapping[str, str],
+    spec_env: Mapping[str, str],
+    extra: Mapping[str, str],
+    *,
+    user: JobUser | None = None,
+    home: Path | None = None,
 ) -> dict[str, str]:
-    """The job's environment: `base` without AWS_*/CBAS_* names, then the spec's, then ours."""
+    """The job's environment: `base` without AWS_*/CBAS_* names (and, for a job `user`, with
+    its own HOME, USER and LOGNAME: the worker's home is not the job's), then the spec's,
+    then ours."""
     env = {k: v for k, v in base.items() if not k.startswith(_PRIVATE_PREFIXES)}
     env.setdefault("PATH", os.defpath)
+    if user is not None and home is not None:
+        env.update(HOME=str(home), USER=user.name, LOGNAME=user.name)
     return {**env, **spec_env, **extra}
 
 

@@ -18,7 +18,7 @@ from cbas_async.worker.heartbeat import Heartbeat, Progress
 from cbas_async.worker.http import CommandEndpoint
 from cbas_async.worker.imds import Identity, ImdsClient
 from cbas_async.worker.jobwriter import JobWriter
-from cbas_async.worker.notice import NoticeWatcher
+from cbas_async.worker.notice import NoticeWatcher, RebalanceWatcher
 from cbas_async.worker.options import WorkerOptions
 from cbas_async.worker.paths import JobPaths
 from cbas_async.worker.run_phase import RunPhase
@@ -98,11 +98,13 @@ class Services:
 
     def run_phase(self, job: JobProcess, manager: CheckpointManager, writer: JobWriter) -> RunPhase:
         data = self._identity.user_data
-        watcher = NoticeWatcher(imds=self._imds, clock=self.clock, poll_s=data.notice_poll_s)
+        poll_s = data.notice_poll_s
+        watcher = NoticeWatcher(imds=self._imds, clock=self.clock, poll_s=poll_s)
         return RunPhase(
             job=job,
             manager=manager,
             watcher=watcher,
+            rebalance=RebalanceWatcher(imds=self._imds, clock=self.clock, poll_s=poll_s),
             writer=writer,
             commands=self._commands,
             shutdown=self._shutdown,
