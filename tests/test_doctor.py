@@ -17,9 +17,9 @@ from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.doctor import diagnose, render
 from cbas_async.doctor_checks import Check
-from cbas_async.doctor_launch import SPOT_ROLE, SPOT_ROLE_FIX
 from cbas_async.scope import Scope
 from cbas_async.settings import Settings
+from cbas_async.spot_role import SPOT_ROLE, SPOT_ROLE_FIX, make_spot_role_as_aws_names_it
 from cbas_async.wheels import upload_wheel
 from tests.test_policies_recorded import ACCOUNT, Recorder, _denied
 
@@ -32,16 +32,6 @@ async def accounts(settings: Settings) -> AsyncIterator[AccountClients]:
         yield opened
 
 
-async def make_spot_role(accounts: AccountClients) -> None:
-    """What `aws iam create-service-linked-role --aws-service-name spot.amazonaws.com` makes
-    (moto's CreateServiceLinkedRole gets the name wrong)."""
-    await accounts.iam.create_role(
-        RoleName=SPOT_ROLE,
-        Path="/aws-service-role/spot.amazonaws.com/",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )
-
-
 @pytest.fixture
 async def deployed(
     clients: Clients, accounts: AccountClients, settings: Settings, tmp_path: Path
@@ -49,8 +39,8 @@ async def deployed(
     """Bootstrapped as `cbas bootstrap` does it (a wheel of this version uploaded), and the
     spot role made."""
     resources = await bootstrap(clients, settings)
+    await make_spot_role_as_aws_names_it(accounts.iam)  # as the local cloud does
     await set_up_account(clients, accounts, settings, resources)
-    await make_spot_role(accounts)
     wheel = tmp_path / f"cbas_async-{__version__}-py3-none-any.whl"
     wheel.write_bytes(b"a wheel")
     await upload_wheel(clients.s3, resources.bucket, wheel)

@@ -25,6 +25,7 @@ from cbas_async.sandbox import Sandbox
 from cbas_async.scope import DEPLOYMENT_TAG, Process, Scope
 from cbas_async.settings import Settings
 from cbas_async.specfile import load_spec_file
+from cbas_async.spot_role import SPOT_ROLE
 from cbas_async.states import JobState
 from cbas_async.teardown import teardown
 from tests.iam_eval import Call, allows
@@ -100,6 +101,10 @@ def _s3(scope: Scope, action: str, params: dict[str, Any]) -> list[Call]:
 
 def _iam(scope: Scope, action: str, params: dict[str, Any]) -> list[Call]:
     role = f"arn:aws:iam::{ACCOUNT}:role/{params.get('RoleName')}"
+    if action == "iam:CreateServiceLinkedRole":  # the role it makes, for the service named
+        service = params["AWSServiceName"]
+        made = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/{service}/{SPOT_ROLE}"
+        return [Call(action, made, {"iam:AWSServiceName": service})]
     if "InstanceProfileName" not in params:
         return [Call(action, role)]
     profile = f"arn:aws:iam::{ACCOUNT}:instance-profile/{params['InstanceProfileName']}"

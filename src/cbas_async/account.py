@@ -29,6 +29,7 @@ from cbas_async.resource_policies import event_pattern, events_topic_statement
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, ROLES, Scope
 from cbas_async.session_policy import printed_policies
 from cbas_async.settings import Settings
+from cbas_async.spot_role import ensure_spot_role
 from cbas_async.wheels import this_wheel, upload_wheel
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ async def set_up_account(
     for process in ROLES:
         roles[process] = await ensure_role(accounts.iam, scope, process)
         profiles[process] = await ensure_instance_profile(accounts.iam, scope, process)
+    await ensure_spot_role(accounts.iam)
     vpc = await workers_vpc(clients, scope, settings.subnet_id)
     group = await ensure_security_group(clients, scope, vpc)
     rules = [await ensure_rule(accounts.events, scope, suffix) for suffix in EVENT_RULES]

@@ -18,10 +18,9 @@ from cbas_async.fleet.launch_errors import LaunchContext, launch_error
 from cbas_async.fleet.launcher import DEFAULT_DISK_GIB, LaunchRequest, run_instances_params
 from cbas_async.iamroles import error_code
 from cbas_async.messages import UserData
+from cbas_async.spot_role import SPOT_ROLE, SPOT_ROLE_FIX, spot_role_exists
 from cbas_async.wheels import PREFIX, latest_wheel_key
 
-SPOT_ROLE = "AWSServiceRoleForEC2Spot"
-SPOT_ROLE_FIX = "aws iam create-service-linked-role --aws-service-name spot.amazonaws.com"
 DRY_RUN_OK = "DryRunOperation"  # EC2's answer when the request would have succeeded
 
 
@@ -148,17 +147,13 @@ def _refusal(exc: ClientError, config: LaunchConfig, instance_type: str) -> str:
 
 
 async def spot_role(context: Context) -> Check:
-    try:
-        role = (await context.accounts.iam.get_role(RoleName=SPOT_ROLE))["Role"]
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
+    if not await spot_role_exists(context.accounts.iam):
         return failed(
             "spot_role",
             f"the service-linked role {SPOT_ROLE} does not exist, so EC2 refuses spot "
-            f"requests: run `{SPOT_ROLE_FIX}` once per account",
+            f"requests: run `cbas bootstrap` or `{SPOT_ROLE_FIX}` once per account",
         )
-    return passed("spot_role", role["Arn"])
+    return passed("spot_role", SPOT_ROLE)
 
 
 async def wheel(context: Context) -> Check:

@@ -5,8 +5,8 @@ turns into grants: (sid, actions, resources, condition)."""
 from __future__ import annotations
 
 from cbas_async.scope import Scope
+from cbas_async.spot_role import SPOT_ROLE, SPOT_SERVICE
 
-SPOT_ROLE = "AWSServiceRoleForEC2Spot"  # EC2's service-linked role for spot requests
 Row = tuple[str, tuple[str, ...], tuple[str, ...], dict[str, dict[str, str]] | None]
 
 
@@ -19,10 +19,12 @@ def check_rows(scope: Scope) -> list[Row]:
     )
     # the role's ARN has the path aws-service-role/spot.amazonaws.com/
     spot_role = f"arn:{scope.partition}:iam::{scope.account}:role/*{SPOT_ROLE}"
+    made_for_spot = {"StringEquals": {"iam:AWSServiceName": SPOT_SERVICE}}
     tagging = {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
     return [
         ("Check", looks, ("*",), None),
         ("CheckSpotRole", ("iam:GetRole",), (spot_role,), None),
+        ("MakeSpotRole", ("iam:CreateServiceLinkedRole",), (spot_role,), made_for_spot),
         ("BuildImage", ("ec2:RunInstances", "ec2:CreateImage"), ("*",), None),
         ("TagBuild", ("ec2:CreateTags",), ("*",), tagging),
     ]

@@ -45,6 +45,7 @@ from cbas_async.local.spot_market import (
     market_timeline,
 )
 from cbas_async.settings import Settings
+from cbas_async.spot_role import make_spot_role_as_aws_names_it
 from cbas_async.web.auth import TokenStore
 from cbas_async.web.tokens import TokenNotFound
 from cbas_async.wheels import this_wheel, upload_wheel
@@ -121,6 +122,7 @@ async def open_local_cloud(
             resources = await bootstrap(clients, local)
             # the account set-up as on AWS: the launch names its instance profile and group
             accounts = await stack.enter_async_context(open_account_clients(local))
+            await make_spot_role_as_aws_names_it(accounts.iam)
             account = await set_up_account(clients, accounts, local, resources)
             await _upload_wheel(clients, resources.bucket)
             role = InstanceRole(sts=accounts.sts, role_arn=account.roles["worker"], clock=clock)
