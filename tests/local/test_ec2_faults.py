@@ -3,6 +3,7 @@ real aiobotocore RunInstances through the moto server getting EC2's error."""
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
@@ -192,6 +193,7 @@ async def _launch(clients: Clients, market: str | None = None) -> dict[str, Any]
 
 
 async def test_run_instances_through_moto_gets_ec2s_errors(moto: MotoServer, ec2: Clients) -> None:
+    await asyncio.to_thread(moto.reset)  # no instance an earlier test left counts to a quota
     ec2_faults = moto.faults.ec2
     assert ec2_faults is not None
     ec2_faults.capacity(
