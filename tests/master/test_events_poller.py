@@ -20,14 +20,11 @@ from cbas_async.clock import SystemClock, utc_iso
 from cbas_async.errors import TransientError
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.tracker import HeartbeatTracker
-from cbas_async.handlers.placement import first_allowed_type
-from cbas_async.jobs import parse_spec
 from cbas_async.local.interrupter import spot_warning
 from cbas_async.master.events_poller import EventsPoller
 from cbas_async.master.http import dispatch
 from cbas_async.master.wiring import (
     make_event_handlers,
-    make_job_steps,
     make_mover,
     subscribe_handlers,
 )
@@ -39,6 +36,7 @@ from cbas_async.sns_intake import SnsIntake
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 from tests.fakes import FakeClock
+from tests.master.conftest import launched_job, steps_for
 from tests.sns_signing import CertFetcher, SnsSigner, to_body
 
 NOTICE_S = 120.0
@@ -101,14 +99,8 @@ async def test_a_spot_warning_published_to_the_topic_is_acted_on_through_the_que
     clock = FakeClock(datetime.now(UTC))
     tracker, wake = HeartbeatTracker(), asyncio.Event()
     mover = make_mover(store, clock, settings.master_id)
-    steps = make_job_steps(
-        settings,
-        mover=mover,
-        launcher=launcher,
-        placer=first_allowed_type("us-east-1"),
-        tracker=tracker,
-        resources=resources,
-        clock=clock,
+    steps = steps_for(
+        settings, mover=mover, launcher=launcher, resources=resources, clock=clock, tracker=tracker
     )
     bus = Bus()
     subscribe_handlers(
@@ -117,18 +109,9 @@ async def test_a_spot_warning_published_to_the_topic_is_acted_on_through_the_que
             store=store, mover=mover, launcher=launcher, tracker=tracker, clock=clock, wake=wake
         ),
     )
-    spec = {"name": "t", "command": ["true"], "resources": {"instance_types": ["c5.large"]}}
-    job = await store.create(parse_spec(spec), now=clock.now(), actor="t")
-    await store.transition(
-        job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=clock.now(), actor="t"
-    )
-    assert await store.set_owner(job.job_id, owner=settings.master_id, expected_owner=None)
-    await steps.scheduler.place(await store.get(job.job_id))
-    placement = (await store.get(job.job_id)).placement
-    assert placement is not None
-    assert placement.instance_id is not None
+    job_id, instance_id = await launched_job(store, steps.scheduler, clock, settings.master_id)
 
-    warning = spot_warning(placement.instance_id, "us-east-1", utc_iso(clock.now()))
+    warning = spot_warning(instance_id, "us-east-1", utc_iso(clock.now()))
     await clients.sns.publish(TopicArn=resources.events_topic_arn, Message=json.dumps(warning))
     # verification on: the envelope moto signed, with moto's certificate
     poller = EventsPoller(
@@ -150,8 +133,8 @@ async def test_a_spot_warning_published_to_the_topic_is_acted_on_through_the_que
     assert await _queued(clients, resources) == ("0", "0")  # deleted once handled
     # the notice is the master's: once it is over without the worker's INTERRUPTED, lost
     await clock.advance(NOTICE_S + settings.heartbeat_interval_s)
-    assert await steps.detector.check(await store.get(job.job_id))
-    assert (await store.get(job.job_id)).state is JobState.INTERRUPTED
+    assert await steps.detector.check(await store.get(job_id))
+    assert (await store.get(job_id)).state is JobState.INTERRUPTED
 
 
 def _recording() -> tuple[list[SnsEnvelope], Callable[[SnsEnvelope], Awaitable[None]]]:

@@ -13,13 +13,10 @@ from cbas_async.bootstrap import Resources
 from cbas_async.events import InterruptionWarned, WorkerPinged
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.tracker import HeartbeatTracker
-from cbas_async.handlers.placement import first_allowed_type
-from cbas_async.jobs import parse_spec
 from cbas_async.master.wiring import (
     EventHandlers,
     JobSteps,
     make_event_handlers,
-    make_job_steps,
     make_mover,
 )
 from cbas_async.messages import Ping
@@ -27,6 +24,7 @@ from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 from tests.fakes import FakeClock
+from tests.master.conftest import launched_job, steps_for
 
 NOTICE_S, GRACE_S = 120.0, 5.0  # speed 1: EC2's two minutes; one heartbeat interval
 
@@ -41,17 +39,7 @@ class Master:
 
     async def launched(self) -> tuple[str, str]:
         """A job placed and launched at attempt 1: (job id, instance id)."""
-        spec = {"name": "t", "command": ["true"], "resources": {"instance_types": ["c5.large"]}}
-        job = await self.store.create(parse_spec(spec), now=self.clock.now(), actor="t")
-        await self.store.transition(
-            job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=self.clock.now(), actor="t"
-        )
-        assert await self.store.set_owner(job.job_id, owner="m-test", expected_owner=None)
-        await self.steps.scheduler.place(await self.store.get(job.job_id))
-        placement = (await self.store.get(job.job_id)).placement
-        assert placement is not None
-        assert placement.instance_id is not None
-        return job.job_id, placement.instance_id
+        return await launched_job(self.store, self.steps.scheduler, self.clock, "m-test")
 
     async def warn(self, instance_id: str, *, late_s: float = 0.0) -> None:
         at = self.clock.now() - timedelta(seconds=late_s)
@@ -79,14 +67,8 @@ def master(
         asyncio.Event(),
         make_mover(store, clock, settings.master_id),
     )
-    steps = make_job_steps(
-        settings,
-        mover=mover,
-        launcher=launcher,
-        placer=first_allowed_type("us-east-1"),
-        tracker=tracker,
-        resources=resources,
-        clock=clock,
+    steps = steps_for(
+        settings, mover=mover, launcher=launcher, resources=resources, clock=clock, tracker=tracker
     )
     handlers = make_event_handlers(
         store=store,

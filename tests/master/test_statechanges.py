@@ -14,13 +14,9 @@ from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.events import InstanceStateChanged
 from cbas_async.fleet.launcher import Launcher
-from cbas_async.fleet.tracker import HeartbeatTracker
-from cbas_async.handlers.placement import first_allowed_type
 from cbas_async.handlers.statechanges import StateChangeHandler
-from cbas_async.jobs import parse_spec
 from cbas_async.master.wiring import (
     JobSteps,
-    make_job_steps,
     make_mover,
     make_state_change_handler,
 )
@@ -30,6 +26,7 @@ from cbas_async.state_events import parse_state_change
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 from tests.fakes import FakeClock
+from tests.master.conftest import launched_job, steps_for
 
 
 def aws_event(instance_id: str, state: str) -> InstanceStateChanged:
@@ -63,14 +60,7 @@ class Master:
 
     async def launched(self) -> tuple[str, str]:
         """A job placed and launched at attempt 1: (job id, instance id)."""
-        spec = {"name": "t", "command": ["true"], "resources": {"instance_types": ["c5.large"]}}
-        job = await self.store.create(parse_spec(spec), now=self.clock.now(), actor="t")
-        await self.store.transition(
-            job.job_id, {JobState.SUBMITTED}, JobState.PENDING, 0, now=self.clock.now(), actor="t"
-        )
-        assert await self.store.set_owner(job.job_id, owner="m-test", expected_owner=None)
-        await self.steps.scheduler.place(await self.store.get(job.job_id))
-        return job.job_id, await self.instance_of(job.job_id)
+        return await launched_job(self.store, self.steps.scheduler, self.clock, "m-test")
 
     async def instance_of(self, job_id: str) -> str:
         placement = (await self.store.get(job_id)).placement
@@ -103,14 +93,8 @@ def master(
 ) -> Master:
     clock = FakeClock(datetime(2026, 12, 6, tzinfo=UTC))
     wake, mover = asyncio.Event(), make_mover(store, clock, master_settings.master_id)
-    steps = make_job_steps(
-        master_settings,
-        mover=mover,
-        launcher=launcher,
-        placer=first_allowed_type("us-east-1"),
-        tracker=HeartbeatTracker(),
-        resources=resources,
-        clock=clock,
+    steps = steps_for(
+        master_settings, mover=mover, launcher=launcher, resources=resources, clock=clock
     )
     handler = make_state_change_handler(
         master_settings, steps, store=store, mover=mover, launcher=launcher, wake=wake
