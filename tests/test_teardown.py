@@ -61,7 +61,12 @@ async def _what_is_left(clients: Clients, accounts: AccountClients) -> dict[str,
         "buckets": (await clients.s3.list_buckets())["Buckets"],
         "queues": (await clients.sqs.list_queues()).get("QueueUrls", []),
         "topics": (await clients.sns.list_topics())["Topics"],
-        "roles": [r["RoleName"] for r in (await iam.list_roles())["Roles"]],
+        # EC2's spot service-linked role is the account's, not the deployment's: it stays
+        "roles": [
+            r["RoleName"]
+            for r in (await iam.list_roles())["Roles"]
+            if not r["Path"].startswith("/aws-service-role/")
+        ],
         "profiles": (await iam.list_instance_profiles())["InstanceProfiles"],
         "rules": rules["Rules"],
         "groups": groups["SecurityGroups"],
