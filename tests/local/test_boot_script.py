@@ -80,6 +80,8 @@ def test_an_image_with_this_version_boots_without_installing(tmp_path: Path) -> 
         "CBAS_HOME": f"{root}/var/lib/cbas",
         "CBAS_IMDS_ENDPOINT": IMDS,
         "AWS_EC2_METADATA_SERVICE_ENDPOINT": IMDS,
+        "AWS_METADATA_SERVICE_TIMEOUT": "5",  # botocore's 1 s and one try are short for a slow IMDS
+        "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "3",
         "CBAS_DMTCP_BIN": "",
         "CBAS_SPEED": "1",
     }

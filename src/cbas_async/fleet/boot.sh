@@ -125,6 +125,8 @@ Environment="CBAS_WORKER_DIR=${CBAS_WORKER_DIR:-$ROOT/var/lib/cbas/jobs}"
 Environment="CBAS_HOME=${CBAS_HOME:-$ROOT/var/lib/cbas}"
 Environment="CBAS_IMDS_ENDPOINT=$IMDS"
 Environment="AWS_EC2_METADATA_SERVICE_ENDPOINT=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-$IMDS}"
+Environment="AWS_METADATA_SERVICE_TIMEOUT=5"
+Environment="AWS_METADATA_SERVICE_NUM_ATTEMPTS=3"
 Environment="CBAS_DMTCP_BIN=${CBAS_DMTCP_BIN:-}"
 Environment="CBAS_SPEED=${CBAS_SPEED:-1}"
 ExecStart=$OPT/bin/python -m cbas_async worker
