@@ -188,6 +188,47 @@ async def test_the_vcpu_ceiling_holds_jobs_pending_in_order_until_others_finish(
     assert capacity.gate.live_vcpus == 4
 
 
+async def test_thirty_jobs_under_a_four_vcpu_ceiling_never_exceed_it_and_all_finish(
+    parts: Parts, master_settings: Settings
+) -> None:
+    capacity = CapacityControl(
+        clock=parts.clock,
+        gate=LaunchGate(limit_vcpus=4),
+        vcpus=VcpuCatalog(ec2=parts.launcher._ec2),
+    )
+    scheduler = _scheduler(parts, parts.launcher, master_settings, capacity)
+    jobs = [await _pending(parts, "c5.large") for _ in range(30)]  # 2 vCPUs each
+    launched: list[str] = []
+    finished: set[str] = set()
+    for _ in range(30):  # supervisor passes; two jobs fit at a time
+        for job_id in [j for j in jobs if j not in finished]:
+            pending = (await parts.store.get(job_id)).state is JobState.PENDING
+            if pending and await _place(parts, scheduler, job_id) == (JobState.LAUNCHING, 1):
+                launched.append(job_id)
+            assert capacity.gate.live_vcpus <= 4  # at every launch
+        assert len(await parts.launcher.live_instances()) <= 2  # what EC2 has running
+        for job_id in set(launched) - finished:  # they run and succeed; EC2 ends them
+            job = await parts.store.get(job_id)
+            now = parts.clock.now()
+            await parts.store.transition(
+                job_id, {JobState.LAUNCHING}, JobState.RUNNING, job.version, now=now, actor="t"
+            )
+            await parts.store.transition(
+                job_id, {JobState.RUNNING}, JobState.SUCCEEDED, job.version + 1, now=now, actor="t"
+            )
+            assert job.placement is not None
+            assert job.placement.instance_id is not None
+            await parts.launcher.terminate([job.placement.instance_id])
+            finished.add(job_id)
+        scheduler.forget_launches(set(jobs) - finished)
+        if finished == set(jobs):
+            break
+    assert launched == jobs  # every one, in submission order
+    states = {(await parts.store.get(j)).state for j in jobs}
+    assert states == {JobState.SUCCEEDED}
+    assert {(await parts.store.get(j)).attempt for j in jobs} == {1}
+
+
 async def test_a_missing_instance_profile_leaves_jobs_pending_and_healthz_says_why(
     parts: Parts, master_settings: Settings
 ) -> None:
