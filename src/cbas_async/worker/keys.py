@@ -21,7 +21,7 @@ from aiobotocore.session import get_session
 from botocore.credentials import CredentialProvider
 
 from cbas_async.aws import client_kwargs
-from cbas_async.clock import Clock
+from cbas_async.clock import Clock, utc_iso
 from cbas_async.errors import TransientError
 from cbas_async.job_credentials import REFRESH_AHEAD_S, JobCredentials
 from cbas_async.job_keys import keys_of
@@ -107,7 +107,9 @@ async def job_key_provider(
     async with session.create_client("dynamodb", **kwargs) as dynamo:  # type: ignore[call-overload]
         reader = JobKeyReader(dynamo=dynamo, table=table, key=user_id, clock=clock, wait_s=wait_s)
         keys = await reader.wait()
-        log.info("job_keys_read", access_key_id=keys.access_key_id, expires_at=keys.expires_at)
+        log.info(
+            "job_keys_read", access_key_id=keys.access_key_id, expires_at=utc_iso(keys.expires_at)
+        )
         yield JobKeyProvider(reader.credentials(keys))
 
 
