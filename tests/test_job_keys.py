@@ -80,10 +80,16 @@ async def test_the_master_writes_renews_and_deletes_an_attempts_keys(
     renewed = await _item(clients, settings, world)
     assert renewed["access_key_id"] != first["access_key_id"]
     assert renewed["attempt"] == 2
+    assert await world.keeper.issue(JOB, 3, "i-next")  # a later attempt elsewhere
+    await world.keeper.renew_once()
+    with pytest.raises(ItemNotFound):  # the earlier instance's keys are gone
+        await _item(clients, settings, world)
     world.keeper.keep_only([])  # the job is no longer live
     await world.keeper.renew_once()
     with pytest.raises(ItemNotFound):
-        await _item(clients, settings, world)
+        await clients.dynamo.get_item(
+            settings.credentials_table, {"key": item_key(world.role_id, "i-next")}
+        )
 
 
 async def test_a_new_master_adopts_the_items_and_renews_them(

@@ -93,6 +93,9 @@ class KeyKeeper:
         except Exception as exc:
             log.warning("job_keys_not_issued", job_id=job_id, attempt=attempt, error=repr(exc))
             return False
+        before = self._issued.get(job_id)
+        if before is not None and before.instance_id != instance_id:  # an earlier attempt's
+            self._ended.append(before.instance_id)
         self._issued[job_id] = _Issued(instance_id, keys)
         return True
 
