@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiobotocore.session import get_session
 from aiodynamo.errors import ItemNotFound
+from botocore.exceptions import ClientError
 
 from cbas_async.account import AccountClients, open_account_clients
 from cbas_async.aws import Clients, client_kwargs, open_clients
 from cbas_async.bootstrap import ensure_tables
-from cbas_async.job_credentials import REFRESH_AHEAD_S, JobCredentialIssuer
+from cbas_async.job_credentials import REFRESH_AHEAD_S, JobCredentialIssuer, JobCredentials
 from cbas_async.job_keys import TTL_ATTRIBUTE, KeyKeeper, item_key
 from cbas_async.resource_policies import trust_policy
 from cbas_async.scope import Scope
@@ -109,9 +110,34 @@ async def test_a_new_master_adopts_the_items_and_renews_them(
     assert again.issued == {JOB: INSTANCE}
 
 
-async def test_a_refused_issue_is_logged_not_raised(world: _World) -> None:
-    assert not await world.keeper.issue("j-*", 1, INSTANCE)  # no policy can name it
+class _FailsOnce:
+    """An issuer whose first call STS refuses."""
+
+    def __init__(self, real: JobCredentialIssuer) -> None:
+        self.real = real
+        self.calls = 0
+
+    async def issue(self, job_id: str, attempt: int) -> JobCredentials:
+        self.calls += 1
+        if self.calls == 1:
+            raise ClientError({"Error": {"Code": "Throttling"}}, "AssumeRole")
+        return await self.real.issue(job_id, attempt)
+
+
+async def test_a_refused_issue_is_logged_then_retried_until_the_job_ends(
+    world: _World, clients: Clients, settings: Settings
+) -> None:
+    failing = _FailsOnce(world.keeper._issuer)
+    world.keeper._issuer = failing  # type: ignore[assignment]
+    assert not await world.keeper.issue(JOB, 1, INSTANCE)
     assert world.keeper.issued == {}
+    await world.keeper.renew_once()  # tried again, and it lands
+    assert world.keeper.issued == {JOB: INSTANCE}
+    assert (await _item(clients, settings, world))["job_id"] == JOB
+    assert not await world.keeper.issue("j-*", 1, "i-other")  # no policy can name it
+    world.keeper.keep_only([JOB])  # that one is not live: no more tries
+    await world.keeper.renew_once()
+    assert failing.calls == 3
 
 
 async def _instance_settings(world: _World, settings: Settings) -> Settings:

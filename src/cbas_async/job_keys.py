@@ -76,6 +76,7 @@ class KeyKeeper:
         self._clock = clock
         self._issued: dict[str, _Issued] = {}  # job id -> its attempt's keys
         self._ended: list[str] = []  # instance ids whose items are to be deleted
+        self._failed: dict[str, tuple[int, str]] = {}  # job id -> attempt, instance: retried
 
     @property
     def issued(self) -> dict[str, str]:
@@ -84,7 +85,8 @@ class KeyKeeper:
 
     async def issue(self, job_id: str, attempt: int, instance_id: str) -> bool:
         """Keys for the attempt that runs on `instance_id`; False (logged) when STS or
-        DynamoDB refused: the worker then waits and fails, and the job is retried."""
+        DynamoDB refused: tried again at each `renew_once` while the worker waits."""
+        self._failed.pop(job_id, None)
         try:
             keys = await self._issuer.issue(job_id, attempt)
             await self._dynamo.put_item(
@@ -92,6 +94,8 @@ class KeyKeeper:
             )
         except Exception as exc:
             log.warning("job_keys_not_issued", job_id=job_id, attempt=attempt, error=repr(exc))
+            if job_id not in self._issued:
+                self._failed[job_id] = (attempt, instance_id)
             return False
         before = self._issued.get(job_id)
         if before is not None and before.instance_id != instance_id:  # an earlier attempt's
@@ -101,19 +105,23 @@ class KeyKeeper:
 
     def ended(self, job_id: str) -> None:
         """The job's attempt is over: its item goes at the next `renew_once`."""
+        self._failed.pop(job_id, None)
         issued = self._issued.pop(job_id, None)
         if issued is not None:
             self._ended.append(issued.instance_id)
 
     def keep_only(self, live: Collection[str]) -> None:
         """Every job not in `live` has ended."""
-        for job_id in [j for j in self._issued if j not in live]:
+        for job_id in [j for j in [*self._issued, *self._failed] if j not in live]:
             self.ended(job_id)
 
     async def renew_once(self) -> None:
-        """Delete the items of ended attempts; renew keys that are `refresh_due`."""
+        """Delete the items of ended attempts; issue keys that failed before; renew keys
+        that are `refresh_due`."""
         while self._ended:
             await self._delete(self._ended.pop())
+        for job_id, (attempt, instance_id) in list(self._failed.items()):
+            await self.issue(job_id, attempt, instance_id)
         now = self._clock.now()
         due = [(j, i) for j, i in self._issued.items() if i.keys.refresh_due(now)]
         for job_id, issued in due:
