@@ -22,7 +22,7 @@ from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.errors import ConfigError
 from cbas_async.policies import policy
-from cbas_async.resource_policies import EVENTS_QUEUE_SID, EVENTS_SID, trust_policy
+from cbas_async.resource_policies import EVENTS_QUEUE_SID, EVENTS_SID, role_trust
 from cbas_async.scope import EVENT_RULES, ROLES, Scope
 from cbas_async.settings import Settings
 
@@ -113,7 +113,7 @@ async def test_bootstrap_sets_up_the_account(
     seen = await _snapshot(clients, accounts, scope)
     for process in ROLES:
         role = seen["roles"][process]
-        assert role["trust"] == trust_policy()
+        assert role["trust"] == role_trust(scope, process)
         assert role["policy"] == policy(process, scope)
         assert role["profile_roles"] == [f"test-us-east-1-{process}"]
     assert account.roles["worker"] == f"arn:aws:iam::{ACCOUNT}:role/test-us-east-1-worker"

@@ -39,7 +39,13 @@ async def test_bootstrap_twice_gives_identical_resources(
     after = await _snapshot(clients)
     assert first == second
     assert before == after
-    assert sorted(before["tables"]) == ["test-job-events", "test-jobs", "test-misc", "test-tokens"]
+    assert sorted(before["tables"]) == [
+        "test-credentials",
+        "test-job-events",
+        "test-jobs",
+        "test-misc",
+        "test-tokens",
+    ]
     assert before["buckets"] == [first.bucket]
     assert first.bucket.startswith("test-")
     assert sorted(before["queues"]) == sorted([first.events_queue_url, first.ping_queue_url])

@@ -32,8 +32,18 @@ _DOC = {
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:ResourceTag/t": "x"}},
         },
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:GetItem",
+            "Resource": "*",
+            "Condition": {
+                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": "${aws:userid}"},
+                "Null": {"ec2:SourceInstanceARN": "false"},
+            },
+        },
     ]
 }
+_MINE = {"aws:userid": "R:i-1", "ec2:SourceInstanceARN": "i-1"}
 
 
 @pytest.mark.parametrize(
@@ -47,6 +57,17 @@ _DOC = {
         (Call("ec2:TerminateInstances", "i-1", {"aws:ResourceTag/t": "x"}), True),
         (Call("ec2:TerminateInstances", "i-1", {"aws:ResourceTag/t": "y"}), False),
         (Call("ec2:TerminateInstances", "i-1"), False),  # a missing key fails
+        (Call("dynamodb:GetItem", "t", {**_MINE, "dynamodb:LeadingKeys": ("R:i-1",)}), True),
+        (Call("dynamodb:GetItem", "t", {**_MINE, "dynamodb:LeadingKeys": ("R:i-2",)}), False),
+        (Call("dynamodb:GetItem", "t", {"aws:userid": "R:i-1"}), False),  # Null: must be there
+        (
+            Call(
+                "dynamodb:GetItem",
+                "t",
+                {"ec2:SourceInstanceARN": "i-1", "dynamodb:LeadingKeys": ("${aws:userid}",)},
+            ),
+            False,
+        ),  # no aws:userid
     ],
 )
 def test_the_evaluator(call: Call, allowed: bool) -> None:
@@ -67,6 +88,18 @@ COMMANDS = f"arn:aws:sns:us-east-1:{ACCOUNT}:cbas-commands"
 SPOT_EVENTS = f"arn:aws:sns:us-east-1:{ACCOUNT}:cbas-spot-events"
 WORKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cbas-us-east-1-worker"
 INSTANCE = f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0123"
+# a call made with the worker's instance profile credentials (EC2 delivered them)
+USERID = "AROAWORKERROLEID:i-0123"
+BY_INSTANCE = {"ec2:SourceInstanceARN": INSTANCE, "aws:userid": USERID}
+
+
+def _own_keys(userid: str = USERID) -> Call:
+    """worker/keys.py: the attempt's session keys, read with the instance's credentials."""
+    return Call(
+        "dynamodb:GetItem",
+        _table("credentials"),
+        {**BY_INSTANCE, "dynamodb:LeadingKeys": (userid,)},
+    )
 
 
 def _resolve() -> list[Call]:
@@ -107,6 +140,10 @@ CALLS: dict[Process, list[Call]] = {
         Call("sqs:SendMessage", QUEUE),
         Call("sns:Subscribe", COMMANDS),
         Call("sns:Unsubscribe", COMMANDS),
+        # before it has session keys, on the instance profile's
+        Call("sts:GetCallerIdentity", "*", BY_INSTANCE),
+        _own_keys(),
+        Call("s3:GetObject", f"{BUCKET}/wheels/cbas_async-1-py3-none-any.whl", BY_INSTANCE),
     ],
     "master": [
         *_resolve(),
@@ -139,6 +176,12 @@ CALLS: dict[Process, list[Call]] = {
         Call("servicequotas:GetServiceQuota", "*"),
         Call("ec2:TerminateInstances", INSTANCE, OURS),
         Call("iam:PassRole", WORKER_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}),
+        # job_keys.py: each attempt's session keys
+        Call("iam:GetRole", WORKER_ROLE),
+        Call("sts:AssumeRole", WORKER_ROLE),
+        Call("dynamodb:PutItem", _table("credentials")),
+        Call("dynamodb:DeleteItem", _table("credentials")),
+        Call("dynamodb:Scan", _table("credentials")),
     ],
     "user": [
         *_resolve(),
@@ -181,6 +224,15 @@ FORBIDDEN: dict[Process, list[Call]] = {
         Call("sns:Publish", COMMANDS),
         Call("sns:Subscribe", SPOT_EVENTS),
         Call("sqs:ReceiveMessage", EVENTS_QUEUE),
+        _own_keys("AROAWORKERROLEID:i-0456"),  # another instance's keys
+        Call("dynamodb:GetItem", _table("credentials"), {"dynamodb:LeadingKeys": (USERID,)}),
+        Call("dynamodb:Scan", _table("credentials"), BY_INSTANCE),
+        Call(
+            "dynamodb:PutItem",
+            _table("credentials"),
+            {**BY_INSTANCE, "dynamodb:LeadingKeys": (USERID,)},
+        ),
+        Call("sts:AssumeRole", WORKER_ROLE),
     ],
     "master": [
         Call("iam:CreateRole", WORKER_ROLE),
@@ -219,6 +271,8 @@ FORBIDDEN: dict[Process, list[Call]] = {
         Call("sqs:SendMessage", QUEUE),
         Call("sqs:ReceiveMessage", EVENTS_QUEUE),
         Call("sqs:SendMessage", EVENTS_QUEUE),
+        Call("dynamodb:GetItem", _table("credentials")),
+        Call("sts:AssumeRole", WORKER_ROLE),
         Call("sns:CreateTopic", COMMANDS),
         Call("sns:Publish", COMMANDS),
         Call("s3:DeleteObject", f"{BUCKET}/jobs/j/output/out.txt"),
@@ -258,6 +312,29 @@ def test_no_process_may_make_calls_beyond_its_job(
     process: Process, call: Call, scope: Scope
 ) -> None:
     assert not allows(policy(process, scope), call), f"{process} must not {call}"
+
+
+_JOB_CALLS = [c for c in CALLS["worker"] if c.context.get("ec2:SourceInstanceARN") is None]
+
+
+@pytest.mark.parametrize("call", _JOB_CALLS)
+def test_an_instance_profile_credential_alone_touches_nothing_of_any_job(call: Call) -> None:
+    """The worker role's job calls are for the master's sessions: made with the instance's
+    own keys (what a job that reached IMDS would hold), each is denied."""
+    by_instance = Call(call.action, call.resource, {**call.context, **BY_INSTANCE})
+    assert not allows(policy("worker", EXACT), by_instance)
+
+
+def test_without_session_keys_the_instance_profile_runs_the_job() -> None:
+    """`CBAS_JOB_CREDENTIALS=false`: the master issues none, so the role's policy is the
+    table-wide one of before, with no credentials item, and the master may not AssumeRole."""
+    off = Scope.of(SETTINGS.replace(job_credentials=False), account=ACCOUNT, bucket=EXACT.bucket)
+    worker = policy("worker", off)
+    assert all(
+        allows(worker, Call(c.action, c.resource, {**c.context, **BY_INSTANCE})) for c in _JOB_CALLS
+    )
+    assert not allows(worker, _own_keys())
+    assert not allows(policy("master", off), Call("sts:AssumeRole", WORKER_ROLE))
 
 
 def test_printing_gives_every_process_one_document() -> None:

@@ -68,6 +68,14 @@ OTHERS = [
         for t in ("tokens", "misc")
         for a in ("GetItem", "PutItem", "UpdateItem", "Scan")
     ],
+    # any instance's session keys item, its own instance's included (aws:userid of a
+    # session is `<role id>:<job id>.<attempt>`)
+    Call("dynamodb:GetItem", _table("credentials"), {"dynamodb:LeadingKeys": ("R:i-1",)}),
+    Call(
+        "dynamodb:GetItem",
+        _table("credentials"),
+        {"dynamodb:LeadingKeys": (f"R:{A}.1",), "aws:userid": f"R:{A}.1"},
+    ),
 ]
 
 

@@ -15,6 +15,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from aiodynamo.client import Client as DynamoClient
 from aiodynamo.http.aiohttp import AIOHTTP
+from botocore.credentials import CredentialProvider
 
 from cbas_async.credentials import dynamo_credentials
 from cbas_async.retries import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, policy_for
@@ -41,9 +42,15 @@ class Clients:
 
 
 @asynccontextmanager
-async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
-    """Open every client with the settings' region, endpoint override and credentials."""
+async def open_clients(
+    settings: Settings, *, provider: CredentialProvider | None = None
+) -> AsyncIterator[Clients]:
+    """Open every client with the settings' region, endpoint override and credentials, or
+    those of `provider` (a worker's session keys) ahead of every other source."""
     session = get_session()
+    if provider is not None:
+        session.get_component("credential_provider").insert_before("env", provider)
+        settings = settings.replace(aws_access_key_id=None, aws_secret_access_key=None)
     policy = policy_for(settings.aws_retry_s)  # tries and worst-case waits: retries.py
     kwargs = _client_kwargs(settings, policy.botocore_retries())
     async with AsyncExitStack() as stack:
@@ -79,6 +86,11 @@ async def open_service_quotas(settings: Settings) -> AsyncIterator[Any]:
     kwargs = _client_kwargs(settings, policy_for(settings.aws_retry_s).botocore_retries())
     async with get_session().create_client("service-quotas", **kwargs) as quotas:  # type: ignore[call-overload]
         yield quotas
+
+
+def client_kwargs(settings: Settings) -> dict[str, object]:
+    """What `create_client` takes for any other service: region, endpoint, keys, retries."""
+    return _client_kwargs(settings, policy_for(settings.aws_retry_s).botocore_retries())
 
 
 def _client_kwargs(settings: Settings, retries: dict[str, object]) -> dict[str, object]:

@@ -43,6 +43,7 @@ class Resources:
     topic_arn: str
     events_topic_arn: str
     events_queue_url: str  # the events topic's deliveries to the masters
+    credentials_table: str = ""  # each attempt's session keys (`job_keys.py`)
 
 
 async def _ensure_table(
@@ -70,6 +71,7 @@ async def ensure_tables(clients: Clients, settings: Settings) -> None:
     await _ensure_table(clients, settings.events_table, event_key)
     by_key = KeySchema(KeySpec("key", KeyType.string))
     await _ensure_table(clients, settings.tokens_table, by_key)
+    await _ensure_table(clients, settings.credentials_table, by_key)
     await _ensure_table(clients, settings.misc_table, by_key)
 
 
@@ -161,6 +163,7 @@ def _resources(
         events_table=settings.events_table,
         misc_table=settings.misc_table,
         tokens_table=settings.tokens_table,
+        credentials_table=settings.credentials_table,
         bucket=bucket,
         ping_queue_url=queue_urls[0],
         topic_arn=topic_arns[0],

@@ -1,6 +1,6 @@
 """The master's and the worker's IAM roles and instance profiles, idempotent: each role gets
-the EC2 trust policy and its process's inline policy from policies.py, rewritten only when
-what IAM holds differs."""
+its trust (resource_policies.py) and its process's inline policy from policies.py, rewritten
+only when what IAM holds differs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import structlog
 from botocore.exceptions import ClientError
 
 from cbas_async.policies import policy
-from cbas_async.resource_policies import trust_policy
+from cbas_async.resource_policies import role_trust
 from cbas_async.scope import DEPLOYMENT_TAG, Process, Scope
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ def error_code(exc: ClientError) -> str:
 async def ensure_role(iam: IAMClient, scope: Scope, process: Process) -> str:
     """The role with the trust and inline policy of policies.py, updated where they differ."""
     name = scope.role_name(process)
+    trust = role_trust(scope, process)
     try:
         role = (await iam.get_role(RoleName=name))["Role"]
     except ClientError as exc:
@@ -36,16 +37,14 @@ async def ensure_role(iam: IAMClient, scope: Scope, process: Process) -> str:
         role = (
             await iam.create_role(
                 RoleName=name,
-                AssumeRolePolicyDocument=json.dumps(trust_policy()),
+                AssumeRolePolicyDocument=json.dumps(trust),
                 Description=f"cbas {process} of deployment {scope.deployment}",
                 Tags=[{"Key": DEPLOYMENT_TAG, "Value": scope.deployment}],
             )
         )["Role"]
         log.info("role_created", role=name)
-    if _as_json(role.get("AssumeRolePolicyDocument")) != trust_policy():
-        await iam.update_assume_role_policy(
-            RoleName=name, PolicyDocument=json.dumps(trust_policy())
-        )
+    if _as_json(role.get("AssumeRolePolicyDocument")) != trust:
+        await iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
     await _ensure_inline_policy(iam, name, policy(process, scope))
     return role["Arn"]
 

@@ -48,6 +48,9 @@ class UserData(_Message):
     # True (a deployment with CBAS_PUBLIC_URL): commands also come by SNS to an HTTP endpoint
     # the worker opens; otherwise it opens no port and sees a cancel on its job record
     command_endpoint: bool = False
+    # set: the master writes this attempt's session keys there (`job_keys.py`); "": the
+    # worker runs on its instance profile
+    credentials_table: str = ""
 
 
 class Ping(_Message):

@@ -90,20 +90,41 @@ def user_grants(scope: Scope) -> list[Grant]:
     return [*_connect(scope), *_submit_and_watch(scope), *_job_files(scope, *uploads)]
 
 
-def worker_grants(scope: Scope) -> list[Grant]:
-    """One job's attempt: its record and history, files and checkpoints, pings, commands.
-    No `misc`, no table or bucket administration, no EC2, no IAM."""
-    files = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject")
+# only credentials EC2 did not deliver to an instance: the master's per-attempt sessions
+_NOT_INSTANCE = {"Null": {"ec2:SourceInstanceARN": "true"}}
+
+
+def _worker_boot(scope: Scope) -> list[Grant]:
+    """What the instance profile's own keys need: the boot script's wheel, and where the
+    master issues session keys, the identity and the one item that holds them."""
+    wheel = Grant("BootWheel", ("s3:GetObject",), (f"{scope.bucket_arn}/wheels/*",))
+    if not scope.job_credentials:
+        return [wheel]
+    own_item = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": "${aws:userid}"}}
     return [
+        wheel,
+        Grant("WhoAmI", ("sts:GetCallerIdentity",), ("*",)),
+        Grant("OwnSessionKeys", ("dynamodb:GetItem",), (scope.credentials_arn,), own_item),
+    ]
+
+
+def worker_grants(scope: Scope) -> list[Grant]:
+    """One job's attempt: its record and history, files and checkpoints, pings, commands;
+    no `misc`, no administration, no EC2, no IAM. The role has two kinds of principal: its
+    instances and, where the master issues them, per-attempt sessions (`job_keys.py`); then
+    the job's calls need credentials that are not an instance's (`ec2:SourceInstanceARN`
+    absent), narrowed to one job by each session's policy (`session_policy.py`)."""
+    files = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject")
+    job = [
         Grant("JobRecord", ("dynamodb:GetItem", "dynamodb:UpdateItem"), (scope.jobs_arn,)),
         Grant("JobHistory", ("dynamodb:PutItem",), (scope.events_arn,)),
         *_job_files(scope, *files),
         Grant("Ping", ("sqs:SendMessage",), (scope.queue_arn,)),
         Grant("Commands", ("sns:Subscribe", "sns:Unsubscribe"), (scope.topic_arn(scope.topic),)),
-        Grant(
-            "BootWheel", ("s3:GetObject",), (f"{scope.bucket_arn}/wheels/*",)
-        ),  # the boot script's
     ]
+    if scope.job_credentials:
+        job = [Grant(g.sid, g.actions, g.resources, _NOT_INSTANCE) for g in job]  # none has one
+    return [*job, *_worker_boot(scope)]
 
 
 def _master_state(scope: Scope) -> list[Grant]:
@@ -159,9 +180,18 @@ def _master_fleet(scope: Scope) -> list[Grant]:
     ]
 
 
+def _master_keys(scope: Scope) -> list[Grant]:
+    """Per-attempt session keys (`job_keys.py`): the worker role's id, then AssumeRole."""
+    if not scope.job_credentials:
+        return []
+    worker = (scope.role_arn("worker"),)
+    return [Grant("IssueJobKeys", ("iam:GetRole", "sts:AssumeRole"), worker)]
+
+
 def master_grants(scope: Scope) -> list[Grant]:
     """The master, its REST API and web UI included."""
-    return [*_master_state(scope), *_master_messages(scope), *_master_fleet(scope)]
+    fleet = _master_fleet(scope)
+    return [*_master_state(scope), *_master_messages(scope), *fleet, *_master_keys(scope)]
 
 
 def _operator_data(scope: Scope) -> list[Grant]:

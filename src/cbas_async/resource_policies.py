@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cbas_async.scope import EVENT_RULES, Scope
+from cbas_async.scope import EVENT_RULES, Process, Scope
 
 EVENTS_SID = "EventBridgeDelivers"
 EVENTS_QUEUE_SID = "EventsTopicDelivers"
@@ -20,6 +20,18 @@ def trust_policy(service: str = "ec2.amazonaws.com") -> dict[str, Any]:
             {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
         ],
     }
+
+
+def role_trust(scope: Scope, process: Process) -> dict[str, Any]:
+    """A role's trust: EC2 for its instance profile, and for the worker role, the master
+    role too where the master issues per-attempt session keys (`job_keys.py`)."""
+    trust = trust_policy()
+    if process == "worker" and scope.job_credentials:
+        master = {"AWS": scope.role_arn("master")}
+        trust["Statement"].append(
+            {"Effect": "Allow", "Principal": master, "Action": "sts:AssumeRole"}
+        )
+    return trust
 
 
 def events_topic_statement(scope: Scope) -> dict[str, Any]:

@@ -31,12 +31,14 @@ class Scope:
     region: str
     account: str = "*"
     bucket: str | None = None
-    tables: tuple[str, str, str, str]  # jobs, job-events, tokens, misc (misc names the bucket)
+    # jobs, job-events, tokens, credentials, misc (misc names the bucket: it goes last)
+    tables: tuple[str, str, str, str, str]
     ping_queue: str
     events_queue: str = ""
     topic: str
     events_topic: str
     partition: str = "aws"
+    job_credentials: bool = True  # the master issues workers per-attempt session keys
 
     @classmethod
     def of(cls, settings: Settings, *, account: str = "*", bucket: str | None = None) -> Scope:
@@ -49,12 +51,14 @@ class Scope:
                 settings.jobs_table,
                 settings.events_table,
                 settings.tokens_table,
+                settings.credentials_table,
                 settings.misc_table,
             ),
             ping_queue=settings.ping_queue,
             events_queue=settings.events_queue,
             topic=settings.topic,
             events_topic=settings.events_topic,
+            job_credentials=settings.job_credentials,
         )
 
     # names (IAM is global: the region keeps two regions' deployments of one name apart)
@@ -106,8 +110,12 @@ class Scope:
         return self.table_arn(self.tables[2])
 
     @property
-    def misc_arn(self) -> str:
+    def credentials_arn(self) -> str:
         return self.table_arn(self.tables[3])
+
+    @property
+    def misc_arn(self) -> str:
+        return self.table_arn(self.tables[4])
 
     @property
     def topic_arns(self) -> tuple[str, str]:

@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     api_token: OptionalText = None
     api_url: OptionalText = None  # set: the user commands go through this master's REST API
     metrics_public: bool = False  # True: /metrics answers without an admin token
+    # True: the master issues each attempt session keys scoped to its job (`job_keys.py`)
+    job_credentials: bool = True
     aws_retry_s: Seconds = 60.0  # how long DynamoDB calls retry throttling and outages
     price_refresh_s: Seconds = 300.0  # how often the master refreshes spot prices
     price_trace: OptionalPath = None  # a price CSV replayed instead of EC2's price history
@@ -197,6 +199,11 @@ class Settings(BaseSettings):
     def tokens_table(self) -> str:
         """API token hashes: a table no worker policy names."""
         return f"{self.deployment}-tokens"
+
+    @property
+    def credentials_table(self) -> str:
+        """Each attempt's session keys, keyed `<worker role id>:<instance id>`."""
+        return f"{self.deployment}-credentials"
 
     @property
     def ping_queue(self) -> str:

@@ -28,6 +28,7 @@ from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.mover import JobMover
 from cbas_async.handlers.placement import Placer, job_placement
+from cbas_async.job_keys import KeyKeeper
 from cbas_async.messages import UserData
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
@@ -61,8 +62,10 @@ class Scheduler:
         clock: Clock,
         costing: JobCosting | None = None,
         capacity: CapacityControl | None = None,
+        keys: KeyKeeper | None = None,
     ) -> None:
         self._mover = mover
+        self._keys = keys  # None: workers run on their instance profile
         self._launcher = launcher
         self._placer = placer
         self._tracker = tracker
@@ -109,6 +112,8 @@ class Scheduler:
         for job_id in [j for j in self._unlaunched if j not in live]:
             del self._unlaunched[job_id]
         self.capacity.keep_only(set(live))
+        if self._keys is not None:
+            self._keys.keep_only(live)
 
     async def _launch(self, job: JobRecord, placement: LaunchRequest, tries: int = 0) -> None:
         """One RunInstances (EC2's client retries it as `retries.py` says). A transient
@@ -161,6 +166,8 @@ class Scheduler:
             log.info(
                 "job_launched", job_id=job.job_id, attempt=job.attempt, instance_id=instance_id
             )
+            if self._keys is not None:
+                await self._keys.issue(job.job_id, job.attempt, instance_id)
 
     def user_data(self, job: JobRecord, placement: LaunchRequest) -> UserData:
         s, r = self._settings, self._resources
@@ -188,12 +195,15 @@ class Scheduler:
             sns_verify=s.sns_verify,
             master_id=s.master_id,
             command_endpoint=s.public_url is not None,
+            credentials_table=r.credentials_table if self._keys is not None else "",
         )
 
     async def requeue(self, job: JobRecord) -> None:
         """INTERRUPTED -> PENDING with attempt + 1, or FAILED once attempts are used up.
         The interrupted attempt's cost is written with the re-queue, in the same write."""
         self.capacity.ended(job)
+        if self._keys is not None:
+            self._keys.ended(job.job_id)
         if job.attempt >= job.spec.max_attempts:
             await self._fail(job, f"interrupted {job.attempt} times; max_attempts reached")
             return

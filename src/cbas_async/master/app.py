@@ -26,9 +26,11 @@ from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.placement import broker_placer
 from cbas_async.handlers.sweeper import Sweeper
 from cbas_async.httpserver import HttpServer
+from cbas_async.job_keys import KeyKeeper
 from cbas_async.master.health import Health, LoopLagMonitor
 from cbas_async.master.http import build_app
 from cbas_async.master.intake import events_poller, sns_intake, sns_verifier, subscribe_http
+from cbas_async.master.keys import open_keeper
 from cbas_async.master.ping_poller import PingPoller
 from cbas_async.master.price_fetcher import PriceFeed, open_price_feed
 from cbas_async.master.wiring import (
@@ -99,6 +101,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         launcher = await make_launcher(clients, settings, bucket=resources.bucket)
         capacity = await make_capacity(clients, settings, clock)
         health.problems = capacity.refusals.reasons
+        keys = await open_keeper(stack, clients, settings, resources, clock)
         components = _wire(
             settings,
             clients,
@@ -112,6 +115,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             prices,
             launcher,
             capacity,
+            keys=keys,
         )
         components.append(events_poller(clients, resources, intake, bus, clock))
         yield Master(settings, clients, resources, store, bus, health, lease, server, components)
@@ -165,6 +169,8 @@ def _wire(
     prices: PriceFeed,
     launcher: Launcher,
     capacity: CapacityControl,
+    *,
+    keys: KeyKeeper | None = None,
 ) -> list[Component]:
     costing = JobCosting(store=store, book=prices.book)
     wake = asyncio.Event()
@@ -190,6 +196,7 @@ def _wire(
         clock=clock,
         costing=costing,
         capacity=capacity,
+        keys=keys,
     )
     state_changes = make_state_change_handler(
         settings, steps, store=store, mover=mover, launcher=launcher, wake=wake
@@ -212,7 +219,7 @@ def _wire(
     poller = PingPoller(
         sqs=clients.sqs, queue_url=resources.ping_queue_url, bus=bus, clock=clock, health=health
     )
-    return [
+    components: list[Component] = [
         lease,
         LoopLagMonitor(health=health),
         _BusComponent(bus),
@@ -220,6 +227,7 @@ def _wire(
         supervisor,
         prices.fetcher,
     ]
+    return components if keys is None else [*components, keys]
 
 
 class _BusComponent:

@@ -34,6 +34,7 @@ from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.statechanges import StateChangeHandler
 from cbas_async.handlers.sweeper import Sweeper
 from cbas_async.handlers.wakeup import SubmitWaker
+from cbas_async.job_keys import KeyKeeper
 from cbas_async.master.health import Health
 from cbas_async.master.supervisor import Supervisor
 from cbas_async.settings import Settings
@@ -134,6 +135,7 @@ def make_job_steps(
     clock: Clock,
     costing: JobCosting | None = None,
     capacity: CapacityControl | None = None,
+    keys: KeyKeeper | None = None,
 ) -> JobSteps:
     scheduler = Scheduler(
         mover=mover,
@@ -145,6 +147,7 @@ def make_job_steps(
         clock=clock,
         costing=costing,
         capacity=capacity,
+        keys=keys,
     )
     detector = LostWorkerDetector(
         mover=mover,

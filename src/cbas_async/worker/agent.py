@@ -10,19 +10,21 @@ import asyncio
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 
 import aiohttp
 import structlog
 from structlog.contextvars import bound_contextvars
 
 from cbas_async import logs
-from cbas_async.aws import open_clients
+from cbas_async.aws import Clients, open_clients
 from cbas_async.clock import Clock, SystemClock
 from cbas_async.errors import ConfigError
 from cbas_async.messages import UserData
 from cbas_async.settings import Settings
 from cbas_async.worker.imds import ImdsClient
+from cbas_async.worker.keys import job_key_provider
 from cbas_async.worker.lifecycle import Worker
 from cbas_async.worker.options import WorkerOptions
 from cbas_async.worker.retry import retrying
@@ -64,7 +66,7 @@ async def run_worker(
             advertise = ""  # no command endpoint: nothing to advertise
             if data.command_endpoint:
                 advertise = await _advertise_host(imds, settings, options, clock)
-            async with open_clients(settings) as clients:
+            async with _clients(settings, data, clock) as clients:
                 services = Services(
                     identity=identity,
                     clients=clients,
@@ -78,6 +80,21 @@ async def run_worker(
                 code = await Worker(identity=identity, clients=clients, services=services).run()
             log.info("worker_exiting", exit_code=code)
             return code
+
+
+@asynccontextmanager
+async def _clients(settings: Settings, data: UserData, clock: Clock) -> AsyncIterator[Clients]:
+    """The clients, on the attempt's session keys where the master issues them (the user
+    data names their table), else on the instance profile."""
+    if not data.credentials_table:
+        async with open_clients(settings) as clients:
+            yield clients
+        return
+    async with (
+        job_key_provider(settings, data.credentials_table, clock) as provider,
+        open_clients(settings, provider=provider) as clients,
+    ):
+        yield clients
 
 
 async def _advertise_host(
