@@ -88,6 +88,18 @@ def _scheduler(
     ).scheduler
 
 
+def _under_ceiling(
+    parts: Parts, settings: Settings, *, vcpus: int
+) -> tuple[CapacityControl, Scheduler]:
+    """A scheduler on the moto launcher whose live workers may hold `vcpus` vCPUs."""
+    capacity = CapacityControl(
+        clock=parts.clock,
+        gate=LaunchGate(limit_vcpus=vcpus),
+        vcpus=VcpuCatalog(ec2=parts.launcher._ec2),
+    )
+    return capacity, _scheduler(parts, parts.launcher, settings, capacity)
+
+
 async def _pending(parts: Parts, *types: str) -> str:
     spec = parse_spec({"name": "c", "command": ["true"], "resources": {"instance_types": types}})
     job = await parts.store.create(spec, now=parts.clock.now(), actor="t")
@@ -164,12 +176,7 @@ async def test_a_quota_holds_launches_of_the_market_until_an_instance_frees_up(
 async def test_the_vcpu_ceiling_holds_jobs_pending_in_order_until_others_finish(
     parts: Parts, master_settings: Settings
 ) -> None:
-    capacity = CapacityControl(
-        clock=parts.clock,
-        gate=LaunchGate(limit_vcpus=4),
-        vcpus=VcpuCatalog(ec2=parts.launcher._ec2),
-    )
-    scheduler = _scheduler(parts, parts.launcher, master_settings, capacity)
+    capacity, scheduler = _under_ceiling(parts, master_settings, vcpus=4)
     jobs = [await _pending(parts, "c5.large") for _ in range(4)]  # 2 vCPUs each
     states = [(await _place(parts, scheduler, j))[0] for j in reversed(jobs)]
     assert capacity.gate.live_vcpus <= 4
@@ -191,12 +198,7 @@ async def test_the_vcpu_ceiling_holds_jobs_pending_in_order_until_others_finish(
 async def test_thirty_jobs_under_a_four_vcpu_ceiling_never_exceed_it_and_all_finish(
     parts: Parts, master_settings: Settings
 ) -> None:
-    capacity = CapacityControl(
-        clock=parts.clock,
-        gate=LaunchGate(limit_vcpus=4),
-        vcpus=VcpuCatalog(ec2=parts.launcher._ec2),
-    )
-    scheduler = _scheduler(parts, parts.launcher, master_settings, capacity)
+    capacity, scheduler = _under_ceiling(parts, master_settings, vcpus=4)
     jobs = [await _pending(parts, "c5.large") for _ in range(30)]  # 2 vCPUs each
     launched: list[str] = []
     finished: set[str] = set()
