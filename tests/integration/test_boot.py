@@ -13,7 +13,12 @@ from cbas_async.local.hypervisor import LocalInstance
 from cbas_async.states import JobState
 from tests.integration.conftest import E2E, spec_file
 
-_OURS = {"AWS_EC2_METADATA_SERVICE_ENDPOINT"}  # the IMDS endpoint: not a secret
+# where IMDS is and how long botocore waits for it: no secret among them
+_OURS = {
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_METADATA_SERVICE_TIMEOUT",
+    "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+}
 
 
 def _environ(pid: int) -> dict[str, str]:
