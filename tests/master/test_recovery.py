@@ -28,6 +28,7 @@ from cbas_async.master.wiring import (
     make_supervisor,
 )
 from cbas_async.messages import Ping, UserData, decode
+from cbas_async.records import JobPlacement
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
@@ -159,6 +160,26 @@ async def test_booting_instance_gets_the_launch_timeout(parts: Parts) -> None:
     await parts.clock.advance(2)
     assert await parts.detector.check(await parts.store.get(job_id))
     assert (await parts.store.get(job_id)).state is JobState.INTERRUPTED
+
+
+async def test_a_launch_its_master_never_made_goes_back_to_pending_with_its_attempt(
+    parts: Parts,
+) -> None:
+    """A master that moved the job to LAUNCHING and stopped before RunInstances: EC2 never
+    had an instance for the attempt, so it is not used up."""
+    job_id = await parts.pending_job()
+    job = await parts.store.get(job_id)
+    placement = JobPlacement(region="us-east-1", instance_type="c5.large", checkpoint_interval_s=60)
+    assert await parts.mover.to_launching(job, placement) is not None
+    # the master that adopts it starts the clock at first sight
+    assert not await parts.detector.check(await parts.store.get(job_id))
+    await parts.clock.advance(parts.launch_timeout_s + 1)
+    assert await parts.detector.check(await parts.store.get(job_id))
+    job = await parts.store.get(job_id)
+    assert (job.state, job.attempt) == (JobState.PENDING, 1)
+    assert "no instance after the launch timeout" in (
+        (await parts.store.events(job_id))[-1].detail or ""
+    )
 
 
 async def test_requeue_bumps_attempt_then_fails_at_max_attempts(parts: Parts) -> None:

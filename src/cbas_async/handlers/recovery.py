@@ -1,6 +1,8 @@
 """Lost workers: an attempt silent for the lost-worker timeout, or whose spot notice ran
 out without the worker writing INTERRUPTED, is checked against EC2, its instance terminated
-if still there, and the job moved to INTERRUPTED."""
+if still there, and the job moved to INTERRUPTED. A LAUNCHING attempt for which EC2 never
+had an instance (its master stopped between the two writes) goes back to PENDING with the
+same attempt instead: it used no attempt up."""
 
 from __future__ import annotations
 
@@ -69,11 +71,23 @@ class LostWorkerDetector:
         horizon = 2 * max(self._timeout_s, self._launch_timeout_s)
         return self._tracker.prune(live, before=self._clock.monotonic() - horizon)
 
+    async def _unlaunched(self, job: JobRecord) -> bool:
+        """Back to PENDING with the same attempt: no instance ever ran for it, so it used
+        no attempt up (a launch that failed, or a master gone between the two writes)."""
+        if await self._mover.unlaunch(job, "no instance after the launch timeout") is None:
+            return False
+        log.warning("launch_lost", job_id=job.job_id, attempt=job.attempt)
+        return True
+
     async def check(self, job: JobRecord) -> bool:
         """Move a lost attempt to INTERRUPTED; True when it did."""
         if job.state not in (JobState.LAUNCHING, JobState.RUNNING) or not self.is_lost(job):
             return False
         instance_id = job.placement.instance_id if job.placement else None
+        if instance_id is None and job.state is JobState.LAUNCHING:
+            instance_id = await self._launcher.attempt_instance(job.job_id, job.attempt)
+            if instance_id is None:  # its master stopped before EC2 started anything
+                return await self._unlaunched(job)
         ec2_state = await self._launcher.instance_state(instance_id) if instance_id else None
         if instance_id and ec2_state in ("pending", "running"):
             await self._launcher.terminate([instance_id])  # hung: stop paying for it
