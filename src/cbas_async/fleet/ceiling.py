@@ -16,6 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from cbas_async.fleet.backoff import Backoff
 from cbas_async.fleet.pools import BACKOFF_FIRST_S, BACKOFF_MAX_S, Market
 
 
@@ -25,12 +26,6 @@ class Claim:
 
     vcpus: int
     market: Market
-
-
-@dataclass(slots=True)
-class _Hold:
-    until_s: float = 0.0
-    delay_s: float = 0.0
 
 
 class LaunchGate:
@@ -48,7 +43,7 @@ class LaunchGate:
         self._max_s = max_s
         self._claims: dict[str, Claim] = {}  # by job id
         self._waiting: dict[str, datetime] = {}  # job id -> submitted at
-        self._holds: dict[Market, _Hold] = {}
+        self._holds: dict[Market, Backoff] = {}
 
     @property
     def live_vcpus(self) -> int:
@@ -91,10 +86,8 @@ class LaunchGate:
 
     def quota_reached(self, market: Market, now_s: float) -> float:
         """Hold the market's launches; returns the back-off set, in seconds."""
-        hold = self._holds.setdefault(market, _Hold())
-        hold.delay_s = min(max(hold.delay_s * 2, self._first_s), self._max_s)
-        hold.until_s = now_s + hold.delay_s
-        return hold.delay_s
+        hold = self._holds.setdefault(market, Backoff())
+        return hold.extend(now_s, self._first_s, self._max_s)
 
     def quota_ok(self, market: Market) -> None:
         """A launch of the market landed: its hold's back-off starts over."""

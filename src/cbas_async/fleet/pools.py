@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cbas_async.fleet.backoff import Backoff
+
 Market = Literal["spot", "on-demand"]
 
 BACKOFF_FIRST_S = 60.0
@@ -44,9 +46,7 @@ class Pool:
 
 
 @dataclass(slots=True)
-class _Backoff:
-    until_s: float = 0.0
-    delay_s: float = 0.0
+class _Backoff(Backoff):
     max_price: float | None = None  # a price refusal: jobs capped at or below this wait
 
 
@@ -147,10 +147,8 @@ class PoolBook:
 
     def _back_off(self, pool: Pool, now_s: float, max_price: float | None) -> float:
         backoff = self._backoffs.setdefault(pool, _Backoff())
-        backoff.delay_s = min(max(backoff.delay_s * 2, self._first_s), self._max_s)
-        backoff.until_s = now_s + backoff.delay_s
         backoff.max_price = max_price
-        return backoff.delay_s
+        return backoff.extend(now_s, self._first_s, self._max_s)
 
     def _history_of(self, pool: Pool) -> _History:
         return self._history.setdefault(pool, _History())
