@@ -155,3 +155,28 @@ def test_every_field_has_its_variable() -> None:
     assert variable("lost_worker_timeout_s") == "CBAS_LOST_WORKER_TIMEOUT_S"
     assert variable("aws_access_key_id") == "AWS_ACCESS_KEY_ID"
     assert set(Settings().to_env()) <= {variable(name) for name in Settings.model_fields}
+
+
+def test_regions_name_the_home_region_first() -> None:
+    one = Settings(region="eu-west-1")
+    assert one.all_regions == ("eu-west-1",) and one.home_region == "eu-west-1"
+    assert "CBAS_REGIONS" not in one.to_env()
+    two = Settings.from_env({"CBAS_REGIONS": "us-east-1, us-west-2,", "CBAS_REGION": "us-west-2"})
+    assert two.regions == ("us-east-1", "us-west-2")
+    assert (two.home_region, two.region) == ("us-east-1", "us-west-2")
+    assert Settings.from_env(two.to_env()).regions == two.regions
+    assert two.in_region("us-east-1").region == "us-east-1"
+    assert two.in_region("us-east-1").regions == two.regions
+
+
+@pytest.mark.parametrize(
+    ("environ", "problem"),
+    [
+        ({"CBAS_REGIONS": "us-east-1,us-east-1"}, "names a region twice"),
+        ({"CBAS_REGIONS": "us-east-1,mars"}, "'mars' is not a region name"),
+        ({"CBAS_REGIONS": "us-west-2"}, "'us-east-1' is not one of CBAS_REGIONS us-west-2"),
+    ],
+)
+def test_bad_regions_are_refused(environ: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        Settings.from_env(environ)

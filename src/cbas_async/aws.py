@@ -62,7 +62,7 @@ async def open_clients(
         dynamo = DynamoClient(
             AIOHTTP(http),
             dynamo_credentials(session, settings),
-            region=settings.region,
+            region=settings.home_region,  # the tables live in the home region only
             endpoint=yarl.URL(settings.endpoint_url) if settings.endpoint_url else None,
             numeric_type=decimal.Decimal,
             throttle_config=policy.dynamo_retry(settings.aws_retry_s),

@@ -44,6 +44,13 @@ class Resources:
     events_topic_arn: str
     events_queue_url: str  # the events topic's deliveries to the masters
     credentials_table: str = ""  # each attempt's session keys (`job_keys.py`)
+    region: str = ""  # where the bucket, queues and topics above are
+    home_bucket: str = ""  # the home region's bucket: inputs, outputs, logs ("" : `bucket`)
+
+    @property
+    def files_bucket(self) -> str:
+        """Where a job's inputs, outputs and logs live: the home region's bucket."""
+        return self.home_bucket or self.bucket
 
 
 async def _ensure_table(
@@ -169,6 +176,8 @@ def _resources(
         topic_arn=topic_arns[0],
         events_topic_arn=topic_arns[1],
         events_queue_url=queue_urls[1],
+        region=settings.region,
+        home_bucket=bucket,
     )
 
 

@@ -88,6 +88,7 @@ class CheckpointPointer(Stored):
     method: str
     taken_at: str
     extra: dict[str, str] = {}
+    region: str | None = None  # whose bucket holds it; None: the home region's
 
 
 class JobPlacement(Stored):
@@ -107,6 +108,7 @@ class JobPlacement(Stored):
 class PricedAttempt(Stored):
     """One finished attempt, priced once: where it ran, when, how it ended, what it cost."""
 
+    region: str | None = None  # None: priced before attempts recorded their region
     zone: str | None = None
     instance_type: str
     market: Market = "spot"
@@ -161,6 +163,8 @@ class JobRecord(Stored):
     owner: str | None = None  # the master that runs it
     submitted_by: str | None = None  # the API token's owner; None: straight to AWS
     placement: JobPlacement | None = None
+    # the region the next launch goes to, as the broker chose it; its masters place the job
+    target_region: str | None = None
     checkpoint: CheckpointPointer | None = None
     checkpoint_prev: CheckpointPointer | None = None
     cost: JobCost = JobCost()

@@ -30,6 +30,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -42,6 +43,7 @@ log = structlog.get_logger(__name__)
 
 _PREFIX = "CBAS_"
 _DEPLOYMENT = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 # read from the same environment by the worker, the job or `cbas interrupt`: not typos
 _READ_ELSEWHERE = frozenset(
     {
@@ -67,6 +69,22 @@ def _optional_time(value: object) -> object:
     return parse_utc(value) if isinstance(value, str) else value
 
 
+def _region_list(value: object) -> object:
+    """`CBAS_REGIONS`: comma-separated names, blanks dropped; empty means "just CBAS_REGION"."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _regions(value: tuple[str, ...]) -> tuple[str, ...]:
+    for name in value:
+        if not _REGION.match(name):
+            raise ValueError(f"{name!r} is not a region name")
+    if len(set(value)) != len(value):
+        raise ValueError("names a region twice")
+    return value
+
+
 def _deployment(value: str) -> str:
     if not _DEPLOYMENT.match(value):
         raise ValueError("must be 1-20 of a-z, 0-9 and '-', starting with a letter")
@@ -80,6 +98,9 @@ OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_none)]
 OptionalTime = Annotated[datetime | None, BeforeValidator(_optional_time)]
 OptionalCount = Annotated[Count | None, BeforeValidator(_blank_is_none)]
+Regions = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(_region_list), AfterValidator(_regions)
+]
 
 
 class Settings(BaseSettings):
@@ -93,7 +114,9 @@ class Settings(BaseSettings):
         validate_by_name=True,
     )
 
-    region: str = "us-east-1"
+    region: str = "us-east-1"  # this process's region: its instances, bucket, queues, topics
+    # every region of the deployment, the home region (the tables) first; empty: `region` only
+    regions: Regions = ()
     endpoint_url: OptionalText = None
     deployment: Annotated[str, AfterValidator(_deployment)] = "cbas"
     home: Path = Field(default_factory=lambda: Path.home() / ".cbas")
@@ -146,6 +169,9 @@ class Settings(BaseSettings):
             and not self.public_url.startswith("https://")
         ):
             raise ConfigError("CBAS_PUBLIC_URL", f"{self.public_url!r}: SNS must POST over https")
+        if self.regions and self.region not in self.regions:
+            named = ",".join(self.regions)
+            raise ConfigError("CBAS_REGION", f"{self.region!r} is not one of CBAS_REGIONS {named}")
         if self.api_url is not None and not self.api_url.startswith(("http://", "https://")):
             raise ConfigError("CBAS_API_URL", f"{self.api_url!r}: must start with http(s)://")
         return self
@@ -178,9 +204,26 @@ class Settings(BaseSettings):
         """The variables that rebuild these settings (for local.env and child processes)."""
         out: dict[str, str] = {}
         for name, value in self.model_dump().items():
-            if value is not None:
+            if isinstance(value, tuple):
+                if value:
+                    out[variable(name)] = ",".join(value)
+            elif value is not None:
                 out[variable(name)] = str(value).lower() if isinstance(value, bool) else str(value)
         return out
+
+    @property
+    def all_regions(self) -> tuple[str, ...]:
+        """The deployment's regions, the home region first."""
+        return self.regions or (self.region,)
+
+    @property
+    def home_region(self) -> str:
+        """Where the tables are: every process of the deployment reads and writes them there."""
+        return self.all_regions[0]
+
+    def in_region(self, region: str) -> Settings:
+        """These settings as a process of `region` of the same deployment would have them."""
+        return self if region == self.region else self.replace(region=region)
 
     # resource names: every AWS resource carries the deployment prefix
     @property
