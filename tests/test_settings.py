@@ -159,7 +159,8 @@ def test_every_field_has_its_variable() -> None:
 
 def test_regions_name_the_home_region_first() -> None:
     one = Settings(region="eu-west-1")
-    assert one.all_regions == ("eu-west-1",) and one.home_region == "eu-west-1"
+    assert one.all_regions == ("eu-west-1",)
+    assert one.home_region == "eu-west-1"
     assert "CBAS_REGIONS" not in one.to_env()
     two = Settings.from_env({"CBAS_REGIONS": "us-east-1, us-west-2,", "CBAS_REGION": "us-west-2"})
     assert two.regions == ("us-east-1", "us-west-2")

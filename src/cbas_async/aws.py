@@ -71,6 +71,17 @@ async def open_clients(
 
 
 @asynccontextmanager
+async def open_region_clients(settings: Settings) -> AsyncIterator[dict[str, Clients]]:
+    """Clients for each region of the deployment, by region (S3, SQS, SNS and EC2 there; the
+    tables, as always, in the home region), closed together."""
+    async with AsyncExitStack() as stack:
+        yield {
+            region: await stack.enter_async_context(open_clients(settings.in_region(region)))
+            for region in settings.all_regions
+        }
+
+
+@asynccontextmanager
 async def open_ssm(settings: Settings) -> AsyncIterator[SSMClient]:
     """SSM with the same region, endpoint and credentials; opened only when needed (the
     master's image look-up), so no other process holds a client it never uses."""

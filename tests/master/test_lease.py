@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from cbas_async.fleet.lease import MasterLease, owner_alive
+from cbas_async.fleet.lease import MasterLease, live_regions, owner_alive
 from cbas_async.jobs import parse_spec
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
@@ -44,3 +44,19 @@ async def test_only_one_of_two_masters_adopts_an_orphan(store: JobStore) -> None
     assert claims.count(True) == 1
     winner = (await store.get(job.job_id)).owner
     assert winner == f"m-{claims.index(True)}"
+
+
+async def test_live_regions_are_those_with_an_unexpired_lease(store: JobStore) -> None:
+    clock = FakeClock(datetime(2026, 11, 27, tzinfo=UTC))
+    east = MasterLease(store=store, master_id="m-e", ttl_s=30, clock=clock, region="us-east-1")
+    assert await east.renew_once()
+    await clock.advance(20)
+    west = MasterLease(store=store, master_id="m-w", ttl_s=30, clock=clock, region="us-west-2")
+    assert await west.renew_once()
+    assert await live_regions(store, clock.now().timestamp()) >= {"us-east-1", "us-west-2"}
+    await clock.advance(15)  # east's lease has expired, west's has not
+    live = await live_regions(store, clock.now().timestamp())
+    assert "us-west-2" in live
+    assert "us-east-1" not in live
+    await west.release()
+    assert "us-west-2" not in await live_regions(store, clock.now().timestamp())

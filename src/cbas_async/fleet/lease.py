@@ -2,6 +2,8 @@
 
 Jobs record their owner; another master may adopt them only once the owner's lease has
 expired. Lease times are wall-clock epoch seconds, since they are compared across hosts.
+Each lease names its master's region, so a region whose leases have all expired is known
+to have no master (`live_regions`).
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ class MasterLease:
 
     name = "lease"
 
-    def __init__(self, *, store: JobStore, master_id: str, ttl_s: float, clock: Clock) -> None:
+    def __init__(
+        self, *, store: JobStore, master_id: str, ttl_s: float, clock: Clock, region: str = ""
+    ) -> None:
         self._store = store
         self.master_id = master_id
+        self.region = region
         self._ttl_s = ttl_s
         self._clock = clock
         self._valid_until = float("-inf")  # monotonic
@@ -60,7 +65,11 @@ class MasterLease:
         free = F("key").does_not_exist() | F("owner").equals(self.master_id)
         ok = await self._store.misc_put(
             key,
-            {"owner": self.master_id, "expires_at_ms": now_ms + int(self._ttl_s * 1000)},
+            {
+                "owner": self.master_id,
+                "region": self.region,
+                "expires_at_ms": now_ms + int(self._ttl_s * 1000),
+            },
             condition=free | F("expires_at_ms").lt(now_ms),
         )
         if ok:
@@ -93,3 +102,13 @@ async def owner_alive(store: JobStore, owner: str, now_s: float) -> bool:
     """Whether `owner` holds an unexpired lease."""
     item = await store.misc_get(lease_key(owner))
     return item is not None and int(item["expires_at_ms"]) > now_s * 1000
+
+
+async def live_regions(store: JobStore, now_s: float) -> set[str]:
+    """The regions with at least one master holding an unexpired lease."""
+    leases = await store.misc_scan_prefix(lease_key(""))
+    return {
+        str(item["region"])
+        for item in leases
+        if item.get("region") and int(item["expires_at_ms"]) > now_s * 1000
+    }

@@ -81,7 +81,11 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         store = make_store(clients, resources, on_transition=metrics.transitioned)
         lease = await stack.enter_async_context(
             MasterLease(
-                store=store, master_id=settings.master_id, ttl_s=settings.lease_ttl_s, clock=clock
+                store=store,
+                master_id=settings.master_id,
+                ttl_s=settings.lease_ttl_s,
+                clock=clock,
+                region=settings.region,
             )
         )
         health = Health(clock=clock, lease_held=lambda: lease.held)
