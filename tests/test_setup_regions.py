@@ -10,41 +10,33 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from cbas_async import __version__
-from cbas_async.account import AccountClients
-from cbas_async.aws import Clients, open_region_clients
 from cbas_async.policies import policy
 from cbas_async.scope import ROLES, Scope
 from cbas_async.settings import Settings
-from cbas_async.setup_regions import bootstrap_everywhere, open_region_accounts, region_settings
+from cbas_async.setup_regions import bootstrap_everywhere, region_settings
 from cbas_async.wheels import latest_wheel_key
+from tests.regions import HOME, WEST, Opened, a_wheel, deploy, opened, two_regions
 from tests.test_account import ACCOUNT, _snapshot
-
-HOME, WEST = "us-east-1", "us-west-2"
 
 
 @pytest.fixture
 def two(settings: Settings) -> Settings:
-    return settings.replace(regions=(HOME, WEST))
+    return two_regions(settings)
 
 
 @pytest.fixture
-async def everywhere(
-    two: Settings,
-) -> AsyncIterator[tuple[dict[str, Clients], dict[str, AccountClients]]]:
-    async with open_region_clients(two) as clients, open_region_accounts(two) as accounts:
-        yield clients, accounts
+async def everywhere(two: Settings) -> AsyncIterator[Opened]:
+    async with opened(two) as both:
+        yield both
 
 
 async def test_bootstrap_sets_up_every_region_once(
     two: Settings,
-    everywhere: tuple[dict[str, Clients], dict[str, AccountClients]],
+    everywhere: Opened,
     tmp_path: Path,
 ) -> None:
     clients, accounts = everywhere
-    wheel = tmp_path / f"cbas_async-{__version__}-py3-none-any.whl"
-    wheel.write_bytes(b"a wheel")
-    made = await bootstrap_everywhere(clients, accounts, two, wheel)
+    made = await deploy(everywhere, two, tmp_path)
     buckets = {region: made[region]["bucket"] for region in (HOME, WEST)}
     for region in (HOME, WEST):
         scope = Scope.of(two.in_region(region), account=ACCOUNT, buckets=buckets)
@@ -64,7 +56,7 @@ async def test_bootstrap_sets_up_every_region_once(
     west_master = policy("master", Scope.of(two.in_region(WEST), account=ACCOUNT, buckets=buckets))
     assert f"arn:aws:s3:::{buckets[HOME]}/*" in str(west_master)
     with capture_logs() as logs:
-        assert await bootstrap_everywhere(clients, accounts, two, wheel) == made
+        assert await bootstrap_everywhere(clients, accounts, two, a_wheel(tmp_path)) == made
     assert [e["event"] for e in logs if e["log_level"] == "info"] == []  # nothing written
 
 
