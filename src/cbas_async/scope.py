@@ -38,7 +38,7 @@ class Scope:
     account: str = "*"
     bucket: str | None = None  # this region's bucket
     home_region: str = ""  # where the tables and the home bucket are ("": `region`)
-    regions: tuple[str, ...] = ()  # every region of the deployment, home first ("": `region`)
+    regions: tuple[str, ...] = ()  # every region of the deployment, home first; (): `region`
     buckets: tuple[tuple[str, str], ...] = ()  # (region, bucket) of the other regions known
     # jobs, job-events, tokens, credentials, misc (misc names the bucket: it goes last)
     tables: tuple[str, str, str, str, str]
