@@ -115,8 +115,8 @@ class Supervisor:
                 elif job.state is JobState.INTERRUPTED:
                     await self._scheduler.requeue(job)
                 elif not await self._scheduler.relaunch(job):
-                    await self._detector.check(job)
-                    if self._moves is not None:
+                    lost = await self._detector.check(job)
+                    if self._moves is not None and not lost:
                         await self._moves.check(job, regions)
             except Exception:
                 log.exception("job_step_failed", job_id=job.job_id, state=job.state.value)
