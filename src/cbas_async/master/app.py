@@ -32,7 +32,12 @@ from cbas_async.master.http import build_app
 from cbas_async.master.intake import events_poller, sns_intake, sns_verifier, subscribe_http
 from cbas_async.master.keys import open_keeper
 from cbas_async.master.ping_poller import PingPoller
-from cbas_async.master.price_fetcher import PriceFeed, open_price_feed
+from cbas_async.master.price_fetcher import PriceFeed, RegionPrices, open_price_feed
+from cbas_async.master.region_placement import (
+    make_move_checker,
+    make_region_chooser,
+    region_price_feeds,
+)
 from cbas_async.master.wiring import (
     make_capacity,
     make_event_handlers,
@@ -102,6 +107,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         )
         await subscribe_http(stack, settings, clients, resources, store)
         prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
+        region_prices = await region_price_feeds(stack, settings, clients, prices, bus, clock)
         launcher = await make_launcher(clients, settings, bucket=resources.bucket)
         capacity = await make_capacity(clients, settings, clock)
         health.problems = capacity.refusals.reasons
@@ -120,6 +126,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             launcher,
             capacity,
             keys=keys,
+            region_prices=region_prices,
         )
         components.append(events_poller(clients, resources, intake, bus, clock))
         yield Master(settings, clients, resources, store, bus, health, lease, server, components)
@@ -175,10 +182,15 @@ def _wire(
     capacity: CapacityControl,
     *,
     keys: KeyKeeper | None = None,
+    region_prices: RegionPrices | None = None,
 ) -> list[Component]:
     costing = JobCosting(store=store, book=prices.book)
     wake = asyncio.Event()
     mover = make_mover(store, clock, settings.master_id)
+    books = region_prices.books if region_prices else {settings.region: prices.book}
+    regions = make_region_chooser(
+        settings, books=books, store=store, clock=clock, pools=capacity.pools
+    )
     handlers = make_event_handlers(
         store=store,
         mover=mover,
@@ -201,6 +213,7 @@ def _wire(
         costing=costing,
         capacity=capacity,
         keys=keys,
+        regions=regions,
     )
     state_changes = make_state_change_handler(
         settings, steps, store=store, mover=mover, launcher=launcher, wake=wake
@@ -219,6 +232,8 @@ def _wire(
         wake=wake,
         lease_held=lambda: lease.held,
         costing=costing,
+        regions=regions,
+        moves=make_move_checker(settings, regions, mover=mover, clock=clock),
     )
     poller = PingPoller(
         sqs=clients.sqs, queue_url=resources.ping_queue_url, bus=bus, clock=clock, health=health
@@ -230,6 +245,7 @@ def _wire(
         poller,
         supervisor,
         prices.fetcher,
+        *(region_prices.other_fetchers if region_prices else []),
     ]
     return components if keys is None else [*components, keys]
 

@@ -28,8 +28,10 @@ from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.interruptions import InterruptionHandler
 from cbas_async.handlers.mover import JobMover
+from cbas_async.handlers.moves import MoveChecker
 from cbas_async.handlers.placement import Placer
 from cbas_async.handlers.recovery import LostWorkerDetector
+from cbas_async.handlers.regions import RegionChooser
 from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.statechanges import StateChangeHandler
 from cbas_async.handlers.sweeper import Sweeper
@@ -136,6 +138,7 @@ def make_job_steps(
     costing: JobCosting | None = None,
     capacity: CapacityControl | None = None,
     keys: KeyKeeper | None = None,
+    regions: RegionChooser | None = None,
 ) -> JobSteps:
     scheduler = Scheduler(
         mover=mover,
@@ -148,6 +151,7 @@ def make_job_steps(
         costing=costing,
         capacity=capacity,
         keys=keys,
+        regions=regions,
     )
     detector = LostWorkerDetector(
         mover=mover,
@@ -203,6 +207,8 @@ def make_supervisor(
     lease_held: Callable[[], bool] = lambda: True,
     costing: JobCosting | None = None,
     sweep_every: int = 5,
+    regions: RegionChooser | None = None,
+    moves: MoveChecker | None = None,
 ) -> Supervisor:
     return Supervisor(
         store=store,
@@ -217,4 +223,6 @@ def make_supervisor(
         lease_held=lease_held,
         sweep_every=sweep_every,
         costing=costing,
+        regions=regions,
+        moves=moves,
     )
