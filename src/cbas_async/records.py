@@ -103,6 +103,8 @@ class JobPlacement(Stored):
     max_price_usd_per_hour: float | None = None
     checkpoint_interval_s: float
     instance_id: str | None = None
+    # the checkpoint's copy from another region's bucket made for this launch; None: none
+    transfer_usd: float | None = None
 
 
 class PricedAttempt(Stored):
@@ -121,6 +123,7 @@ class PricedAttempt(Stored):
     cost_usd: float
     ondemand_usd: float
     work_redone_s: float
+    transfer_usd: float | None = None  # checkpoint copies between regions; None: none moved
 
 
 # JobCost's field -> the job item's attribute
@@ -165,6 +168,8 @@ class JobRecord(Stored):
     placement: JobPlacement | None = None
     # the region the next launch goes to, as the broker chose it; its masters place the job
     target_region: str | None = None
+    # set by a master on a RUNNING attempt: checkpoint, end INTERRUPTED, resume in that region
+    move_to: str | None = None
     checkpoint: CheckpointPointer | None = None
     checkpoint_prev: CheckpointPointer | None = None
     cost: JobCost = JobCost()

@@ -151,6 +151,7 @@ class Settings(BaseSettings):
     dmtcp_bin: OptionalPath = None  # a folder of DMTCP tools workers search before the host PATH
     # the most vCPUs of live workers; unset: the spot vCPU quota, else 256 (fleet/quotas.py)
     max_vcpus: OptionalCount = None
+    egress_usd_per_gib: float = Field(0.02, ge=0)  # S3 between regions: a checkpoint's copy
     aws_access_key_id: OptionalText = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: OptionalText = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
 
