@@ -73,6 +73,7 @@ class RunPhase:
         schedule: CheckpointSchedule,
         started_s: float,
         ownership_check_s: float,
+        region: str = "",
     ) -> None:
         self._job = job
         self._manager = manager
@@ -85,6 +86,7 @@ class RunPhase:
         self._schedule = schedule
         self._started_s = started_s
         self._ownership_check_s = ownership_check_s
+        self._region = region  # where this attempt runs: a move here is no move
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._stop = asyncio.Event()
 
@@ -169,7 +171,7 @@ class RunPhase:
                 self._outcomes.put_nowait(Abandoned(reason))
                 return
             region = self._writer.move_asked(record)
-            if region is not None:
+            if region not in (None, self._region):
                 log.info("move_asked", region=region)
                 self._outcomes.put_nowait(ShutdownRequested(f"moved to {region}"))
                 return
