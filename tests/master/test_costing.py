@@ -20,6 +20,7 @@ from cbas_async.handlers.costing import (
     JobCosting,
     attempt_spans,
     price_span,
+    total_cost,
     work_redone_s,
 )
 from cbas_async.handlers.placement import checkpointed_work_s, first_allowed_type, job_placement
@@ -365,3 +366,20 @@ async def test_each_attempt_is_priced_with_its_own_placement(store: JobStore) ->
     assert job.cost.work_redone_s == 400
     # what placement reads back: attempt 1 ran from 10 s to its checkpoint at 600 s
     assert checkpointed_work_s(job) == 590.0
+
+
+def test_an_attempts_checkpoint_copies_are_priced_and_in_the_spot_total() -> None:
+    copied = job_placement(PLACEMENT).model_copy(update={"transfer_usd": 0.25})
+    declined = HISTORY[6].model_copy(update={"placement": copied})
+    again = _event(7, S.PENDING, 1101, 2)  # EC2 declined; placed again, copied again
+    relaunched = _event(8, S.LAUNCHING, 1102, 2).model_copy(update={"placement": copied})
+    later = [e.model_copy(update={"seq": e.seq + 2}) for e in HISTORY[7:]]
+    spans = attempt_spans([*HISTORY[:6], declined, again, relaunched, *later])
+    assert [s.transfer_usd for s in spans] == [None, 0.5]
+    entries = {
+        s.attempt: price_span(s, placement=s.placement, book=_book(), pointers=[]) for s in spans
+    }
+    assert entries[2].transfer_usd == 0.5
+    assert (entries[2].region, entries[1].region) == ("us-east-1", None)  # None: not known
+    total = total_cost(entries, ondemand_usd_per_hour=0.085, model=CURRENT_ERA)
+    assert total.spot_usd == pytest.approx(entries[1].cost_usd + entries[2].cost_usd + 0.5)

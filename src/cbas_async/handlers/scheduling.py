@@ -9,6 +9,9 @@ between leaves a LAUNCHING job with no pings, which the lost-worker check recove
 A launch EC2 declines (capacity, quota, price, configuration: `handlers/capacity.py`)
 started no instance: the job goes back to PENDING with the same attempt. So does one whose
 transient failures outlast `LAUNCH_TRIES` when EC2 shows no instance of the attempt.
+
+Before the first write, a checkpoint that another region's bucket holds is copied to the
+launch region's (`fleet/checkpoint_copy.py`); a failed copy leaves the job PENDING.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import structlog
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import Clock
 from cbas_async.errors import PermanentError, TransientError
+from cbas_async.fleet.checkpoint_copy import CheckpointCopier
 from cbas_async.fleet.launch_errors import LaunchDeclined, LaunchRefused
 from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.tracker import HeartbeatTracker
@@ -65,9 +69,11 @@ class Scheduler:
         capacity: CapacityControl | None = None,
         keys: KeyKeeper | None = None,
         regions: RegionChooser | None = None,
+        copier: CheckpointCopier | None = None,
     ) -> None:
         self._mover = mover
         self._regions = regions  # None: one region, no target is chosen
+        self._copier = copier  # None: one region, the checkpoints never move
         self._keys = keys  # None: workers run on their instance profile
         self._launcher = launcher
         self._placer = placer
@@ -92,12 +98,29 @@ class Scheduler:
             return
         if not await self.capacity.claim(job, placement, self._launcher):
             return
-        launching = await self._mover.to_launching(job, job_placement(placement))
+        brought, transfer_usd = await self._bring_checkpoint(job, placement.region)
+        if not brought:
+            return
+        placed = job_placement(placement).model_copy(update={"transfer_usd": transfer_usd})
+        launching = await self._mover.to_launching(job, placed)
         if launching is None:
             self.capacity.gate.withdraw(job.job_id)
             return  # someone else moved it; the next pass sees the new state
         self._tracker.watch(launching.job_id, launching.attempt, self._clock.monotonic())
         await self._launch(launching, placement)
+
+    async def _bring_checkpoint(self, job: JobRecord, region: str) -> tuple[bool, float | None]:
+        """The checkpoint copied into `region`'s bucket if another region holds it: (True,
+        its USD or None when nothing was copied), or (False, None) when the copy failed and
+        the job stays PENDING for the next pass."""
+        if self._copier is None:
+            return True, None
+        try:
+            return True, await self._copier.follow(job, region)
+        except TransientError as exc:
+            self.capacity.gate.withdraw(job.job_id)
+            log.warning("checkpoint_copy_failed", job_id=job.job_id, error=str(exc))
+            return False, None
 
     async def relaunch(self, job: JobRecord) -> bool:
         """Launch again for a LAUNCHING attempt whose launch failed at an earlier tick; False
@@ -165,6 +188,8 @@ class Scheduler:
 
     async def _record(self, job: JobRecord, placement: LaunchRequest, instance_id: str) -> None:
         placed = job_placement(placement, instance_id)
+        if job.placement is not None:  # the checkpoint copy made for this launch stays
+            placed = placed.model_copy(update={"transfer_usd": job.placement.transfer_usd})
         if await self._mover.record_instance(job, instance_id, placed):
             log.info(
                 "job_launched", job_id=job.job_id, attempt=job.attempt, instance_id=instance_id
@@ -199,6 +224,8 @@ class Scheduler:
             master_id=s.master_id,
             command_endpoint=s.public_url is not None,
             credentials_table=r.credentials_table if self._keys is not None else "",
+            home_region=s.home_region,
+            home_bucket=r.files_bucket,
         )
 
     async def requeue(self, job: JobRecord) -> None:

@@ -18,6 +18,7 @@ from cbas_async.clock import Clock, SystemClock
 from cbas_async.components import Component, run_components
 from cbas_async.deployment import Session, make_store
 from cbas_async.errors import ConfigError
+from cbas_async.fleet.checkpoint_copy import CheckpointCopier
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.lease import MasterLease
 from cbas_async.fleet.tracker import HeartbeatTracker
@@ -46,6 +47,7 @@ from cbas_async.master.wiring import (
     make_mover,
     make_state_change_handler,
     make_supervisor,
+    open_copier,
     subscribe_handlers,
     subscribe_wake_ups,
 )
@@ -112,6 +114,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         capacity = await make_capacity(clients, settings, clock)
         health.problems = capacity.refusals.reasons
         keys = await open_keeper(stack, clients, settings, resources, clock)
+        copier = await open_copier(stack, clients, settings, clock)
         components = _wire(
             settings,
             clients,
@@ -127,6 +130,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             capacity,
             keys=keys,
             region_prices=region_prices,
+            copier=copier,
         )
         components.append(events_poller(clients, resources, intake, bus, clock))
         yield Master(settings, clients, resources, store, bus, health, lease, server, components)
@@ -183,6 +187,7 @@ def _wire(
     *,
     keys: KeyKeeper | None = None,
     region_prices: RegionPrices | None = None,
+    copier: CheckpointCopier | None = None,
 ) -> list[Component]:
     costing = JobCosting(store=store, book=prices.book)
     wake = asyncio.Event()
@@ -214,6 +219,7 @@ def _wire(
         capacity=capacity,
         keys=keys,
         regions=regions,
+        copier=copier,
     )
     state_changes = make_state_change_handler(
         settings, steps, store=store, mover=mover, launcher=launcher, wake=wake
