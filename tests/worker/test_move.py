@@ -68,6 +68,7 @@ async def test_a_job_moved_to_another_region_resumes_there_from_its_checkpoint(
         ping_queue_url=queue_url,
         home_region="us-east-1",
         home_bucket=cloud.resources.bucket,
+        checkpoint_interval_s=0.2,  # what is left of the work takes a second or so
     )
     assert await cloud.run_worker(instance_id) == 0
     record = await cloud.store.get(job_id)
