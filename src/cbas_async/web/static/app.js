@@ -266,8 +266,26 @@ function submitView() {
 }
 
 // --- spot prices -----------------------------------------------------------------------
-const COLORS = ["#0550ae", "#bc4c00", "#116329", "#8250df", "#cf222e", "#4d2d00", "#1b7c83"];
+const COLORS = ["#0550ae", "#bc4c00", "#116329", "#8250df", "#bf3989", "#4d2d00", "#1b7c83"];
+const CAP = "#cf222e";  // the max prices' dashed lines
+const DASHES = ["", "9 3", "2 3", "9 3 2 3"];  // one per region, so colours need not tell regions apart
 const color = (i) => COLORS[i % COLORS.length];  // by index in data.series, chart and legend alike
+const dashes = (data, s) => DASHES[Math.max(0, data.regions.indexOf(s.region)) % DASHES.length];
+const NS = "http://www.w3.org/2000/svg";
+
+function svgNode(tag, attrs, text) {
+  const node = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text) node.textContent = text;
+  return node;
+}
+
+function swatch(stroke, dasharray) {
+  const svg = svgNode("svg", { width: 28, height: 10, "aria-hidden": "true", class: "swatch" });
+  svg.append(svgNode("line", { x1: 0, y1: 5, x2: 28, y2: 5, stroke, "stroke-width": 3, "stroke-dasharray": dasharray }));
+  return svg;
+}
+
 const seriesName = (s) => `${s.instance_type} in ${s.region} ${s.zone}`;
 
 function chart(data) {
@@ -279,11 +297,8 @@ function chart(data) {
   const pMax = Math.max(...pts.map((p) => p[1]), ...caps) * 1.1 || 1;
   const x = (t) => P + ((t - t0) / (t1 - t0)) * (W - 2 * P);
   const y = (p) => H - P - (p / pMax) * (H - 2 * P);
-  const NS = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(NS, "svg");
-  const add = (tag, attrs, text, parent = svg) => { const n = document.createElementNS(NS, tag);
-    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); if (text) n.textContent = text;
-    parent.append(n); return n; };
+  const svg = svgNode("svg", {});
+  const add = (tag, attrs, text, parent = svg) => { const n = svgNode(tag, attrs, text); parent.append(n); return n; };
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("class", "chart");
   svg.setAttribute("role", "img");
@@ -296,12 +311,13 @@ function chart(data) {
     if (!s.points.length) return;
     const d = s.points.map(([t, p], k) => `${k ? "L" : "M"}${x(Date.parse(t)).toFixed(1)},${y(p).toFixed(1)}`).join(" ");
     const path = add("path", { d: s.points.length > 1 ? d : d + ` L${W - P},${y(s.points[0][1])}`, fill: "none",
-      stroke: color(i), "stroke-width": 2, "data-region": s.region, "data-zone": s.zone });
+      stroke: color(i), "stroke-width": 2, "stroke-dasharray": dashes(data, s), "data-region": s.region,
+      "data-zone": s.zone });
     add("title", {}, seriesName(s), path);  // the name on hover
   });
   data.max_prices.filter((m) => m.max_price_usd_per_hour).forEach((m) => {
     const line = add("line", { x1: P, x2: W - P, y1: y(m.max_price_usd_per_hour), y2: y(m.max_price_usd_per_hour),
-      stroke: "#cf222e", "stroke-dasharray": "6 4" });
+      stroke: CAP, "stroke-dasharray": "6 4" });
     add("title", {}, `max price of ${m.job_id} (${m.instance_type} in ${m.region})`, line);
   });
   return svg;
@@ -313,8 +329,9 @@ function legend(data) {
   return el("div", { class: "legend", id: "legend" },
     regions.map((r) => el("p", { "data-region": r }, el("strong", {}, r), " ",
       data.series.flatMap((s, i) => s.region === r
-        ? [el("span", { style: "color:" + color(i) }, `■ ${s.zone} ${s.instance_type}`)] : []))),
-    data.max_prices.length ? el("p", {}, el("span", { style: "color:#cf222e" }, "- - max price in use")) : "");
+        ? [el("span", { style: "color:" + color(i) }, swatch(color(i), dashes(data, s)), ` ${s.zone} ${s.instance_type}`)]
+        : []))),
+    data.max_prices.length ? el("p", {}, el("span", { style: "color:" + CAP }, swatch(CAP, "6 4"), " max price in use")) : "");
 }
 
 function pricesView() {
