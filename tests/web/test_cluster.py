@@ -48,7 +48,11 @@ async def test_workers_show_instances_and_last_ping(api: Api) -> None:
     status, body = await api.call("GET", "/api/v1/workers")
     assert status == 200
     [worker] = body["workers"]
-    assert (worker["job_id"], worker["instance_id"]) == (job_id, "i-0123")
+    assert (worker["job_id"], worker["instance_id"], worker["region"]) == (
+        job_id,
+        "i-0123",
+        "us-east-1",
+    )
     assert worker["last_ping_s_ago"] is None  # not heard from by this master yet
     api.tracker.seen(job_id, 1, SystemClock().monotonic())
     status, body = await api.call("GET", "/api/v1/workers")

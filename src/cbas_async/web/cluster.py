@@ -90,6 +90,7 @@ def worker_json(job: JobRecord, silent_s: float | None) -> Worker:
         attempt=job.attempt,
         instance_id=placement.instance_id if placement else None,
         instance_type=placement.instance_type if placement else None,
+        region=placement.region if placement else None,
         zone=placement.zone if placement else None,
         last_ping_s_ago=None if silent_s is None else round(silent_s, 3),
     )

@@ -125,6 +125,7 @@ class Worker(Body):
     attempt: int
     instance_id: str | None
     instance_type: str | None
+    region: str | None
     zone: str | None
     last_ping_s_ago: float | None
 

@@ -358,14 +358,14 @@ function pricesView() {
 function workersView() {
   const body = el("tbody");
   show(el("h1", {}, "Workers"), el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {},
-    ["Job", "State", "Instance", "Type", "Zone", "Last ping"].map((h) => el("th", {}, h)))), body)));
+    ["Job", "State", "Instance", "Type", "Region", "Zone", "Last ping"].map((h) => el("th", {}, h)))), body)));
   return poll(2000, async () => {
     const { workers } = await json("/api/v1/workers");
     body.replaceChildren(...(workers.length ? workers.map((w) => el("tr", {},
       el("td", {}, el("a", { href: "#/jobs/" + w.job_id }, w.job_id)), el("td", { class: "state" }, w.state),
-      el("td", {}, w.instance_id || "—"), el("td", {}, w.instance_type || "—"), el("td", {}, w.zone || "—"),
+      el("td", {}, w.instance_id || "—"), el("td", {}, w.instance_type || "—"), el("td", {}, w.region || "—"), el("td", {}, w.zone || "—"),
       el("td", {}, w.last_ping_s_ago === null ? "not yet" : w.last_ping_s_ago.toFixed(1) + " s ago")))
-      : [el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No live workers."))]));
+      : [el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No live workers."))]));
   });
 }
 
