@@ -95,7 +95,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         cloud = Session(
             settings, clients, resources, store, Sandbox(s3=clients.s3, bucket=resources.bucket)
         )
-        price_ec2 = {region: regional[region].ec2 for region in regional}
+        price_ec2 = {region: each.ec2 for region, each in regional.items()}
         web_parts = parts_for_master(
             cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics, price_ec2=price_ec2
         )
