@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from cbas_async.aws import Clients, open_clients
+from cbas_async.aws import Clients, open_region_clients
 from cbas_async.bootstrap import Resources, resolve
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock, SystemClock
@@ -82,7 +82,8 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
     `CBAS_PUBLIC_URL` is set; undo it all on exit."""
     clock = clock or SystemClock()
     async with AsyncExitStack() as stack:
-        clients = await stack.enter_async_context(open_clients(settings))
+        regional = await stack.enter_async_context(open_region_clients(settings))
+        clients = regional[settings.region]
         resources = await _found(clients, settings)
         metrics = Metrics()
         store = make_store(clients, resources, on_transition=metrics.transitioned)
@@ -101,7 +102,10 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         cloud = Session(
             settings, clients, resources, store, Sandbox(s3=clients.s3, bucket=resources.bucket)
         )
-        web_parts = parts_for_master(cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics)
+        price_ec2 = {region: each.ec2 for region, each in regional.items()}
+        web_parts = parts_for_master(
+            cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics, price_ec2=price_ec2
+        )
         intake = sns_intake(settings, clients, resources, clock)
         app = http_app(settings, clients, resources, health, bus, clock, web_parts, intake=intake)
         server = await stack.enter_async_context(
