@@ -143,3 +143,6 @@ async def test_a_replay_refuses_launches_where_the_trace_has_no_capacity_and_sho
     shown = [(r["AvailabilityZone"], r["SpotPrice"]) for r in history["SpotPriceHistory"]]
     assert shown == [("us-west-2a", "0.900000"), ("us-west-2b", "0.930000")]
     assert history["SpotPriceHistory"][0]["Timestamp"] < WALL  # the week before, as history
+    # moto's data no longer lists the traces' type; the local EC2 describes it as EC2 does
+    described = await west.ec2.describe_instance_types(InstanceTypes=[TYPE])
+    assert described["InstanceTypes"][0]["VCpuInfo"]["DefaultVCpus"] == 8

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 
 from cbas_async.local.ec2_faults import Ec2Faults
 from cbas_async.local.faults import FaultGate
-from cbas_async.local.moto_ec2 import MotoEc2View
+from cbas_async.local.moto_ec2 import MotoEc2View, add_missing_instance_types
 from cbas_async.local.price_board import SpotPriceBoard
 from cbas_async.local.price_history_api import PriceHistoryApi
 
@@ -57,6 +57,7 @@ class _LocalMotoServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         moto = SerializedDynamo(DomainDispatcherApplication(create_backend_app))
+        add_missing_instance_types()  # the priced traces' p3.2xlarge among them
         ec2 = Ec2Faults(view=MotoEc2View())
         app = PriceHistoryApi(moto, self.prices)
         self.gate = FaultGate(app, exempt_keys=self._gate_keys, ec2=ec2)
