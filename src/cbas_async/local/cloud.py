@@ -158,20 +158,7 @@ async def _assemble(
     )
     control_url = await _control(stack, interrupter, moto, local.region)
     env = await write_local_env(local, home, control_url, api_url, clock)
-    market = None
-    if traces:
-        targets = instance_targets(
-            hypervisor=hypervisor, ec2=ec2, store=make_store(home.clients, home.resources)
-        )
-        market = replay_market(
-            traces,
-            epoch=local.trace_epoch or clock.now(),
-            speed=local.speed,
-            targets=targets,
-            interrupter=interrupter,
-            clock=clock,
-            moto=moto,
-        )
+    market = _market(local, home, hypervisor, interrupter, moto, traces, clock)
     events = [_events(region, local.deployment, clock) for region in set_up.regions.values()]
     return LocalCloud(
         local,
@@ -187,6 +174,29 @@ async def _assemble(
         role=role,
         regions=set_up.regions,
         region_events=events[1:],
+    )
+
+
+def _market(
+    local: Settings,
+    home: LocalRegion,
+    hypervisor: Hypervisor,
+    interrupter: Interrupter,
+    moto: MotoServer,
+    traces: list[Path],
+    clock: Clock,
+) -> LocalMarket | None:
+    if not traces:
+        return None
+    store = make_store(home.clients, home.resources)
+    return replay_market(
+        traces,
+        epoch=local.trace_epoch or clock.now(),
+        speed=local.speed,
+        targets=instance_targets(hypervisor=hypervisor, ec2=hypervisor.ec2, store=store),
+        interrupter=interrupter,
+        clock=clock,
+        moto=moto,
     )
 
 

@@ -85,7 +85,7 @@ class Hypervisor:
         clock: Clock,
         poll_s: float = 0.3,
     ) -> None:
-        self._ec2 = ec2
+        self.ec2 = ec2
         self._imds = imds
         self._deployment = deployment
         self._host_env = dict(worker_env)
@@ -131,7 +131,7 @@ class Hypervisor:
     async def _instance_states(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """Instance id -> (state, description with `Region` added), in every region."""
         found: dict[str, tuple[str, dict[str, Any]]] = {}
-        for region, ec2 in self._ec2.items():
+        for region, ec2 in self.ec2.items():
             for instance_id, instance in (
                 await deployment_instances(ec2, self._deployment)
             ).items():
@@ -171,7 +171,7 @@ class Hypervisor:
         log.info("instance_booting", instance_id=instance_id, job_id=job_id, pid=process.pid)
 
     async def _user_data(self, instance_id: str, region: str) -> str:
-        attribute = await self._ec2[region].describe_instance_attribute(
+        attribute = await self.ec2[region].describe_instance_attribute(
             InstanceId=instance_id, Attribute="userData"
         )
         encoded = attribute.get("UserData", {}).get("Value", "")
@@ -263,7 +263,7 @@ class Hypervisor:
             returncode=local.process.returncode,
         )
         if not self._closing:
-            await self._ec2[local.region].terminate_instances(InstanceIds=[local.instance_id])
+            await self.ec2[local.region].terminate_instances(InstanceIds=[local.instance_id])
 
     def find(self, job_id: str) -> LocalInstance | None:
         """The newest live instance running `job_id`."""
