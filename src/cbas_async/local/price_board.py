@@ -109,7 +109,8 @@ def _record(
 
 
 def _iso(at_s: float) -> str:
-    return datetime.fromtimestamp(at_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    """EC2's form, to the millisecond: 2023-02-15T00:03:15.000Z."""
+    return datetime.fromtimestamp(at_s, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 @dataclass
