@@ -82,6 +82,11 @@ def attempt_spans(events: Iterable[JobEvent]) -> list[AttemptSpan]:
     placement: JobPlacement | None = None
     transfer_usd: float | None = None
     for event in sorted(events, key=lambda e: e.seq):
+        if event.to_state is JobState.PENDING and opened is not None:
+            # a launch EC2 declined (LAUNCHING -> PENDING, same attempt): no instance ran;
+            # the attempt starts at its next launch, and there, where that one went
+            opened, running_at, placement = None, None, None
+            continue
         if event.to_state in _STARTS and opened is None:
             opened = (event.attempt, event.at)
         if opened is None:
@@ -194,9 +199,18 @@ def total_cost(
 class JobCosting:
     """Prices a job's finished attempts and writes them to its item; idempotent."""
 
-    def __init__(self, *, store: JobStore, book: PriceBook) -> None:
+    def __init__(
+        self, *, store: JobStore, book: PriceBook, books: Mapping[str, PriceBook] | None = None
+    ) -> None:
+        """`book`: this master's region's; `books`: every region's, by region (an attempt is
+        priced with the book of the region it ran in, else `book`)."""
         self._store = store
         self._book = book
+        self._books = books or {}
+
+    def book_of(self, placement: JobPlacement | None) -> PriceBook:
+        region = placement.region if placement is not None else None
+        return self._books.get(region, self._book) if region is not None else self._book
 
     async def job_cost(self, job: JobRecord) -> JobCost:
         """The job's cost with its newly finished attempts priced."""
@@ -207,12 +221,11 @@ class JobCosting:
             if span.attempt not in entries:
                 own = span.placement or job.placement
                 entries[span.attempt] = price_span(
-                    span, placement=own, book=self._book, pointers=pointers
+                    span, placement=own, book=self.book_of(own), pointers=pointers
                 )
+        book = self.book_of(job.placement)
         return total_cost(
-            entries,
-            ondemand_usd_per_hour=_ondemand_price(self._book, job.placement),
-            model=self._book.model,
+            entries, ondemand_usd_per_hour=_ondemand_price(book, job.placement), model=book.model
         )
 
     async def cost_updates(self, job: JobRecord) -> dict[str, Any]:

@@ -193,10 +193,10 @@ def _wire(
     region_prices: RegionPrices | None = None,
     copier: CheckpointCopier | None = None,
 ) -> list[Component]:
-    costing = JobCosting(store=store, book=prices.book)
+    books = region_prices.books if region_prices else {settings.region: prices.book}
+    costing = JobCosting(store=store, book=prices.book, books=books)
     wake = asyncio.Event()
     mover = make_mover(store, clock, settings.master_id)
-    books = region_prices.books if region_prices else {settings.region: prices.book}
     regions = make_region_chooser(
         settings, books=books, store=store, clock=clock, pools=capacity.pools
     )
