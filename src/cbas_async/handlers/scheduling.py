@@ -16,6 +16,7 @@ launch region's (`fleet/checkpoint_copy.py`); a failed copy leaves the job PENDI
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ from cbas_async.settings import Settings
 log = structlog.get_logger(__name__)
 
 LAUNCH_TRIES = 3  # RunInstances calls per attempt, one per supervisor tick
+HAND_OVER_QUIET_S = 60.0  # the shortest capacity back-off (fleet/pools.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class Scheduler:
         keys: KeyKeeper | None = None,
         regions: RegionChooser | None = None,
         copier: CheckpointCopier | None = None,
+        hand_over: bool = True,
     ) -> None:
         self._mover = mover
         self._regions = regions  # None: one region, no target is chosen
@@ -84,6 +87,8 @@ class Scheduler:
         self._costing = costing
         self.capacity = capacity or CapacityControl(clock=clock)
         self._unlaunched: dict[str, _Unlaunched] = {}  # by job id
+        self._handed: dict[str, float] = {}  # job id -> monotonic time it may go again
+        self._hands_over = hand_over and regions is not None
 
     async def place(self, job: JobRecord) -> None:
         """Launch the PENDING job where the placer says, unless no pool may be tried now,
@@ -95,6 +100,7 @@ class Scheduler:
         placement = self._placer(job)
         if placement is None:
             log.debug("no_pool_available", job_id=job.job_id)
+            await self._hand_over(job)
             return
         if not await self.capacity.claim(job, placement, self._launcher):
             return
@@ -108,6 +114,19 @@ class Scheduler:
             return  # someone else moved it; the next pass sees the new state
         self._tracker.watch(launching.job_id, launching.attempt, self._clock.monotonic())
         await self._launch(launching, placement)
+
+    async def _hand_over(self, job: JobRecord) -> None:
+        """No pool of this region may be tried now: give the job to the best other region
+        with a master, at most once per `HAND_OVER_QUIET_S` per job, so two regions that
+        both lack capacity pass it back and forth only that often."""
+        now = self._clock.monotonic()
+        if not self._hands_over or now < self._handed.get(job.job_id, -math.inf):
+            return
+        assert self._regions is not None
+        region = await self._regions.elsewhere(job)
+        if region is not None and await self._mover.hand_over(job, region):
+            self._handed[job.job_id] = now + HAND_OVER_QUIET_S
+            log.info("job_handed_over", job_id=job.job_id, target_region=region)
 
     async def _bring_checkpoint(self, job: JobRecord, region: str) -> tuple[bool, float | None]:
         """The checkpoint copied into `region`'s bucket if another region holds it: (True,
@@ -137,6 +156,8 @@ class Scheduler:
         """Drop the relaunches and vCPU claims of jobs no longer live (finished, cancelled)."""
         for job_id in [j for j in self._unlaunched if j not in live]:
             del self._unlaunched[job_id]
+        for job_id in [j for j in self._handed if j not in live]:
+            del self._handed[job_id]
         self.capacity.keep_only(set(live))
         if self._keys is not None:
             self._keys.keep_only(live)

@@ -171,6 +171,7 @@ def make_job_steps(
     keys: KeyKeeper | None = None,
     regions: RegionChooser | None = None,
     copier: CheckpointCopier | None = None,
+    hand_over: bool = True,
 ) -> JobSteps:
     scheduler = Scheduler(
         mover=mover,
@@ -185,6 +186,7 @@ def make_job_steps(
         keys=keys,
         regions=regions,
         copier=copier,
+        hand_over=hand_over,
     )
     detector = LostWorkerDetector(
         mover=mover,
