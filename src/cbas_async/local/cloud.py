@@ -133,7 +133,8 @@ async def _assemble(
     api_url: str | None,
 ) -> LocalCloud:
     home = set_up.home
-    await _upload_wheel(home.clients, home.resources.bucket)
+    for region in set_up.regions.values():  # a worker fetches it from its region's bucket
+        await _upload_wheel(region.clients, region.resources.bucket)
     workers = set_up.account.roles["worker"]
     role = InstanceRole(sts=set_up.accounts.sts, role_arn=workers, clock=clock)
     imds = await stack.enter_async_context(ImdsEmulator(clock=clock, role=role))

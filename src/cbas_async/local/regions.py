@@ -1,17 +1,18 @@
 """The local cloud's regions, set up as `cbas bootstrap` sets up a deployment: in each region
-its queues, topics, EventBridge rules, workers' security group and the events queue's
-subscription; the tables (and, for now, the one bucket) in the home region. Bootstrap is
-called once per region here (`settings.in_region`), each call idempotent."""
+its bucket, queues, topics, EventBridge rules, workers' security group and the events
+queue's subscription; the tables in the home region (`setup_regions.py`, idempotent)."""
 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
-from cbas_async.account import Account, AccountClients, open_account_clients, set_up_account
+from cbas_async import setup_regions
+from cbas_async.account import Account, AccountClients
 from cbas_async.aws import Clients, open_region_clients
-from cbas_async.bootstrap import Resources, bootstrap
+from cbas_async.bootstrap import Resources, bootstrap_regions
 from cbas_async.settings import Settings
+from cbas_async.setup_regions import open_region_accounts
 from cbas_async.spot_role import make_spot_role_as_aws_names_it
 
 
@@ -38,19 +39,16 @@ class LocalRegions:
 
 
 async def set_up_regions(stack: AsyncExitStack, settings: Settings) -> LocalRegions:
-    """Bootstrap every region of `settings` (the home region first); clients stay open on
-    `stack`."""
+    """Bootstrap every region of `settings` as `cbas bootstrap` does (the home region first,
+    each region's roles knowing every region's bucket); clients stay open on `stack`."""
     opened = await stack.enter_async_context(open_region_clients(settings))
-    regions: dict[str, LocalRegion] = {}
-    found: tuple[Account, AccountClients] | None = None
-    for name in settings.all_regions:
-        here = settings.in_region(name)
-        resources = await bootstrap(opened[name], here)
-        accounts = await stack.enter_async_context(open_account_clients(here))
-        if found is None:  # the launch names the spot role as AWS does, once per account
-            await make_spot_role_as_aws_names_it(accounts.iam)
-        account = await set_up_account(opened[name], accounts, here, resources)
-        found = found or (account, accounts)
-        regions[name] = LocalRegion(name, opened[name], resources)
-    assert found is not None, "settings name at least one region"
-    return LocalRegions(regions, *found)
+    accounts = await stack.enter_async_context(open_region_accounts(settings))
+    resources = await bootstrap_regions(opened, settings)
+    # the launch names the spot role as AWS does, once per account
+    await make_spot_role_as_aws_names_it(accounts[settings.home_region].iam)
+    made = await setup_regions.set_up_regions(opened, accounts, settings, resources)
+    regions = {
+        name: LocalRegion(name, opened[name], resources[name]) for name in settings.all_regions
+    }
+    home = settings.home_region
+    return LocalRegions(regions, made[home], accounts[home])
