@@ -48,8 +48,18 @@ class LaunchRequest:
 class Launcher:
     """Runs one spot instance per attempt; idempotent per (job, attempt) via ClientToken."""
 
-    def __init__(self, *, ec2: EC2Client, config: LaunchConfig, deployment: str) -> None:
+    def __init__(
+        self,
+        *,
+        ec2: EC2Client,
+        config: LaunchConfig,
+        deployment: str,
+        launch_ec2: EC2Client | None = None,
+    ) -> None:
+        """`launch_ec2`: the client RunInstances goes through (`Clients.ec2_launch`: no
+        retry inside botocore), else `ec2`."""
         self._ec2 = ec2
+        self._launch_ec2 = launch_ec2 or ec2
         self._config = config
         self._deployment = deployment
 
@@ -67,7 +77,7 @@ class Launcher:
         if client_token is not None:
             params["ClientToken"] = client_token
         try:
-            response = await self._ec2.run_instances(**params)
+            response = await self._launch_ec2.run_instances(**params)
         except ClientError as exc:
             raise launch_error(exc, self._context(request)) from exc
         return response["Instances"][0]["InstanceId"]

@@ -85,7 +85,12 @@ async def make_launcher(
     SSM, the group by name, the wheel in `bucket`); raises `ConfigError` naming what is
     missing."""
     config = config or await resolve_launch_config(clients, settings, bucket=bucket)
-    return Launcher(ec2=clients.ec2, config=config, deployment=settings.deployment)
+    return Launcher(
+        ec2=clients.ec2,
+        config=config,
+        deployment=settings.deployment,
+        launch_ec2=clients.ec2_launch,
+    )
 
 
 async def open_copier(
