@@ -149,6 +149,7 @@ def test_outages_end_and_bad_ones_are_refused() -> None:
     faults.capacity(region="r", zone="us-east-1b", instance_type="c5.large", market=None, seconds=5)
     in_subnet = LaunchAsk(instance_type="c5.large", market="spot", count=1, subnet_id="subnet-b")
     assert faults.refusal(in_subnet, "r") is not None  # the subnet's zone is out
+    assert faults.refusal(in_subnet, "other") is None  # an outage is its region's only
     faults.quota(vcpus=2, seconds=10)
     view.live = 2
     refused = faults.refusal(C5, "r")

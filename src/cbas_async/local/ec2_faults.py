@@ -59,6 +59,7 @@ class CapacityOutage:
     instance_type: str
     market: str | None  # None: both markets
     until: float  # monotonic seconds
+    region: str | None = None  # None: whichever region asks (a trace's feed, per region)
 
     def covers(self, instance_type: str, zone: str | None, market: str) -> bool:
         """`zone` None: EC2 picks one, so only an outage of every zone stops the launch."""
@@ -199,7 +200,8 @@ class Ec2Faults:
             raise ValueError(f"unknown instance type {instance_type!r}")
         if market is not None and market not in MARKETS:
             raise ValueError(f"market {market!r}: one of {list(MARKETS)}")
-        outage = CapacityOutage(zone, instance_type, market, self._monotonic() + seconds)
+        until = self._monotonic() + seconds
+        outage = CapacityOutage(zone, instance_type, market, until, region=region)
         with self._lock:
             self._capacity.append(outage)
         return outage
@@ -240,6 +242,7 @@ class Ec2Faults:
         """The error for this launch, or None to let it through; counts what it refused.
         Hold `launching` across this and the launch, so two launches cannot both fit."""
         capacity, quotas = self.active()
+        capacity = [o for o in capacity if o.region in (None, region)]
         feed = self._feed
         if feed is not None:
             capacity += feed.outages(region)
