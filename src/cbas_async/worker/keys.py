@@ -104,7 +104,9 @@ async def job_key_provider(
     kwargs = client_kwargs(settings)
     async with session.create_client("sts", **kwargs) as sts:  # type: ignore[call-overload]
         user_id = (await sts.get_caller_identity())["UserId"]
-    async with session.create_client("dynamodb", **kwargs) as dynamo:  # type: ignore[call-overload]
+    # the tables are in the home region (`settings.home_region`), wherever the worker runs
+    home = client_kwargs(settings.in_region(settings.home_region))
+    async with session.create_client("dynamodb", **home) as dynamo:  # type: ignore[call-overload]
         reader = JobKeyReader(dynamo=dynamo, table=table, key=user_id, clock=clock, wait_s=wait_s)
         keys = await reader.wait()
         log.info(
