@@ -73,3 +73,25 @@ async def test_without_a_role_imds_has_no_credentials() -> None:
         imds.register("i-1", "{}", "us-east-1a")
         fetcher = InstanceMetadataFetcher(base_url=imds.endpoint("i-1"), timeout=5)
         assert await asyncio.to_thread(fetcher.retrieve_iam_role_credentials) == {}
+
+
+async def test_an_instance_gets_the_role_of_its_regions_instance_profile(
+    accounts: AccountClients,
+) -> None:
+    home = await _role(accounts, FakeClock())
+    west = await accounts.iam.create_role(
+        RoleName="t-west-worker", AssumeRolePolicyDocument=json.dumps(TRUST)
+    )
+    role = InstanceRole(
+        sts=accounts.sts,
+        role_arn=home.arn(),
+        clock=FakeClock(),
+        by_region={"us-west-2": west["Role"]["Arn"]},
+    )
+    async with ImdsEmulator(role=role) as imds:
+        imds.register("i-w", "{}", "us-west-2a")
+        imds.register("i-e", "{}", "us-east-1a")
+        for instance_id, name in (("i-w", "t-west-worker"), ("i-e", "t-worker")):
+            fetcher = InstanceMetadataFetcher(base_url=imds.endpoint(instance_id), timeout=5)
+            found = await asyncio.to_thread(fetcher.retrieve_iam_role_credentials)
+            assert found["role_name"] == name

@@ -136,7 +136,9 @@ async def _assemble(
     for region in set_up.regions.values():  # a worker fetches it from its region's bucket
         await _upload_wheel(region.clients, region.resources.bucket)
     workers = set_up.account.roles["worker"]
-    role = InstanceRole(sts=set_up.accounts.sts, role_arn=workers, clock=clock)
+    role = InstanceRole(
+        sts=set_up.accounts.sts, role_arn=workers, clock=clock, by_region=set_up.worker_roles
+    )
     imds = await stack.enter_async_context(ImdsEmulator(clock=clock, role=role))
     _private_dir(local.home / "instances")  # the workers' logs: no job may read them
     jobs = jobs_dir(local)

@@ -200,10 +200,13 @@ class ImdsEmulator:
     async def _credentials(self, instance_id: str, path: str) -> str | None:
         if self._role is None or not path.startswith(_CREDENTIALS):
             return None
+        region = self._instances[instance_id].region
         name = path.removeprefix(_CREDENTIALS).strip("/")
         if not name:
-            return self._role.name
-        return await self._role.credentials(instance_id) if name == self._role.name else None
+            return self._role.name(region)
+        if name != self._role.name(region):
+            return None
+        return await self._role.credentials(instance_id, region)
 
     @staticmethod
     def _value(instance_id: str, instance: _Instance, path: str) -> str | None:

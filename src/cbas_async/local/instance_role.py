@@ -5,6 +5,7 @@ renewed well before they expire, as EC2 does for an instance profile's role."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -25,23 +26,34 @@ class _Issued:
 
 
 class InstanceRole:
-    """The worker role, as instances see it through IMDS."""
+    """The worker role, as instances see it through IMDS: the role of the instance profile
+    its region's master launches with (`by_region`), else `role_arn`."""
 
-    def __init__(self, *, sts: STSClient, role_arn: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        sts: STSClient,
+        role_arn: str,
+        clock: Clock,
+        by_region: Mapping[str, str] | None = None,
+    ) -> None:
         self._sts = sts
         self._role_arn = role_arn
+        self._by_region = dict(by_region or {})
         self._clock = clock
         self._issued: dict[str, _Issued] = {}
 
-    @property
-    def name(self) -> str:
-        return self._role_arn.rsplit("/", 1)[-1]
+    def arn(self, region: str | None = None) -> str:
+        return self._by_region.get(region or "", self._role_arn)
 
-    async def credentials(self, instance_id: str) -> str:
+    def name(self, region: str | None = None) -> str:
+        return self.arn(region).rsplit("/", 1)[-1]
+
+    async def credentials(self, instance_id: str, region: str | None = None) -> str:
         """The JSON document of `iam/security-credentials/<role>` for this instance."""
         issued = self._issued.get(instance_id)
         if issued is None or issued.renew_at <= self._clock.now():
-            issued = await self._assume(instance_id)
+            issued = await self._assume(instance_id, self.arn(region))
             self._issued[instance_id] = issued
         return issued.document
 
@@ -53,9 +65,9 @@ class InstanceRole:
     def forget(self, instance_id: str) -> None:
         self._issued.pop(instance_id, None)
 
-    async def _assume(self, instance_id: str) -> _Issued:
+    async def _assume(self, instance_id: str, role_arn: str) -> _Issued:
         answer = await self._sts.assume_role(
-            RoleArn=self._role_arn, RoleSessionName=instance_id, DurationSeconds=DURATION_S
+            RoleArn=role_arn, RoleSessionName=instance_id, DurationSeconds=DURATION_S
         )
         keys = answer["Credentials"]
         document = {

@@ -32,6 +32,7 @@ class LocalRegions:
     regions: dict[str, LocalRegion]
     account: Account
     accounts: AccountClients  # IAM, EventBridge and STS in the home region
+    worker_roles: dict[str, str]  # each region's worker role ARN: its instance profile's
 
     @property
     def home(self) -> LocalRegion:
@@ -51,4 +52,5 @@ async def set_up_regions(stack: AsyncExitStack, settings: Settings) -> LocalRegi
         name: LocalRegion(name, opened[name], resources[name]) for name in settings.all_regions
     }
     home = settings.home_region
-    return LocalRegions(regions, made[home], accounts[home])
+    roles = {name: account.roles["worker"] for name, account in made.items()}
+    return LocalRegions(regions, made[home], accounts[home], roles)
