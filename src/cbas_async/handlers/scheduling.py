@@ -13,7 +13,7 @@ transient failures outlast `LAUNCH_TRIES` when EC2 shows no instance of the atte
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -22,7 +22,7 @@ from cbas_async.bootstrap import Resources
 from cbas_async.clock import Clock
 from cbas_async.errors import PermanentError, TransientError
 from cbas_async.fleet.launch_errors import LaunchDeclined, LaunchRefused
-from cbas_async.fleet.launcher import Launcher, LaunchRequest
+from cbas_async.fleet.launcher import Launcher, Launchers, LaunchRequest
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
@@ -54,7 +54,7 @@ class Scheduler:
         self,
         *,
         mover: JobMover,
-        launcher: Launcher,
+        launcher: Launcher | Launchers,
         placer: Placer,
         tracker: HeartbeatTracker,
         resources: Resources,
@@ -63,10 +63,13 @@ class Scheduler:
         costing: JobCosting | None = None,
         capacity: CapacityControl | None = None,
         keys: KeyKeeper | None = None,
+        region_resources: Mapping[str, Resources] | None = None,
     ) -> None:
         self._mover = mover
         self._keys = keys  # None: workers run on their instance profile
-        self._launcher = launcher
+        self._launchers = Launchers.of(launcher)  # a launch goes out in its request's region
+        # each region's bucket, ping queue and topic, for the user data of launches there
+        self._region_resources = dict(region_resources or {})
         self._placer = placer
         self._tracker = tracker
         self._resources = resources
@@ -87,7 +90,8 @@ class Scheduler:
         if placement is None:
             log.debug("no_pool_available", job_id=job.job_id)
             return
-        if not await self.capacity.claim(job, placement, self._launcher):
+        launcher = self._launchers.in_region(placement.region)
+        if not await self.capacity.claim(job, placement, launcher):
             return
         launching = await self._mover.to_launching(job, job_placement(placement))
         if launching is None:
@@ -122,7 +126,7 @@ class Scheduler:
         self._unlaunched.pop(job.job_id, None)
         user_data = self.user_data(job, placement)
         try:
-            instance_id = await self._launcher.launch(
+            instance_id = await self._launchers.in_region(placement.region).launch(
                 placement, user_data, client_token=f"{job.job_id}-{job.attempt}-{job.version}"
             )
         except (LaunchDeclined, LaunchRefused) as exc:
@@ -146,7 +150,8 @@ class Scheduler:
             self._unlaunched[job.job_id] = _Unlaunched(job.attempt, placement, tries)
             return
         try:
-            found = await self._launcher.attempt_instance(job.job_id, job.attempt)
+            launcher = self._launchers.in_region(placement.region)
+            found = await launcher.attempt_instance(job.job_id, job.attempt)
         except TransientError:  # asked again at the next tick
             self._unlaunched[job.job_id] = _Unlaunched(job.attempt, placement, tries - 1)
             return
@@ -170,12 +175,15 @@ class Scheduler:
                 await self._keys.issue(job.job_id, job.attempt, instance_id)
 
     def user_data(self, job: JobRecord, placement: LaunchRequest) -> UserData:
-        s, r = self._settings, self._resources
+        """The launch region's bucket, ping queue and topic (this master's own for a region
+        it has no resources of); the tables are the home region's wherever it runs."""
+        s = self._settings
+        r = self._region_resources.get(placement.region, self._resources)
         return UserData(
             job_id=job.job_id,
             attempt=job.attempt,
             deployment=s.deployment,
-            region=s.region,
+            region=placement.region if placement.region in self._region_resources else s.region,
             endpoint_url=s.endpoint_url,
             bucket=r.bucket,
             ping_queue_url=r.ping_queue_url,

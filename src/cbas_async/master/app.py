@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from aiohttp import web
 
-from cbas_async.aws import Clients, open_clients
+from cbas_async.aws import Clients, open_region_clients
 from cbas_async.bootstrap import Resources, resolve
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock, SystemClock
@@ -33,6 +33,14 @@ from cbas_async.master.intake import events_poller, sns_intake, sns_verifier, su
 from cbas_async.master.keys import open_keeper
 from cbas_async.master.ping_poller import PingPoller
 from cbas_async.master.price_fetcher import PriceFeed, open_price_feed
+from cbas_async.master.regions import (
+    RegionParts,
+    launchers,
+    open_other_regions,
+    region_resources,
+    region_watcher,
+    swept,
+)
 from cbas_async.master.wiring import (
     make_capacity,
     make_event_handlers,
@@ -67,6 +75,7 @@ class Master:
     lease: MasterLease
     server: HttpServer
     components: list[Component]
+    others: dict[str, RegionParts] = field(default_factory=dict)  # the other regions' parts
 
 
 @asynccontextmanager
@@ -75,7 +84,8 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
     `CBAS_PUBLIC_URL` is set; undo it all on exit."""
     clock = clock or SystemClock()
     async with AsyncExitStack() as stack:
-        clients = await stack.enter_async_context(open_clients(settings))
+        regional = await stack.enter_async_context(open_region_clients(settings))
+        clients = regional[settings.region]
         resources = await _found(clients, settings)
         metrics = Metrics()
         store = make_store(clients, resources, on_transition=metrics.transitioned)
@@ -103,6 +113,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         await subscribe_http(stack, settings, clients, resources, store)
         prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
         launcher = await make_launcher(clients, settings, bucket=resources.bucket)
+        others = await open_other_regions(regional, settings)
         capacity = await make_capacity(clients, settings, clock)
         health.problems = capacity.refusals.reasons
         keys = await open_keeper(stack, clients, settings, resources, clock)
@@ -120,9 +131,12 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             launcher,
             capacity,
             keys=keys,
+            others=others,
         )
         components.append(events_poller(clients, resources, intake, bus, clock))
-        yield Master(settings, clients, resources, store, bus, health, lease, server, components)
+        yield Master(
+            settings, clients, resources, store, bus, health, lease, server, components, others
+        )
 
 
 async def _found(clients: Clients, settings: Settings) -> Resources:
@@ -175,14 +189,17 @@ def _wire(
     capacity: CapacityControl,
     *,
     keys: KeyKeeper | None = None,
+    others: Mapping[str, RegionParts] | None = None,
 ) -> list[Component]:
+    others = others or {}
     costing = JobCosting(store=store, book=prices.book)
     wake = asyncio.Event()
     mover = make_mover(store, clock, settings.master_id)
+    everywhere = launchers(launcher, others)
     handlers = make_event_handlers(
         store=store,
         mover=mover,
-        launcher=launcher,
+        launcher=everywhere,
         tracker=tracker,
         clock=clock,
         wake=wake,
@@ -191,7 +208,7 @@ def _wire(
     steps = make_job_steps(
         settings,
         mover=mover,
-        launcher=launcher,
+        launcher=everywhere,
         placer=broker_placer(
             book=prices.book, clock=clock, region=settings.region, pools=capacity.pools
         ),
@@ -201,13 +218,19 @@ def _wire(
         costing=costing,
         capacity=capacity,
         keys=keys,
+        region_resources=region_resources(resources, others),
     )
     state_changes = make_state_change_handler(
-        settings, steps, store=store, mover=mover, launcher=launcher, wake=wake
+        settings, steps, store=store, mover=mover, launcher=everywhere, wake=wake
     )
     subscribe_wake_ups(bus, state_changes, wake)
     sweeper = Sweeper(
-        store=store, launcher=launcher, sns=clients.sns, topic_arn=resources.topic_arn, clock=clock
+        store=store,
+        launcher=launcher,
+        sns=clients.sns,
+        topic_arn=resources.topic_arn,
+        clock=clock,
+        others=swept(others),
     )
     supervisor = make_supervisor(
         settings,
@@ -231,6 +254,8 @@ def _wire(
         supervisor,
         prices.fetcher,
     ]
+    watcher = region_watcher(settings, store, others, bus=bus, clock=clock, health=health)
+    components += [] if watcher is None else [watcher]  # one region: nothing to watch
     return components if keys is None else [*components, keys]
 
 

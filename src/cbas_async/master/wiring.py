@@ -9,7 +9,7 @@ graph by hand, so a new collaborator is added in one place.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cbas_async.aws import Clients, open_service_quotas
@@ -18,7 +18,7 @@ from cbas_async.bus import Bus
 from cbas_async.clock import Clock
 from cbas_async.fleet.ceiling import LaunchGate
 from cbas_async.fleet.launch_config import LaunchConfig, resolve_launch_config
-from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.launcher import Launcher, Launchers
 from cbas_async.fleet.placement_scores import PlacementScores
 from cbas_async.fleet.pools import PoolBook
 from cbas_async.fleet.quotas import VcpuCatalog, ceiling_vcpus
@@ -72,12 +72,18 @@ async def make_launcher(
     config: LaunchConfig | None = None,
     *,
     bucket: str | None = None,
+    recorded: bool = True,
 ) -> Launcher:
-    """The launcher, with `config` or the deployment's own looked up once (images from
-    SSM, the group by name, the wheel in `bucket`); raises `ConfigError` naming what is
-    missing."""
-    config = config or await resolve_launch_config(clients, settings, bucket=bucket)
-    return Launcher(ec2=clients.ec2, config=config, deployment=settings.deployment)
+    """The launcher of `settings.region`, with `config` or the deployment's own looked up
+    once (images from SSM, the group by name, the wheel in `bucket`); raises `ConfigError`
+    naming what is missing. `recorded=False`: not the images `cbas image build` recorded
+    (another region's launcher: `fleet/launch_config.py`)."""
+    config = config or await resolve_launch_config(
+        clients, settings, bucket=bucket, recorded=recorded
+    )
+    return Launcher(
+        ec2=clients.ec2, config=config, deployment=settings.deployment, region=settings.region
+    )
 
 
 def make_mover(store: JobStore, clock: Clock, master_id: str) -> JobMover:
@@ -97,7 +103,7 @@ def make_event_handlers(
     *,
     store: JobStore,
     mover: JobMover,
-    launcher: Launcher,
+    launcher: Launcher | Launchers,
     tracker: HeartbeatTracker,
     clock: Clock,
     wake: asyncio.Event,
@@ -128,7 +134,7 @@ def make_job_steps(
     settings: Settings,
     *,
     mover: JobMover,
-    launcher: Launcher,
+    launcher: Launcher | Launchers,
     placer: Placer,
     tracker: HeartbeatTracker,
     resources: Resources,
@@ -136,7 +142,11 @@ def make_job_steps(
     costing: JobCosting | None = None,
     capacity: CapacityControl | None = None,
     keys: KeyKeeper | None = None,
+    region_resources: Mapping[str, Resources] | None = None,
 ) -> JobSteps:
+    """`launcher`: one per region (`Launchers`), or one for every region; `resources`
+    this master's region's, `region_resources` every region's (the user data of a launch
+    names its region's bucket, ping queue and topic)."""
     scheduler = Scheduler(
         mover=mover,
         launcher=launcher,
@@ -148,6 +158,7 @@ def make_job_steps(
         costing=costing,
         capacity=capacity,
         keys=keys,
+        region_resources=region_resources,
     )
     detector = LostWorkerDetector(
         mover=mover,
@@ -169,7 +180,7 @@ def make_state_change_handler(
     *,
     store: JobStore,
     mover: JobMover,
-    launcher: Launcher,
+    launcher: Launcher | Launchers,
     wake: asyncio.Event,
 ) -> StateChangeHandler:
     """EC2 state-change events -> INTERRUPTED and re-queued at once (the scheduler's
