@@ -25,7 +25,7 @@ from cbas_async.errors import ConfigError
 from cbas_async.fleet.launcher import Launcher, Launchers
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.placement import first_allowed_type
-from cbas_async.handlers.sweeper import Sweeper, SweptRegion
+from cbas_async.handlers.sweeper import Sweeper, SweptRegion, subscription_key
 from cbas_async.master.app import open_master
 from cbas_async.master.health import Health
 from cbas_async.master.region_watch import RegionWatcher
@@ -192,13 +192,28 @@ async def master_has_a_launcher_and_a_watcher_for_the_other_region(two: Settings
 
 async def sweeper_stops_finished_instances_in_every_region(d: Deployment, two: Settings) -> None:
     """A job the west master launched and that was cancelled: an east master's sweep
-    terminates its instance in the west."""
+    terminates its instance in the west, and removes the west subscriptions of a worker
+    and of a master that are gone."""
     west = d.steps(two.in_region(WEST), "m-west", HeartbeatTracker()).scheduler
     job_id, instance_id = await launched_job(d.store, west, d.clock, "m-west")
     job = await d.store.get(job_id)
     assert await d.store.transition(
         job_id, {JobState.LAUNCHING}, JobState.CANCELLED, job.version, now=d.clock.now(), actor="t"
     )
+    west_sns, wests = d.clients[WEST].sns, d.west.resources
+    filtered = {"FilterPolicy": json.dumps({"instance_id": ["i-gone"]})}
+    subscribed = [
+        await west_sns.subscribe(
+            TopicArn=topic,
+            Protocol="http",
+            Endpoint="http://127.0.0.1:9/sns",
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )
+        for topic, attributes in [(wests.topic_arn, filtered), (wests.events_topic_arn, {})]
+    ]
+    dead_master = subscribed[1]["SubscriptionArn"]
+    await d.store.misc_put(subscription_key("m-west"), {"owner": "m-west", "arn": dead_master})
     east = d.clients[EAST]
     async with get_session().create_client(
         "ec2", region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="k"
@@ -221,6 +236,9 @@ async def sweeper_stops_finished_instances_in_every_region(d: Deployment, two: S
             await sweeper.sweep_once()  # a region that fails does not keep the next unswept
     assert await d.west.launcher.instance_state(instance_id) == "terminated"
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["sweep_region_failed"]
+    left = {s["SubscriptionArn"] for s in (await west_sns.list_subscriptions())["Subscriptions"]}
+    assert not left & {sub["SubscriptionArn"] for sub in subscribed}
+    assert await d.store.misc_get(subscription_key("m-west")) is None
 
 
 async def test_a_region_not_bootstrapped_is_named(two: Settings) -> None:

@@ -102,7 +102,11 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         bus = Bus()
         tracker = HeartbeatTracker()
         cloud = Session(
-            settings, clients, resources, store, Sandbox(s3=clients.s3, bucket=resources.bucket)
+            settings,
+            clients,
+            resources,
+            store,
+            Sandbox(s3=clients.s3, bucket=resources.files_bucket),
         )
         web_parts = parts_for_master(cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics)
         intake = sns_intake(settings, clients, resources, clock)
