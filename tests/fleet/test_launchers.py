@@ -24,11 +24,14 @@ NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
 @pytest.fixture
 async def by_region() -> AsyncIterator[dict[str, Launcher]]:
-    session = get_session()
-    keys = {"aws_access_key_id": "k", "aws_secret_access_key": "k"}
+    session, key = get_session(), "k"
     async with (
-        session.create_client("ec2", region_name=EAST, **keys) as east,
-        session.create_client("ec2", region_name=WEST, **keys) as west,
+        session.create_client(
+            "ec2", region_name=EAST, aws_access_key_id=key, aws_secret_access_key=key
+        ) as east,
+        session.create_client(
+            "ec2", region_name=WEST, aws_access_key_id=key, aws_secret_access_key=key
+        ) as west,
     ):
         yield {
             region: Launcher(ec2=client, config=CONFIG, deployment="test", region=region)

@@ -49,6 +49,7 @@ from cbas_async.master.wiring import (
     subscribe_wake_ups,
 )
 from cbas_async.messages import Ping
+from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
@@ -110,7 +111,7 @@ async def deployment(two: Settings) -> AsyncIterator[Deployment]:
         # the west region's own bucket, as bootstrap records it
         west_s3 = clients[WEST].s3
         await west_s3.create_bucket(
-            Bucket=WEST_BUCKET, CreateBucketConfiguration={"LocationConstraint": WEST}
+            Bucket=WEST_BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
         )
         store = make_store(clients[EAST], home)
         await store.misc_put(region_bucket_key(WEST), {"value": WEST_BUCKET})
@@ -197,7 +198,7 @@ async def sweeper_stops_finished_instances_in_every_region(d: Deployment, two: S
     west = d.steps(two.in_region(WEST), "m-west", HeartbeatTracker()).scheduler
     job_id, instance_id = await launched_job(d.store, west, d.clock, "m-west")
     job = await d.store.get(job_id)
-    assert await d.store.transition(
+    await d.store.transition(
         job_id, {JobState.LAUNCHING}, JobState.CANCELLED, job.version, now=d.clock.now(), actor="t"
     )
     west_sns, wests = d.clients[WEST].sns, d.west.resources
@@ -274,7 +275,7 @@ async def _state_changed(d: Deployment, instance_id: str, state: str) -> None:
     await d.clients[WEST].sns.publish(TopicArn=topic, Message=json.dumps(event))
 
 
-async def _state(store: JobStore, job_id: str, state: JobState) -> object:
+async def _state(store: JobStore, job_id: str, state: JobState) -> JobRecord | None:
     job = await store.get(job_id)
     return job if job.state is state else None
 
