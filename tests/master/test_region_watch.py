@@ -1,7 +1,7 @@
 """Which regions a master watches, against the moto server's tables: a region with no live
 master where the master owns a LAUNCHING or RUNNING job is watched until a master of the
 region is back, which then gets the job; other jobs and regions start nothing. The pollers
-are recorders here (`test_regions.py` runs the real ones on a second region's queues)."""
+are recorders here (`test_region_launchers.py` runs the real ones on a second region's queues)."""
 
 from __future__ import annotations
 
