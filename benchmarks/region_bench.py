@@ -21,10 +21,10 @@ from cbas_async.sim.catalog import make_policy
 from cbas_async.sim.cli import add_arguments
 from cbas_async.sim.policy import PolicyContext
 from cbas_async.sim.region_broker import RegionBroker
-from cbas_async.sim.region_scoring import MOVE_MARGIN
 from cbas_async.sim.report import PolicySummary, Scenario, run_policy, summarize
 from cbas_async.sim.scenario import build_scenario
 from cbas_async.sim.simulator import SimResult, simulate
+from cbas_async.spot.region_scoring import MOVE_MARGIN
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SHAPES = ((2.0, 4.0), (6.0, 12.0), (24.0, 36.0))  # (work hours, deadline hours)

@@ -11,13 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from structlog.testing import capture_logs
 
-from cbas_async.account import (
-    Account,
-    AccountClients,
-    bootstrap_command,
-    open_account_clients,
-    set_up_account,
-)
+from cbas_async.account import Account, AccountClients, open_account_clients, set_up_account
 from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources, bootstrap
 from cbas_async.errors import ConfigError
@@ -25,6 +19,7 @@ from cbas_async.policies import policy
 from cbas_async.resource_policies import EVENTS_QUEUE_SID, EVENTS_SID, role_trust
 from cbas_async.scope import EVENT_RULES, ROLES, Scope
 from cbas_async.settings import Settings
+from cbas_async.setup_regions import bootstrap_command
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.type_defs import LifecycleRuleTypeDef

@@ -35,6 +35,7 @@ ACCOUNT = "123456789012"  # moto's
 _ACTIONS = {
     "s3:ListObjectsV2": "s3:ListBucket",
     "s3:HeadBucket": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
     "s3:DeleteObjects": "s3:DeleteObject",
     "s3:ListMultipartUploads": "s3:ListBucketMultipartUploads",
     "s3:GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
@@ -155,7 +156,7 @@ _RESOURCES: dict[str, Callable[[Scope, str, dict[str, Any]], list[Call]]] = {
 
 def _dynamo_calls(scope: Scope, operation: str, body: dict[str, Any]) -> list[Call]:
     def table(name: str) -> str:
-        return f"arn:aws:dynamodb:{scope.region}:{ACCOUNT}:table/{name}"
+        return f"arn:aws:dynamodb:{scope.tables_region}:{ACCOUNT}:table/{name}"
 
     if operation == "TransactWriteItems":  # authorized item by item
         return [

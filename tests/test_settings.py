@@ -181,3 +181,24 @@ def test_regions_name_the_home_region_first() -> None:
 def test_bad_regions_are_refused(environ: dict[str, str], problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         Settings.from_env(environ)
+
+
+def test_the_costs_of_a_move_across_regions_are_settings() -> None:
+    defaults = Settings()
+    assert (defaults.egress_usd_per_gib, defaults.transfer_mib_s, defaults.move_check_s) == (
+        0.02,
+        100.0,
+        300.0,
+    )
+    read = Settings.from_env(
+        {
+            "CBAS_EGRESS_USD_PER_GIB": "0",
+            "CBAS_TRANSFER_MIB_S": "250",
+            "CBAS_MOVE_CHECK_S": "60",
+        }
+    )
+    assert (read.egress_usd_per_gib, read.transfer_mib_s, read.move_check_s) == (0.0, 250.0, 60.0)
+    with pytest.raises(ConfigError, match="CBAS_TRANSFER_MIB_S"):
+        Settings.from_env({"CBAS_TRANSFER_MIB_S": "0"})
+    with pytest.raises(ConfigError, match="CBAS_EGRESS_USD_PER_GIB"):
+        Settings.from_env({"CBAS_EGRESS_USD_PER_GIB": "-0.01"})

@@ -2,35 +2,33 @@
 instance profiles, the workers' security group (no inbound rule), the EventBridge rules that
 send EC2's events to the deployment's events topic (with the topic policy that lets them),
 the masters' events queue subscribed to that topic (`events_queue.py`), and the bucket's
-rule aborting incomplete multipart uploads. Each step reads first and writes only what
-differs, so a second run changes nothing."""
+rule aborting incomplete multipart uploads; all of it in one region (IAM names the roles
+per region), and EC2's spot service-linked role once per account. Each step reads first
+and writes only what differs, so a second run changes nothing. `cbas bootstrap` runs it in
+every region of the deployment (`setup_regions.py`)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
-from cbas_async.aws import Clients, open_clients
-from cbas_async.bootstrap import Resources, bootstrap
+from cbas_async.aws import Clients
+from cbas_async.bootstrap import Resources
 from cbas_async.errors import ConfigError
 from cbas_async.events_queue import ensure_events_delivery
 from cbas_async.iamroles import ensure_instance_profile, ensure_role, error_code
 from cbas_async.resource_policies import event_pattern, events_topic_statement
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, ROLES, Scope
-from cbas_async.session_policy import printed_policies
 from cbas_async.settings import Settings
 from cbas_async.spot_role import ensure_spot_role
-from cbas_async.wheels import this_wheel, upload_wheel
 
 if TYPE_CHECKING:
     from types_aiobotocore_ec2.type_defs import FilterTypeDef
@@ -82,24 +80,44 @@ async def open_account_clients(settings: Settings) -> AsyncIterator[AccountClien
         yield AccountClients(iam=iam, events=events, sts=sts)
 
 
-async def account_scope(accounts: AccountClients, settings: Settings, bucket: str | None) -> Scope:
-    """The exact scope: the caller's account and partition (`aws`, `aws-cn`, ...)."""
+async def account_scope(
+    accounts: AccountClients,
+    settings: Settings,
+    bucket: str | None,
+    buckets: Mapping[str, str] | None = None,
+) -> Scope:
+    """The exact scope: the caller's account and partition (`aws`, `aws-cn`, ...); `bucket`
+    is this region's, `buckets` every region's as far as known."""
     identity = await accounts.sts.get_caller_identity()
-    scope = Scope.of(settings, account=identity["Account"], bucket=bucket)
+    scope = Scope.of(settings, account=identity["Account"], bucket=bucket, buckets=buckets)
     return dataclasses.replace(scope, partition=identity["Arn"].split(":")[1])
 
 
 async def set_up_account(
     clients: Clients, accounts: AccountClients, settings: Settings, resources: Resources
 ) -> Account:
-    """Create or correct every account resource; safe to run again."""
-    scope = await account_scope(accounts, settings, resources.bucket)
+    """Create or correct every account resource of this region, and the spot role; safe to
+    run again. The roles' policies name the buckets of `resources` (this region's and the
+    home region's); `set_up_region` with a scope of every region's names them all."""
+    buckets = {settings.home_region: resources.files_bucket}
+    scope = await account_scope(accounts, settings, resources.bucket, buckets)
+    await ensure_spot_role(accounts.iam)
+    return await set_up_region(clients, accounts, scope, settings, resources)
+
+
+async def set_up_region(
+    clients: Clients,
+    accounts: AccountClients,
+    scope: Scope,
+    settings: Settings,
+    resources: Resources,
+) -> Account:
+    """The account resources of `scope`'s region (`clients` and `accounts` there)."""
     roles: dict[str, str] = {}
     profiles: dict[str, str] = {}
     for process in ROLES:
         roles[process] = await ensure_role(accounts.iam, scope, process)
         profiles[process] = await ensure_instance_profile(accounts.iam, scope, process)
-    await ensure_spot_role(accounts.iam)
     vpc = await workers_vpc(clients, scope, settings.subnet_id)
     group = await ensure_security_group(clients, scope, vpc)
     rules = [await ensure_rule(accounts.events, scope, suffix) for suffix in EVENT_RULES]
@@ -241,22 +259,3 @@ async def ensure_lifecycle(clients: Clients, scope: Scope) -> None:
         Bucket=bucket, LifecycleConfiguration={"Rules": [*others, wanted]}
     )
     log.info("lifecycle_rule_written", bucket=bucket)
-
-
-async def bootstrap_command(
-    settings: Settings, *, print_policies: bool = False, wheel: Path | None = None
-) -> int:
-    """`cbas bootstrap [--print-policies] [--wheel FILE]`: print the policies (no AWS call),
-    or set up the deployment's data resources and account resources, upload this
-    version's wheel (`wheel`, else found or built) and print what they are."""
-    if print_policies:
-        print(printed_policies(Scope.of(settings)))
-        return 0
-    wheel_file = await asyncio.to_thread(this_wheel, wheel)
-    async with open_clients(settings) as clients, open_account_clients(settings) as accounts:
-        resources = await bootstrap(clients, settings)
-        account = await set_up_account(clients, accounts, settings, resources)
-        key = await upload_wheel(clients.s3, resources.bucket, wheel_file)
-    made = {**dataclasses.asdict(resources), **dataclasses.asdict(account), "wheel_key": key}
-    print(json.dumps(made, indent=2))
-    return 0

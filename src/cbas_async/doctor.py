@@ -3,21 +3,25 @@ returning a `Check` (passed or not, and a message saying what is wrong and how t
 the checks themselves live in `doctor_checks.py` (what `cbas bootstrap` made) and
 `doctor_launch.py` (the image, the instance types, a dry-run launch, the spot role).
 
+In a deployment of several regions the tables and the spot role are checked once, every
+other check in each region, its name saying which (`queues in us-west-2`).
+
 Nothing here writes to AWS: every call is a read, and the launch is `DryRun=True`."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 from aiodynamo.errors import AIODynamoError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cbas_async.account import AccountClients, account_scope, open_account_clients
-from cbas_async.aws import Clients, open_clients
-from cbas_async.bootstrap import BUCKET_KEY, misc_value
+from cbas_async.account import AccountClients, account_scope
+from cbas_async.aws import Clients, open_region_clients
+from cbas_async.bootstrap import region_buckets
 from cbas_async.doctor_checks import (
     RESOURCE_CHECKS,
     Check,
@@ -31,8 +35,10 @@ from cbas_async.doctor_launch import LAUNCH_CHECKS
 from cbas_async.errors import CbasError
 from cbas_async.jobs import Resources
 from cbas_async.settings import Settings
+from cbas_async.setup_regions import open_region_accounts, region_settings
 
 DEFAULT_INSTANCE_TYPES: tuple[str, ...] = tuple(Resources.model_fields["instance_types"].default)
+ONCE = frozenset({"tables", "spot_role"})  # the home region's tables, the account's role
 
 
 async def run_check(name: str, check: CheckFn, context: Context) -> Check:
@@ -64,25 +70,64 @@ async def diagnose(
     settings: Settings,
     instance_types: Sequence[str],
 ) -> list[Check]:
-    """Every check, in order; stops after the credentials when they do not work."""
-    first, account = await credentials(accounts, settings)
+    """`diagnose_regions` of a deployment in one region (`settings.region`)."""
+    region = settings.region
+    return await diagnose_regions({region: clients}, {region: accounts}, settings, instance_types)
+
+
+async def diagnose_regions(
+    clients: Mapping[str, Clients],
+    accounts: Mapping[str, AccountClients],
+    settings: Settings,
+    instance_types: Sequence[str],
+) -> list[Check]:
+    """Every check in every region (`clients` and `accounts` by region), in order; stops
+    after the credentials when they do not work."""
+    first, account = await credentials(accounts[settings.region], settings)
     if account is None:
         return [first]
-    try:
-        bucket = await misc_value(clients, settings, BUCKET_KEY)
-    except (ClientError, AIODynamoError, CbasError, LookupError):
-        bucket = None  # the tables check says why
-    context = Context(
-        clients=clients,
-        accounts=accounts,
-        settings=settings,
-        scope=await account_scope(accounts, settings, bucket),
-        instance_types=tuple(instance_types),
-    )
-    checks = {**RESOURCE_CHECKS, **LAUNCH_CHECKS}
+    contexts = await _contexts(clients, accounts, settings, tuple(instance_types))
+    planned = _plan(contexts, settings.home_region)
     async with asyncio.TaskGroup() as tg:  # independent reads: all at once
-        tasks = [tg.create_task(run_check(name, fn, context)) for name, fn in checks.items()]
-    return [first, *[task.result() for task in tasks]]
+        tasks = [(n, tg.create_task(run_check(n, fn, ctx))) for n, fn, ctx in planned]
+    return [first, *[dataclasses.replace(task.result(), name=n) for n, task in tasks]]
+
+
+def _plan(contexts: Mapping[str, Context], home: str) -> list[tuple[str, CheckFn, Context]]:
+    """(name, check, context) of every check to run: once, or in each region."""
+    several = len(contexts) > 1
+    planned: list[tuple[str, CheckFn, Context]] = []
+    for name, check in {**RESOURCE_CHECKS, **LAUNCH_CHECKS}.items():
+        if name in ONCE:
+            planned.append((name, check, contexts[home]))
+            continue
+        for region, context in contexts.items():
+            planned.append((f"{name} in {region}" if several else name, check, context))
+    return planned
+
+
+async def _contexts(
+    clients: Mapping[str, Clients],
+    accounts: Mapping[str, AccountClients],
+    settings: Settings,
+    instance_types: tuple[str, ...],
+) -> dict[str, Context]:
+    """Each region's context, whose scope knows every bucket recorded."""
+    try:
+        buckets = await region_buckets(clients[settings.home_region], settings)
+    except (ClientError, AIODynamoError, CbasError, LookupError):
+        buckets = {}  # the tables check says why
+    contexts: dict[str, Context] = {}
+    for region in settings.all_regions:
+        here = region_settings(settings, region)
+        contexts[region] = Context(
+            clients=clients[region],
+            accounts=accounts[region],
+            settings=here,
+            scope=await account_scope(accounts[region], here, buckets.get(region), buckets),
+            instance_types=instance_types,
+        )
+    return contexts
 
 
 def render(checks: Sequence[Check], *, as_json: bool) -> str:
@@ -99,7 +144,7 @@ async def doctor_command(
     settings: Settings, *, instance_types: Sequence[str], as_json: bool = False
 ) -> int:
     """`cbas doctor [--instance-type T ...] [--json]`: 0 when every check passes, else 1."""
-    async with open_clients(settings) as clients, open_account_clients(settings) as accounts:
-        checks = await diagnose(clients, accounts, settings, instance_types)
+    async with open_region_clients(settings) as clients, open_region_accounts(settings) as accounts:
+        checks = await diagnose_regions(clients, accounts, settings, instance_types)
     print(render(checks, as_json=as_json))
     return 0 if all(c.ok for c in checks) else 1

@@ -2,6 +2,11 @@
 roles and `--print-policies` prints (the resource policies are in resource_policies.py).
 Pure: no AWS calls.
 
+In a deployment of several regions each region has its roles: a worker's may use the home
+region's tables and bucket (job files, logs) and its own region's bucket (checkpoints, the
+wheel), queue and topic; a master's may use every region's (it adopts the jobs of a region
+whose masters are gone, and copies checkpoints between the regions' buckets).
+
 IAM authorizes TransactWriteItems per item (PutItem/UpdateItem on each table),
 DeleteMessageBatch as DeleteMessage, and the parts of a multipart upload as PutObject.
 """
@@ -9,43 +14,19 @@ DeleteMessageBatch as DeleteMessage, and the parts of a multipart upload as PutO
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from cbas_async.policy_checks import check_rows
-from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, PROCESSES, ROLES, Process, Scope
+from cbas_async.grants import FIND_QUEUES, Grant, document, everywhere, instance_arns, unique
+from cbas_async.policy_operator import operator_grants
+from cbas_async.scope import DEPLOYMENT_TAG, PROCESSES, Process, Scope
+
+__all__ = ["Grant", "all_policies", "document", "policy", "printed"]
 
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-*"
 # the master's capacity reads: vCPUs per type, Spot Placement Scores (by zone id), vCPU quota
 _CAPACITY = "DescribeInstanceTypes GetSpotPlacementScores DescribeAvailabilityZones"
 CAPACITY_READS = (*(f"ec2:{a}" for a in _CAPACITY.split()), "servicequotas:GetServiceQuota")
-Condition = Mapping[str, Mapping[str, str]]
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """One Allow statement."""
-
-    sid: str
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]
-    condition: Condition | None = None
-
-    def statement(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "Sid": self.sid,
-            "Effect": "Allow",
-            "Action": list(self.actions),
-            "Resource": list(self.resources),
-        }
-        if self.condition:
-            out["Condition"] = {op: dict(keys) for op, keys in self.condition.items()}
-        return out
-
-
-def document(grants: list[Grant]) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [g.statement() for g in grants]}
 
 
 def _connect(scope: Scope) -> list[Grant]:
@@ -53,22 +34,20 @@ def _connect(scope: Scope) -> list[Grant]:
     `misc`, the queues' URLs, the ping queue's ARN (the topics' ARNs are made from it)."""
     return [
         Grant("FindBucket", ("dynamodb:GetItem",), (scope.misc_arn,)),
-        Grant("FindQueues", _FIND_QUEUES, scope.queue_arns),
+        Grant("FindQueues", FIND_QUEUES, scope.queue_arns),
     ]
 
 
-_FIND_QUEUES = ("sqs:GetQueueUrl", "sqs:GetQueueAttributes")
+def _buckets(scopes: Iterable[Scope]) -> tuple[str, ...]:
+    return unique(s.bucket_arn for s in scopes)
 
 
-def _actions(service: str, names: str) -> tuple[str, ...]:
-    """`_actions("sns", "Publish Subscribe")` is `("sns:Publish", "sns:Subscribe")`."""
-    return tuple(f"{service}:{name}" for name in names.split())
-
-
-def _job_files(scope: Scope, *write: str) -> list[Grant]:
+def _job_files(scopes: Iterable[Scope], *write: str) -> list[Grant]:
+    """The buckets' objects: the home bucket's job files, and a region's checkpoints."""
+    buckets = _buckets(scopes)
     return [
-        Grant("ListJobFiles", ("s3:ListBucket",), (scope.bucket_arn,)),
-        Grant("JobFiles", ("s3:GetObject", *write), (scope.objects_arn,)),
+        Grant("ListJobFiles", ("s3:ListBucket",), buckets),
+        Grant("JobFiles", ("s3:GetObject", *write), tuple(f"{b}/*" for b in buckets)),
     ]
 
 
@@ -87,7 +66,7 @@ def _submit_and_watch(scope: Scope) -> list[Grant]:
 def user_grants(scope: Scope) -> list[Grant]:
     """`cbas submit/status/list/wait/cancel/logs/outputs` straight to AWS."""
     uploads = ("s3:PutObject", "s3:AbortMultipartUpload")
-    return [*_connect(scope), *_submit_and_watch(scope), *_job_files(scope, *uploads)]
+    return [*_connect(scope), *_submit_and_watch(scope), *_job_files([scope.home], *uploads)]
 
 
 # only credentials EC2 did not deliver to an instance: the master's per-attempt sessions
@@ -118,7 +97,7 @@ def worker_grants(scope: Scope) -> list[Grant]:
     job = [
         Grant("JobRecord", ("dynamodb:GetItem", "dynamodb:UpdateItem"), (scope.jobs_arn,)),
         Grant("JobHistory", ("dynamodb:PutItem",), (scope.events_arn,)),
-        *_job_files(scope, *files),
+        *_job_files([scope.home, scope], *files),
         Grant("Ping", ("sqs:SendMessage",), (scope.queue_arn,)),
         Grant("Commands", ("sns:Subscribe", "sns:Unsubscribe"), (scope.topic_arn(scope.topic),)),
     ]
@@ -133,17 +112,17 @@ def _master_state(scope: Scope) -> list[Grant]:
     # the master finds the deployment at start (`resolve`) and creates nothing
     return [
         Grant("State", rows + reads, scope.table_arns(indexes=True)),
-        Grant("Bucket", ("s3:ListBucket",), (scope.bucket_arn,)),
+        Grant("Bucket", ("s3:ListBucket",), everywhere(scope, lambda s: [s.bucket_arn])),
         Grant(
-            "JobFiles",
+            "JobFiles",  # and checkpoints, copied between the regions' buckets
             ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"),
-            (scope.objects_arn,),
+            everywhere(scope, lambda s: [s.objects_arn]),
         ),
     ]
 
 
 def _master_messages(scope: Scope) -> list[Grant]:
-    polls = (*_FIND_QUEUES, "sqs:ReceiveMessage", "sqs:DeleteMessage")  # pings, EC2's events
+    polls = (*FIND_QUEUES, "sqs:ReceiveMessage", "sqs:DeleteMessage")  # pings, EC2's events
     topics = (
         "sns:Publish",
         "sns:Subscribe",
@@ -151,7 +130,10 @@ def _master_messages(scope: Scope) -> list[Grant]:
         "sns:ListSubscriptionsByTopic",
         "sns:GetSubscriptionAttributes",
     )
-    return [Grant("Queues", polls, scope.queue_arns), Grant("Topics", topics, scope.topic_arns)]
+    return [
+        Grant("Queues", polls, everywhere(scope, lambda s: s.queue_arns)),
+        Grant("Topics", topics, everywhere(scope, lambda s: s.topic_arns)),
+    ]
 
 
 def _master_fleet(scope: Scope) -> list[Grant]:
@@ -170,7 +152,7 @@ def _master_fleet(scope: Scope) -> list[Grant]:
         Grant("LaunchConfig", ("ec2:DescribeSecurityGroups", "ec2:DescribeImages"), ("*",)),
         Grant("WorkerImage", ("ssm:GetParameters",), (f"{ssm}::parameter{AL2023}",)),
         Grant("Capacity", CAPACITY_READS, ("*",)),
-        Grant("Terminate", ("ec2:TerminateInstances",), (scope.ec2_arn("instance/*"),), ours),
+        Grant("Terminate", ("ec2:TerminateInstances",), instance_arns(scope), ours),
         Grant(
             "PassWorkerRole",
             ("iam:PassRole",),
@@ -192,90 +174,6 @@ def master_grants(scope: Scope) -> list[Grant]:
     """The master, its REST API and web UI included."""
     fleet = _master_fleet(scope)
     return [*_master_state(scope), *_master_messages(scope), *fleet, *_master_keys(scope)]
-
-
-def _operator_data(scope: Scope) -> list[Grant]:
-    tables = ("dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:DeleteTable")
-    items = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan")
-    bucket = (
-        "s3:CreateBucket",
-        "s3:DeleteBucket",
-        "s3:ListBucket",
-        "s3:ListBucketMultipartUploads",
-        "s3:GetLifecycleConfiguration",
-        "s3:PutLifecycleConfiguration",
-    )
-    topics = _actions("sns", "CreateTopic DeleteTopic GetTopicAttributes SetTopicAttributes")
-    # the events queue's subscription
-    topics += _actions("sns", "ListSubscriptionsByTopic Subscribe")
-    topics += _actions("sns", "GetSubscriptionAttributes SetSubscriptionAttributes")
-    queues = (*_FIND_QUEUES, "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes")
-    return [
-        Grant("Tables", tables + items, scope.table_arns(indexes=True)),
-        # `cbas token revoke`, and moving tokens older versions kept in `misc`
-        Grant("Tokens", ("dynamodb:DeleteItem",), (scope.tokens_arn, scope.misc_arn)),
-        Grant("Bucket", bucket, (scope.bucket_arn,)),
-        Grant("EmptyBucket", ("s3:DeleteObject", "s3:AbortMultipartUpload"), (scope.objects_arn,)),
-        Grant("UploadWheel", ("s3:GetObject", "s3:PutObject"), (f"{scope.bucket_arn}/wheels/*",)),
-        Grant("Queues", queues, scope.queue_arns),
-        Grant("Topics", topics, scope.topic_arns),
-    ]
-
-
-def _operator_iam(scope: Scope) -> list[Grant]:
-    roles = _actions("iam", "GetRole CreateRole DeleteRole TagRole UpdateAssumeRolePolicy")
-    roles += _actions("iam", "GetRolePolicy PutRolePolicy DeleteRolePolicy ListRolePolicies")
-    roles += ("iam:PassRole",)  # AddRoleToInstanceProfile passes the role
-    profiles = _actions("iam", "GetInstanceProfile CreateInstanceProfile DeleteInstanceProfile")
-    profiles += _actions("iam", "TagInstanceProfile")
-    profiles += _actions("iam", "AddRoleToInstanceProfile RemoveRoleFromInstanceProfile")
-    return [
-        Grant("Roles", roles, tuple(scope.role_arn(p) for p in ROLES)),
-        Grant("InstanceProfiles", profiles, tuple(scope.profile_arn(p) for p in ROLES)),
-    ]
-
-
-def _operator_edges(scope: Scope) -> list[Grant]:
-    ours = {"StringEquals": {f"aws:ResourceTag/{DEPLOYMENT_TAG}": scope.deployment}}
-    rules = (
-        "events:DescribeRule",
-        "events:PutRule",
-        "events:DeleteRule",
-        "events:ListTargetsByRule",
-        "events:PutTargets",
-        "events:RemoveTargets",
-    )
-    return [
-        Grant(
-            "Look",
-            _actions(
-                "ec2", "DescribeVpcs DescribeSubnets DescribeSecurityGroups DescribeInstances"
-            ),
-            ("*",),
-        ),
-        # `cbas teardown --force` stops the deployment's instances
-        Grant("Terminate", ("ec2:TerminateInstances",), (scope.ec2_arn("instance/*"),), ours),
-        Grant("MakeGroup", ("ec2:CreateSecurityGroup",), ("*",)),
-        Grant(
-            "TagGroup",
-            ("ec2:CreateTags",),
-            (scope.ec2_arn("security-group/*"),),
-            {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}},
-        ),
-        Grant(
-            "OwnGroup",
-            ("ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress"),
-            (scope.ec2_arn("security-group/*"),),
-            ours,
-        ),
-        Grant("Rules", rules, tuple(scope.rule_arn(s) for s in EVENT_RULES)),
-    ]
-
-
-def operator_grants(scope: Scope) -> list[Grant]:
-    """`cbas bootstrap` and `cbas teardown`, and `cbas token create | list | revoke`."""
-    checks = [Grant(*row) for row in check_rows(scope)]  # `cbas doctor`, `cbas image build`
-    return [*_operator_data(scope), *_operator_iam(scope), *_operator_edges(scope), *checks]
 
 
 GRANTS: Mapping[Process, Callable[[Scope], list[Grant]]] = {

@@ -165,6 +165,8 @@ class JobRecord(Stored):
     placement: JobPlacement | None = None
     # the region the next launch goes to, as the broker chose it; its masters place the job
     target_region: str | None = None
+    # a move of the RUNNING attempt to this region, asked by its master; cleared on re-queue
+    move_to: str | None = None
     checkpoint: CheckpointPointer | None = None
     checkpoint_prev: CheckpointPointer | None = None
     cost: JobCost = JobCost()

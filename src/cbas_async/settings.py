@@ -10,40 +10,38 @@ value raises `ConfigError` naming the variable.
 from __future__ import annotations
 
 import difflib
-import re
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-from pydantic import (
-    AfterValidator,
-    AliasGenerator,
-    BeforeValidator,
-    Field,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AliasGenerator, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from cbas_async.clock import parse_utc
 from cbas_async.errors import ConfigError
+from cbas_async.settings_types import (
+    Count,
+    Deployment,
+    OptionalCount,
+    OptionalPath,
+    OptionalText,
+    OptionalTime,
+    Port,
+    Regions,
+    Seconds,
+)
 
 log = structlog.get_logger(__name__)
 
 _PREFIX = "CBAS_"
-_DEPLOYMENT = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 # read from the same environment by the worker, the job or `cbas interrupt`: not typos
 _READ_ELSEWHERE = frozenset(
     {
@@ -57,50 +55,6 @@ _READ_ELSEWHERE = frozenset(
         "CBAS_CHECKPOINT_DIR",
     }
 )
-
-
-def _blank_is_none(value: object) -> object:
-    """An empty (or blank) variable means "not set" for the optional settings."""
-    return (value.strip() or None) if isinstance(value, str) else value
-
-
-def _optional_time(value: object) -> object:
-    value = _blank_is_none(value)
-    return parse_utc(value) if isinstance(value, str) else value
-
-
-def _region_list(value: object) -> object:
-    """`CBAS_REGIONS`: comma-separated names, blanks dropped; empty means "just CBAS_REGION"."""
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
-
-
-def _regions(value: tuple[str, ...]) -> tuple[str, ...]:
-    for name in value:
-        if not _REGION.match(name):
-            raise ValueError(f"{name!r} is not a region name")
-    if len(set(value)) != len(value):
-        raise ValueError("names a region twice")
-    return value
-
-
-def _deployment(value: str) -> str:
-    if not _DEPLOYMENT.match(value):
-        raise ValueError("must be 1-20 of a-z, 0-9 and '-', starting with a letter")
-    return value
-
-
-Seconds = Annotated[float, Field(gt=0)]
-Count = Annotated[int, Field(ge=1)]
-Port = Annotated[int, Field(ge=0, le=65535)]
-OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
-OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_none)]
-OptionalTime = Annotated[datetime | None, BeforeValidator(_optional_time)]
-OptionalCount = Annotated[Count | None, BeforeValidator(_blank_is_none)]
-Regions = Annotated[
-    tuple[str, ...], NoDecode, BeforeValidator(_region_list), AfterValidator(_regions)
-]
 
 
 class Settings(BaseSettings):
@@ -118,7 +72,7 @@ class Settings(BaseSettings):
     # every region of the deployment, the home region (the tables) first; empty: `region` only
     regions: Regions = ()
     endpoint_url: OptionalText = None
-    deployment: Annotated[str, AfterValidator(_deployment)] = "cbas"
+    deployment: Deployment = "cbas"
     home: Path = Field(default_factory=lambda: Path.home() / ".cbas")
     master_id: str = Field(default_factory=lambda: "m-" + secrets.token_hex(4))
     http_host: str = "127.0.0.1"
@@ -151,6 +105,9 @@ class Settings(BaseSettings):
     dmtcp_bin: OptionalPath = None  # a folder of DMTCP tools workers search before the host PATH
     # the most vCPUs of live workers; unset: the spot vCPU quota, else 256 (fleet/quotas.py)
     max_vcpus: OptionalCount = None
+    egress_usd_per_gib: Annotated[float, Field(ge=0)] = 0.02  # S3 out of a region (a move)
+    transfer_mib_s: Annotated[float, Field(gt=0)] = 100.0  # checkpoint copy between regions
+    move_check_s: Seconds = 300.0  # how often a running job is weighed for a move
     aws_access_key_id: OptionalText = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: OptionalText = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
 

@@ -191,6 +191,38 @@ class JobStore(CheckpointPointers, MiscTable, TokenTable):
             return False
         return True
 
+    async def set_target(
+        self,
+        job_id: str,
+        *,
+        region: str,
+        expected_version: int,
+        expected_owner: str | None,
+        owner: str | None = None,
+    ) -> bool:
+        """Record the region the job's next launch goes to, fenced on the version and the
+        owner read (not a transition: the version stays); with `owner`, claim the job in the
+        same write. False when the job changed since it was read."""
+        fence = (
+            F("owner").does_not_exist()
+            if expected_owner is None
+            else F("owner").equals(expected_owner)
+        )
+        change = F("target_region").set(region)
+        if owner is not None:
+            change = change & F("owner").set(owner)
+        try:
+            await self._db.update_item(
+                self._jobs,
+                {"job_id": job_id},
+                change,
+                condition=F("version").equals(expected_version) & fence,
+                return_values=ReturnValues.none,
+            )
+        except ConditionalCheckFailed:
+            return False
+        return True
+
 
 def _item_value(value: Any) -> Any:
     return value.to_item() if isinstance(value, Stored) else value

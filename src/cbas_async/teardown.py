@@ -1,12 +1,13 @@
 """`cbas teardown`: deletes everything `cbas bootstrap` made, idempotently (what is already
 gone is skipped), and refuses while a job is live unless forced. Forced, it also terminates
-the deployment's instances. The `misc` table goes last: it holds the bucket's name, so a
-teardown cut short can be run again."""
+the deployment's instances. It goes through every region of the deployment (its account
+parts, bucket, queues and topics), then deletes the tables of the home region; the `misc`
+table goes last: it holds the buckets' names, so a teardown cut short can be run again."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
 
 import structlog
@@ -17,14 +18,14 @@ from cbas_async.account import (
     AccountClients,
     account_scope,
     find_security_group,
-    open_account_clients,
 )
-from cbas_async.aws import Clients, open_clients
-from cbas_async.bootstrap import BUCKET_KEY, misc_value
+from cbas_async.aws import Clients, open_region_clients
+from cbas_async.bootstrap import region_buckets
 from cbas_async.errors import PermanentError
 from cbas_async.iamroles import error_code
 from cbas_async.scope import DEPLOYMENT_TAG, EVENT_RULES, ROLES, Scope
 from cbas_async.settings import Settings
+from cbas_async.setup_regions import open_region_accounts
 from cbas_async.states import LIVE
 from cbas_async.store import JobStore
 
@@ -75,13 +76,47 @@ async def live_jobs(clients: Clients, settings: Settings) -> list[str]:
 async def teardown(
     clients: Clients, accounts: AccountClients, settings: Settings, *, force: bool = False
 ) -> list[str]:
-    """Delete every bootstrap resource that exists; returns what was deleted.
+    """`teardown_regions` of a deployment in one region (`settings.region`)."""
+    region = settings.region
+    return await teardown_regions({region: clients}, {region: accounts}, settings, force=force)
+
+
+async def teardown_regions(
+    clients: Mapping[str, Clients],
+    accounts: Mapping[str, AccountClients],
+    settings: Settings,
+    *,
+    force: bool = False,
+) -> list[str]:
+    """Delete every bootstrap resource that exists in every region of the deployment
+    (`clients` and `accounts` by region); returns what was deleted, each name after its
+    region when there are several.
 
     Raises `JobsLive` (before deleting anything) unless `force`, and `StillInUse` after the
-    rest is gone when the security group is still attached to instances."""
-    if not force and (live := await live_jobs(clients, settings)):
+    rest is gone when a security group is still attached to instances."""
+    home = clients[settings.home_region]
+    if not force and (live := await live_jobs(home, settings)):
         raise JobsLive(live)
-    scope = await account_scope(accounts, settings, await _bucket(clients, settings))
+    buckets = await _buckets(home, settings)
+    deleted: list[str] = []
+    in_use: list[StillInUse] = []
+    for region in settings.all_regions:
+        here = settings.in_region(region)
+        scope = await account_scope(accounts[region], here, buckets.get(region), buckets)
+        gone, busy = await _delete_region(clients[region], accounts[region], scope, force)
+        in_use += [busy] if busy else []
+        several = len(settings.all_regions) > 1
+        deleted += [f"{region}: {name}" if several else name for name in gone]
+    deleted += await _delete_tables(home, Scope.of(settings))
+    if in_use:
+        raise in_use[0]
+    return deleted
+
+
+async def _delete_region(
+    clients: Clients, accounts: AccountClients, scope: Scope, force: bool
+) -> tuple[list[str], StillInUse | None]:
+    """One region's part: what was deleted, and why its security group was not if so."""
     deleted = await _terminate_instances(clients, scope) if force else []
     deleted += await _delete_account_parts(accounts, scope)
     try:
@@ -90,10 +125,7 @@ async def teardown(
         in_use: StillInUse | None = exc  # delete the rest first: a second run finishes
     else:
         in_use = None
-    deleted += await _delete_data(clients, scope)
-    if in_use is not None:
-        raise in_use
-    return deleted
+    return [*deleted, *await _delete_data(clients, scope)], in_use
 
 
 async def _delete_account_parts(accounts: AccountClients, scope: Scope) -> list[str]:
@@ -115,7 +147,12 @@ async def _delete_data(clients: Clients, scope: Scope) -> list[str]:
         deleted += await _gone(queue, _delete_queue(clients, queue))
     for topic in scope.topic_arns:
         deleted += await _gone(topic, _delete_topic(clients, topic))
-    for table in scope.tables:  # misc last: it names the bucket
+    return deleted
+
+
+async def _delete_tables(clients: Clients, scope: Scope) -> list[str]:
+    deleted: list[str] = []
+    for table in scope.tables:  # misc last: it names the buckets
         deleted += await _gone(table, _delete_table(clients, table))
     return deleted
 
@@ -134,11 +171,11 @@ async def _gone(name: str, deletion: Awaitable[object]) -> list[str]:
     return [name]
 
 
-async def _bucket(clients: Clients, settings: Settings) -> str | None:
+async def _buckets(clients: Clients, settings: Settings) -> dict[str, str]:
     try:
-        return await misc_value(clients, settings, BUCKET_KEY)
+        return await region_buckets(clients, settings)
     except TableNotFound:
-        return None
+        return {}
 
 
 async def _terminate_instances(clients: Clients, scope: Scope) -> list[str]:
@@ -232,13 +269,13 @@ async def _delete_table(clients: Clients, name: str) -> bool:
 
 async def teardown_command(settings: Settings, *, force: bool = False) -> int:
     """`cbas teardown [--force]`: 0 when everything is gone, 1 when refused or unfinished."""
-    async with open_clients(settings) as clients, open_account_clients(settings) as accounts:
+    async with open_region_clients(settings) as clients, open_region_accounts(settings) as accounts:
         try:
-            deleted = await teardown(clients, accounts, settings, force=force)
+            deleted = await teardown_regions(clients, accounts, settings, force=force)
         except (JobsLive, StillInUse) as exc:
             print(f"cbas: teardown: {exc}", file=sys.stderr)
             return 1
     for name in deleted:
         print(f"deleted {name}")
-    print(f"deployment {settings.deployment!r} in {settings.region} is gone")
+    print(f"deployment {settings.deployment!r} in {', '.join(settings.all_regions)} is gone")
     return 0

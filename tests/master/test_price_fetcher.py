@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cbas_async.aws import Clients
 from cbas_async.bus import Bus
 from cbas_async.events import Event, PricesUpdated
-from cbas_async.master.price_fetcher import PriceFetcher, open_price_feed, open_price_source
+from cbas_async.master.price_fetcher import (
+    PriceFetcher,
+    open_price_feed,
+    open_price_source,
+    open_region_prices,
+)
+from cbas_async.master.region_placement import region_price_feeds
 from cbas_async.settings import Settings
 from cbas_async.spot.eras import BID_ERA, CURRENT_ERA
 from cbas_async.spot.pricebook import PriceBook, ondemand_prices
@@ -160,3 +167,51 @@ def test_settings_read_the_spot_variables(tmp_path: Path) -> None:
     assert settings.trace_epoch == WALL
     assert settings.price_refresh_s == 60.0
     assert Settings.from_env(settings.to_env()).trace_epoch == WALL
+
+
+def ondemand_by_region(tmp: Path) -> Path:
+    path = tmp / "ondemand.csv"
+    path.write_text(
+        "region,instance_type,product_description,price_usd_per_hour,as_of\n"
+        "us-east-1,c5.large,Linux/UNIX,0.085,2021-01-01\n"
+        "us-west-2,c5.large,Linux/UNIX,0.095,2021-01-01\n"
+    )
+    return path
+
+
+async def test_each_region_has_its_own_book_and_fetcher(tmp_path: Path, clients: Clients) -> None:
+    clock = FakeClock(WALL)
+    settings = Settings(
+        regions=("us-east-1", "us-west-2"),
+        price_trace=write_trace(tmp_path),
+        ondemand_csv=ondemand_by_region(tmp_path),
+        trace_epoch=WALL,
+    )
+    own = await open_price_feed(settings, ec2=clients.ec2, bus=Bus(), clock=clock)
+    ec2 = {"us-east-1": clients.ec2, "us-west-2": clients.ec2}
+    prices = await open_region_prices(settings, own=own, ec2=ec2, bus=Bus(), clock=clock)
+    assert prices.books["us-east-1"] is own.book  # the book today's placement uses
+    assert prices.books["us-west-2"].ondemand["c5.large"] == 0.095
+    assert [f.name for f in prices.other_fetchers] == ["price-fetcher:us-west-2"]
+    assert prices.books["us-west-2"].updated_at == WALL  # fetched once before placing
+    alone = settings.replace(regions=())
+    single = await open_region_prices(alone, own=own, ec2=ec2, bus=Bus(), clock=clock)
+    assert (single.books, single.other_fetchers) == ({"us-east-1": own.book}, [])
+
+
+async def test_the_master_prices_other_regions_through_their_ec2(
+    tmp_path: Path, settings: Settings, clients: Clients
+) -> None:
+    clock = FakeClock(WALL)
+    west = settings.replace(
+        region="us-west-2",
+        regions=("us-east-1", "us-west-2"),
+        ondemand_csv=ondemand_by_region(tmp_path),
+    )
+    own = await open_price_feed(west, ec2=clients.ec2, bus=Bus(), clock=clock)
+    async with AsyncExitStack() as stack:
+        prices = await region_price_feeds(stack, west, clients, own, Bus(), clock)
+        east = prices.books["us-east-1"]
+        assert east.ondemand["c5.large"] == 0.085
+        assert east.updated_at == WALL  # asked us-east-1's EC2 (moto's history is too old)
+        assert [f.name for f in prices.other_fetchers] == ["price-fetcher:us-east-1"]

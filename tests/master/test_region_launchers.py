@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 
 from cbas_async.account import open_account_clients, set_up_account
 from cbas_async.aws import Clients, open_region_clients
-from cbas_async.bootstrap import Resources, bootstrap
+from cbas_async.bootstrap import Resources, bootstrap, bucket_key, misc_value
 from cbas_async.bus import Bus
 from cbas_async.deployment import make_store
 from cbas_async.errors import ConfigError
@@ -33,7 +33,6 @@ from cbas_async.master.regions import (
     RegionParts,
     launchers,
     open_other_regions,
-    region_bucket_key,
     region_resources,
     region_watcher,
     swept,
@@ -59,7 +58,6 @@ from tests.master.test_region_watch import lease
 from tests.worker.helpers import eventually
 
 EAST, WEST = "us-east-1", "us-west-2"
-WEST_BUCKET = "test-west-bucket"
 
 
 @pytest.fixture
@@ -108,13 +106,7 @@ async def deployment(two: Settings) -> AsyncIterator[Deployment]:
     async with open_region_clients(two) as clients:
         home = await bootstrapped(clients[EAST], two)
         await bootstrapped(clients[WEST], two.in_region(WEST))
-        # the west region's own bucket, as bootstrap records it
-        west_s3 = clients[WEST].s3
-        await west_s3.create_bucket(
-            Bucket=WEST_BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
-        )
         store = make_store(clients[EAST], home)
-        await store.misc_put(region_bucket_key(WEST), {"value": WEST_BUCKET})
         others = await open_other_regions(clients, two)
         own = await make_launcher(clients[EAST], two, bucket=home.bucket)
         clock = FakeClock(datetime.now(UTC))
@@ -125,7 +117,8 @@ async def test_a_job_of_a_region_without_master_is_watched_from_another_and_swep
     deployment: Deployment, two: Settings
 ) -> None:
     d, tracker = deployment, HeartbeatTracker()
-    assert d.west.resources.bucket == WEST_BUCKET
+    west_bucket = await misc_value(d.clients[EAST], two, bucket_key(two, WEST))
+    assert d.west.resources.bucket == west_bucket != d.home.bucket
     assert d.west.resources.files_bucket == d.home.bucket  # inputs, outputs, logs stay home
     # the west master launched the job in its region, then died (it holds no lease)
     west = d.steps(two.in_region(WEST), "m-west", HeartbeatTracker()).scheduler
@@ -136,7 +129,7 @@ async def test_a_job_of_a_region_without_master_is_watched_from_another_and_swep
     request = first_allowed_type(WEST)(job)
     assert request is not None
     data = west.user_data(job, request)
-    assert (data.region, data.bucket) == (WEST, WEST_BUCKET)
+    assert (data.region, data.bucket) == (WEST, west_bucket)
     wests = d.west.resources
     assert (data.ping_queue_url, data.topic_arn) == (wests.ping_queue_url, wests.topic_arn)
     await d.clients[WEST].ec2.describe_instances(InstanceIds=[instance_id])  # it is there

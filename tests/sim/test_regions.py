@@ -12,12 +12,12 @@ import pytest
 from cbas_async.sim.catalog import make_policy
 from cbas_async.sim.oracle import optimum
 from cbas_async.sim.region_broker import RegionBroker
-from cbas_async.sim.region_scoring import MOVE_MARGIN, MoveCost, rank_regions, worth_moving
 from cbas_async.sim.simulator import planner_for, simulate, simulate_stepwise
 from cbas_async.sim.state import Workload
 from cbas_async.sim.trace import MarketTrace
 from cbas_async.spot.broker import PlacementChoice
 from cbas_async.spot.eras import CURRENT_ERA
+from cbas_async.spot.region_scoring import MOVE_MARGIN, MoveCost, rank_regions, worth_moving
 from tests.sim.synthetic import context, make_trace, run
 
 STEP_S = 600.0

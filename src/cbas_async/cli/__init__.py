@@ -50,7 +50,7 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if command == "fault":
         return daemons.run_loop(admin.fault(environ, args))
     if command == "bootstrap":
-        from cbas_async.account import bootstrap_command
+        from cbas_async.setup_regions import bootstrap_command
 
         return daemons.run_loop(
             bootstrap_command(settings, print_policies=args.print_policies, wheel=args.wheel)

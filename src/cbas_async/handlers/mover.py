@@ -82,19 +82,46 @@ class JobMover:
         return await self._move(job, JobState.INTERRUPTED, detail=detail, owned=True)
 
     async def requeue(
-        self, job: JobRecord, costs: Mapping[str, Any] | None = None
+        self,
+        job: JobRecord,
+        costs: Mapping[str, Any] | None = None,
+        *,
+        target_region: str | None = None,
+        release: bool = False,
     ) -> JobRecord | None:
         """INTERRUPTED -> PENDING with attempt + 1; `costs` (the interrupted attempt's
-        price) is written in the same transaction."""
+        price) is written in the same transaction, and so are the region the next launch
+        goes to (`target_region`), the end of a move asked of the attempt (`move_to`) and,
+        with `release`, the end of this master's ownership (that region's masters adopt it)."""
+        updates = dict(costs or {})
+        if target_region is not None:
+            updates["target_region"] = target_region
+        removes = (("owner",) if release else ()) + (("move_to",) if job.move_to else ())
+        detail = "re-queued from the last checkpoint"
         return await self._move(
             job,
             JobState.PENDING,
             source=JobState.INTERRUPTED,
-            updates=costs,
-            detail="re-queued from the last checkpoint",
+            updates=updates or None,
+            detail=detail if target_region is None else f"{detail}, for {target_region}",
             new_attempt=job.attempt + 1,
             owned=True,
+            removes=removes,
         )
+
+    async def request_move(self, job: JobRecord, region: str) -> bool:
+        """Ask the RUNNING attempt's worker to checkpoint and end the attempt so the job
+        moves to `region`; False when the attempt is no longer RUNNING."""
+        try:
+            await self._store.update_fields(
+                job.job_id,
+                attempt=job.attempt,
+                updates={"move_to": region},
+                states=(JobState.RUNNING,),
+            )
+        except StaleWrite:
+            return False
+        return True
 
     async def fail(self, job: JobRecord, reason: str) -> JobRecord | None:
         """Any live state -> FAILED, saying why (attempts used up, a launch refused)."""
@@ -113,6 +140,7 @@ class JobMover:
         detail: str | None = None,
         new_attempt: int | None = None,
         absent: tuple[str, ...] = (),
+        removes: tuple[str, ...] = (),
     ) -> JobRecord | None:
         try:
             return await self._store.transition(
@@ -128,6 +156,7 @@ class JobMover:
                 updates=updates,
                 detail=detail,
                 absent=absent,
+                removes=removes,
             )
         except StaleWrite:
             log.debug("move_lost_race", job_id=job.job_id, to_state=target.value)

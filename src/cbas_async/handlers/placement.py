@@ -29,7 +29,7 @@ from cbas_async.fleet.launcher import LaunchRequest
 from cbas_async.fleet.pools import Pool, PoolBook
 from cbas_async.jobs import JobSpec
 from cbas_async.records import JobPlacement, JobRecord, PricedAttempt
-from cbas_async.spot.broker import BrokerJob, choose_placement
+from cbas_async.spot.broker import DEFAULT_REGION, BrokerJob, choose_placement
 from cbas_async.spot.broker import PlacementChoice as BrokerPlacement
 from cbas_async.spot.pricebook import PriceBook
 
@@ -79,19 +79,8 @@ def broker_placer(
     def place(job: JobRecord) -> LaunchRequest | None:
         now, now_s = clock.now(), clock.monotonic()
         asked = broker_job(job, region=region, now=now)
-        cap = job.spec.max_price_usd_per_hour
         while asked.instance_types:
-            chosen = choose_placement(
-                job=asked,
-                history=book.history,
-                ondemand=book.ondemand,
-                hazard_per_hour=None,
-                now=now,
-                model=book.model,
-                unavailable=pools.unavailable(region, now_s, cap) if pools else None,
-                risk=pools.risk(region, now_s) if pools else None,
-                ondemand_unavailable=_ondemand_waiting(pools, region, asked, now_s),
-            )
+            chosen = broker_choice(asked, book=book, now=now, now_s=now_s, pools=pools)
             request = to_launch_request(chosen, job.spec)
             if not _waiting(pools, clock, request):
                 return request
@@ -100,6 +89,26 @@ def broker_placer(
         return None
 
     return place
+
+
+def broker_choice(
+    asked: BrokerJob, *, book: PriceBook, now: datetime, now_s: float, pools: PoolBook | None
+) -> BrokerPlacement:
+    """The broker's placement of `asked` in its region, with the book's prices at `now` and,
+    with `pools`, around the pools in back-off at `now_s` (monotonic) and their risk."""
+    region = asked.region or DEFAULT_REGION
+    cap = asked.max_price_usd_per_hour
+    return choose_placement(
+        job=asked,
+        history=book.history,
+        ondemand=book.ondemand,
+        hazard_per_hour=None,
+        now=now,
+        model=book.model,
+        unavailable=pools.unavailable(region, now_s, cap) if pools else None,
+        risk=pools.risk(region, now_s) if pools else None,
+        ondemand_unavailable=_ondemand_waiting(pools, region, asked, now_s),
+    )
 
 
 def pool_of(request: LaunchRequest) -> Pool:

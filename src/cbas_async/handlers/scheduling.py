@@ -28,6 +28,7 @@ from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.mover import JobMover
 from cbas_async.handlers.placement import Placer, job_placement
+from cbas_async.handlers.regions import RegionChooser
 from cbas_async.job_keys import KeyKeeper
 from cbas_async.messages import UserData
 from cbas_async.records import JobRecord
@@ -63,9 +64,11 @@ class Scheduler:
         costing: JobCosting | None = None,
         capacity: CapacityControl | None = None,
         keys: KeyKeeper | None = None,
+        regions: RegionChooser | None = None,
         region_resources: Mapping[str, Resources] | None = None,
     ) -> None:
         self._mover = mover
+        self._regions = regions  # None: one region, no target is chosen
         self._keys = keys  # None: workers run on their instance profile
         self._launchers = Launchers.of(launcher)  # a launch goes out in its request's region
         # each region's bucket, ping queue and topic, for the user data of launches there
@@ -216,8 +219,13 @@ class Scheduler:
             await self._fail(job, f"interrupted {job.attempt} times; max_attempts reached")
             return
         costs = await self._costing.cost_updates(job) if self._costing else None
-        if await self._mover.requeue(job, costs):
-            log.info("job_requeued", job_id=job.job_id, attempt=job.attempt + 1)
+        target = await self._regions.requeue_target(job) if self._regions else None
+        # another region's target: its masters adopt the job, so this one lets go
+        release = target is not None and target != self._settings.region
+        if await self._mover.requeue(job, costs, target_region=target, release=release):
+            log.info(
+                "job_requeued", job_id=job.job_id, attempt=job.attempt + 1, target_region=target
+            )
 
     async def _fail(self, job: JobRecord, reason: str) -> None:
         if await self._mover.fail(job, reason):

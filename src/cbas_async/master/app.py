@@ -32,7 +32,12 @@ from cbas_async.master.http import build_app
 from cbas_async.master.intake import events_poller, sns_intake, sns_verifier, subscribe_http
 from cbas_async.master.keys import open_keeper
 from cbas_async.master.ping_poller import PingPoller
-from cbas_async.master.price_fetcher import PriceFeed, open_price_feed
+from cbas_async.master.price_fetcher import PriceFeed, RegionPrices, open_price_feed
+from cbas_async.master.region_placement import (
+    make_move_checker,
+    make_region_chooser,
+    region_price_feeds,
+)
 from cbas_async.master.regions import (
     RegionParts,
     launchers,
@@ -101,13 +106,8 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         health = Health(clock=clock, lease_held=lambda: lease.held)
         bus = Bus()
         tracker = HeartbeatTracker()
-        cloud = Session(
-            settings,
-            clients,
-            resources,
-            store,
-            Sandbox(s3=clients.s3, bucket=resources.files_bucket),
-        )
+        sandbox = Sandbox(s3=clients.s3, bucket=resources.files_bucket)  # inputs, outputs, logs
+        cloud = Session(settings, clients, resources, store, sandbox)
         web_parts = parts_for_master(cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics)
         intake = sns_intake(settings, clients, resources, clock)
         app = http_app(settings, clients, resources, health, bus, clock, web_parts, intake=intake)
@@ -116,6 +116,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         )
         await subscribe_http(stack, settings, clients, resources, store)
         prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
+        region_prices = await region_price_feeds(stack, settings, clients, prices, bus, clock)
         launcher = await make_launcher(clients, settings, bucket=resources.bucket)
         others = await open_other_regions(regional, settings)
         capacity = await make_capacity(clients, settings, clock)
@@ -135,6 +136,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             launcher,
             capacity,
             keys=keys,
+            region_prices=region_prices,
             others=others,
         )
         components.append(events_poller(clients, resources, intake, bus, clock))
@@ -193,6 +195,7 @@ def _wire(
     capacity: CapacityControl,
     *,
     keys: KeyKeeper | None = None,
+    region_prices: RegionPrices | None = None,
     others: Mapping[str, RegionParts] | None = None,
 ) -> list[Component]:
     others = others or {}
@@ -200,6 +203,10 @@ def _wire(
     wake = asyncio.Event()
     mover = make_mover(store, clock, settings.master_id)
     everywhere = launchers(launcher, others)
+    books = region_prices.books if region_prices else {settings.region: prices.book}
+    regions = make_region_chooser(
+        settings, books=books, store=store, clock=clock, pools=capacity.pools
+    )
     handlers = make_event_handlers(
         store=store,
         mover=mover,
@@ -222,6 +229,7 @@ def _wire(
         costing=costing,
         capacity=capacity,
         keys=keys,
+        regions=regions,
         region_resources=region_resources(resources, others),
     )
     state_changes = make_state_change_handler(
@@ -246,6 +254,8 @@ def _wire(
         wake=wake,
         lease_held=lambda: lease.held,
         costing=costing,
+        regions=regions,
+        moves=make_move_checker(settings, regions, mover=mover, clock=clock),
     )
     poller = PingPoller(
         sqs=clients.sqs, queue_url=resources.ping_queue_url, bus=bus, clock=clock, health=health
@@ -257,6 +267,7 @@ def _wire(
         poller,
         supervisor,
         prices.fetcher,
+        *(region_prices.other_fetchers if region_prices else []),
     ]
     watcher = region_watcher(settings, store, others, bus=bus, clock=clock, health=health)
     components += [] if watcher is None else [watcher]  # one region: nothing to watch

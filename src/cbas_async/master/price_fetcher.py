@@ -1,9 +1,11 @@
 """The price fetcher: refreshes the master's `PriceBook` from a `PriceSource` every few
-minutes and publishes `PricesUpdated`; and the choice of source (EC2, or a replayed trace)."""
+minutes and publishes `PricesUpdated`; the choice of source (EC2, or a replayed trace); and
+one feed per region of the deployment, for placement across regions."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -42,8 +44,10 @@ class PriceFetcher:
         clock: Clock,
         interval_s: float,
         backfill: timedelta | None = None,
+        name: str = "price-fetcher",
     ) -> None:
         """`backfill`: how far back the first fetch reaches (None: all the source has)."""
+        self.name = name
         self._source = source
         self._book = book
         self._bus = bus
@@ -117,7 +121,7 @@ class PriceFeed:
 
 
 async def open_price_feed(
-    settings: Settings, *, ec2: EC2Client, bus: Bus, clock: Clock
+    settings: Settings, *, ec2: EC2Client, bus: Bus, clock: Clock, name: str = "price-fetcher"
 ) -> PriceFeed:
     """Build the feed and fetch once, so the first placements already see prices (a failed
     fetch only logs: placement then falls back to on-demand-capped spot)."""
@@ -129,6 +133,54 @@ async def open_price_feed(
         clock=clock,
         interval_s=settings.price_refresh_s,
         backfill=None if settings.price_trace else WARMUP,
+        name=name,
     )
     await fetcher.refresh()
     return PriceFeed(book, fetcher)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionPrices:
+    """A price feed per region of the deployment; `own` names this master's region, whose
+    feed is the one it places in and prices attempts with."""
+
+    own: str
+    feeds: Mapping[str, PriceFeed]
+
+    @property
+    def books(self) -> dict[str, PriceBook]:
+        return {region: feed.book for region, feed in self.feeds.items()}
+
+    @property
+    def other_fetchers(self) -> list[PriceFetcher]:
+        """The fetchers of the other regions (the own one already runs as today's)."""
+        return [feed.fetcher for region, feed in self.feeds.items() if region != self.own]
+
+
+async def open_region_prices(
+    settings: Settings,
+    *,
+    own: PriceFeed,
+    ec2: Mapping[str, EC2Client],
+    bus: Bus,
+    clock: Clock,
+) -> RegionPrices:
+    """`own` for this master's region and a feed for each other region of the deployment,
+    from that region's EC2 client in `ec2` (or, with `CBAS_PRICE_TRACE`, the trace with
+    that region's on-demand prices), each fetched once; one region: just `own`."""
+    others = [r for r in settings.all_regions if r != settings.region]
+    async with asyncio.TaskGroup() as group:
+        opening = {
+            region: group.create_task(
+                open_price_feed(
+                    settings.in_region(region),
+                    ec2=ec2[region],
+                    bus=bus,
+                    clock=clock,
+                    name=f"price-fetcher:{region}",
+                )
+            )
+            for region in others
+        }
+    feeds = {settings.region: own} | {region: task.result() for region, task in opening.items()}
+    return RegionPrices(own=settings.region, feeds=feeds)

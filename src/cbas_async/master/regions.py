@@ -3,21 +3,18 @@ resources and launcher it has in each (`RegionParts`), found once at start; and 
 runs there, the sweep of each region and the pollers of a region it watches
 (`master/region_watch.py`).
 
-A region's resources are found by `resolve_region`: today's `bootstrap.resolve` with the
-settings of that region (queues and topics keep their names in every region), and the
-region's own bucket, recorded in `misc` as `bucket:<region>` (the home bucket until
-bootstrap records one)."""
+A region's resources are found by `bootstrap.resolve_region`: its bucket (`misc`
+`bucket:<region>`), queues and topics, with the home region's bucket as `home_bucket`."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import structlog
 
 from cbas_async.aws import Clients
-from cbas_async.bootstrap import BUCKET_KEY, Resources, misc_value, resolve
+from cbas_async.bootstrap import Resources, resolve_region
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
 from cbas_async.components import Component
@@ -50,41 +47,29 @@ class RegionParts:
         return self.settings.region
 
 
-def region_bucket_key(region: str) -> str:
-    """The `misc` key of the bucket of a region other than the home region."""
-    return f"{BUCKET_KEY}:{region}"
-
-
-async def resolve_region(clients: Clients, settings: Settings, region: str) -> Resources:
-    """`region`'s resources, through `clients` of that region; `home_bucket` stays the
-    home region's. `LookupError` when something is missing."""
-    resources = await resolve(clients, settings.in_region(region))
-    if region == settings.home_region:
-        return resources
-    own = await misc_value(clients, settings, region_bucket_key(region))
-    return dataclasses.replace(resources, bucket=own or resources.bucket)
-
-
 async def open_other_regions(
     clients: Mapping[str, Clients], settings: Settings
 ) -> dict[str, RegionParts]:
     """The parts of every region but the master's own, by region; raises `ConfigError`
     when a region is not bootstrapped or has no launch configuration."""
     return {
-        region: await _open_region(clients[region], settings, region)
+        region: await _open_region(clients, settings, region)
         for region in settings.all_regions
         if region != settings.region
     }
 
 
-async def _open_region(clients: Clients, settings: Settings, region: str) -> RegionParts:
+async def _open_region(
+    clients: Mapping[str, Clients], settings: Settings, region: str
+) -> RegionParts:
     try:
         resources = await resolve_region(clients, settings, region)
     except LookupError as exc:
         raise ConfigError("CBAS_REGIONS", f"{region}: {exc}; run `cbas bootstrap`") from exc
     there = other_region_settings(settings, region)
-    launcher = await make_launcher(clients, there, bucket=resources.bucket, recorded=False)
-    return RegionParts(settings=there, clients=clients, resources=resources, launcher=launcher)
+    here = clients[region]
+    launcher = await make_launcher(here, there, bucket=resources.bucket, recorded=False)
+    return RegionParts(settings=there, clients=here, resources=resources, launcher=launcher)
 
 
 def launchers(own: Launcher, others: Mapping[str, RegionParts]) -> Launchers:

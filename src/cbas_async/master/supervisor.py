@@ -1,4 +1,8 @@
-"""The supervisor: on every tick, adopt orphaned jobs and move this master's jobs along."""
+"""The supervisor: on every tick, adopt orphaned jobs and move this master's jobs along.
+
+Across regions (a `RegionChooser`), adoption follows `handlers.regions.adoption`: a waiting
+job goes to its target region's masters, and is re-targeted first when its target has no
+live master; and with a `MoveChecker` this master's running jobs are weighed for a move."""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from cbas_async.clock import Clock
 from cbas_async.errors import JobNotFound
 from cbas_async.fleet.lease import owner_alive
 from cbas_async.handlers.costing import JobCosting
+from cbas_async.handlers.moves import MoveChecker
 from cbas_async.handlers.recovery import LostWorkerDetector
+from cbas_async.handlers.regions import Adoption, RegionChooser, adoption
 from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.sweeper import Sweeper
 from cbas_async.loops import every
@@ -46,8 +52,12 @@ class Supervisor:
         concurrency: int = 16,
         sweep_every: int = 5,
         costing: JobCosting | None = None,
+        regions: RegionChooser | None = None,
+        moves: MoveChecker | None = None,
     ) -> None:
         self._store = store
+        self._regions = regions  # None: one region, adoption as it always was
+        self._moves = moves
         self._scheduler = scheduler
         self._detector = detector
         self._sweeper = sweeper
@@ -83,18 +93,21 @@ class Supervisor:
         live = {job.job_id for job in jobs}
         self._detector.prune(live)
         self._scheduler.forget_launches(live)
-        mine = await self._adopt(jobs)
+        if self._moves is not None:
+            self._moves.keep_only(live)
+        regions = await self._regions.live() if self._regions is not None else set()
+        mine = await self._adopt(jobs, regions)
         async with asyncio.TaskGroup() as group:
             for job in mine:
                 if stopping is not None and stopping.is_set():
                     break
-                group.create_task(self._step(job))
+                group.create_task(self._step(job, regions))
         await self._cost_finished(mine)
         self._ticks += 1
         if self._ticks % self._sweep_every == 0:
             await self._sweeper.sweep_once()
 
-    async def _step(self, job: JobRecord) -> None:
+    async def _step(self, job: JobRecord, regions: set[str]) -> None:
         async with self._slots:
             try:
                 if job.state is JobState.PENDING:
@@ -102,7 +115,9 @@ class Supervisor:
                 elif job.state is JobState.INTERRUPTED:
                     await self._scheduler.requeue(job)
                 elif not await self._scheduler.relaunch(job):
-                    await self._detector.check(job)
+                    lost = await self._detector.check(job)
+                    if self._moves is not None and not lost:
+                        await self._moves.check(job, regions)
             except Exception:
                 log.exception("job_step_failed", job_id=job.job_id, state=job.state.value)
 
@@ -130,8 +145,9 @@ class Supervisor:
         except JobNotFound:
             return None
 
-    async def _adopt(self, jobs: list[JobRecord]) -> list[JobRecord]:
-        """This master's jobs, after claiming those without a live owner."""
+    async def _adopt(self, jobs: list[JobRecord], regions: set[str]) -> list[JobRecord]:
+        """This master's jobs, after claiming those without a live owner (across regions,
+        those the rule gives this master; `regions`: the live ones)."""
         now_s = self._clock.now().timestamp()
         alive: dict[str, bool] = {self._me: True}
         mine = []
@@ -143,7 +159,41 @@ class Supervisor:
                 if owner == self._me:
                     mine.append(job)
                 continue
-            if await self._store.set_owner(job.job_id, owner=self._me, expected_owner=owner):
-                log.info("job_adopted", job_id=job.job_id, previous_owner=owner)
-                mine.append(await self._store.get(job.job_id))
+            claimed = await self._claim(job, owner, regions)
+            if claimed is not None:
+                mine.append(claimed)
         return mine
+
+    async def _claim(
+        self, job: JobRecord, owner: str | None, regions: set[str]
+    ) -> JobRecord | None:
+        """Adopt a job without a live owner, or re-target it, as the rule says."""
+        chooser = self._regions
+        verdict = (
+            Adoption.ADOPT if chooser is None else adoption(job, own=chooser.own, live=regions)
+        )
+        if verdict is Adoption.LEAVE:
+            return None
+        if chooser is not None and verdict is Adoption.RETARGET:
+            return await self._retarget(job, owner, chooser, regions)
+        if not await self._store.set_owner(job.job_id, owner=self._me, expected_owner=owner):
+            return None
+        log.info("job_adopted", job_id=job.job_id, previous_owner=owner)
+        return await self._store.get(job.job_id)
+
+    async def _retarget(
+        self, job: JobRecord, owner: str | None, chooser: RegionChooser, regions: set[str]
+    ) -> JobRecord | None:
+        """Choose the job's region again; adopt it in the same write when it is this one."""
+        target = chooser.target(job, regions)
+        adopt = target == chooser.own
+        if not await self._store.set_target(
+            job.job_id,
+            region=target,
+            expected_version=job.version,
+            expected_owner=owner,
+            owner=self._me if adopt else None,
+        ):
+            return None
+        log.info("job_retargeted", job_id=job.job_id, target_region=target, adopted=adopt)
+        return await self._store.get(job.job_id) if adopt else None

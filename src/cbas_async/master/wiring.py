@@ -28,8 +28,10 @@ from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.heartbeats import HeartbeatHandler
 from cbas_async.handlers.interruptions import InterruptionHandler
 from cbas_async.handlers.mover import JobMover
+from cbas_async.handlers.moves import MoveChecker
 from cbas_async.handlers.placement import Placer
 from cbas_async.handlers.recovery import LostWorkerDetector
+from cbas_async.handlers.regions import RegionChooser
 from cbas_async.handlers.scheduling import Scheduler
 from cbas_async.handlers.statechanges import StateChangeHandler
 from cbas_async.handlers.sweeper import Sweeper
@@ -142,6 +144,7 @@ def make_job_steps(
     costing: JobCosting | None = None,
     capacity: CapacityControl | None = None,
     keys: KeyKeeper | None = None,
+    regions: RegionChooser | None = None,
     region_resources: Mapping[str, Resources] | None = None,
 ) -> JobSteps:
     """`launcher`: one per region (`Launchers`), or one for every region; `resources`
@@ -158,6 +161,7 @@ def make_job_steps(
         costing=costing,
         capacity=capacity,
         keys=keys,
+        regions=regions,
         region_resources=region_resources,
     )
     detector = LostWorkerDetector(
@@ -214,6 +218,8 @@ def make_supervisor(
     lease_held: Callable[[], bool] = lambda: True,
     costing: JobCosting | None = None,
     sweep_every: int = 5,
+    regions: RegionChooser | None = None,
+    moves: MoveChecker | None = None,
 ) -> Supervisor:
     return Supervisor(
         store=store,
@@ -228,4 +234,6 @@ def make_supervisor(
         lease_held=lease_held,
         sweep_every=sweep_every,
         costing=costing,
+        regions=regions,
+        moves=moves,
     )

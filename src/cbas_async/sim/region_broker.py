@@ -1,5 +1,5 @@
 """The broker across regions, as a simulator policy: `BrokerPolicy`'s rules, with each plan
-chosen over every region (`region_scoring.py`) and proactive moves of running jobs.
+chosen over every region (`spot/region_scoring.py`) and proactive moves of running jobs.
 
 - Planning: the production broker's placement in each region (`choose_placement` with the
   job's region set), ranked by expected cost to finish plus, for a region other than the
@@ -20,15 +20,15 @@ import numpy as np
 from cbas_async.sim.broker_policy import BrokerPolicy
 from cbas_async.sim.policy import PolicyContext
 from cbas_async.sim.progress import spare_s
-from cbas_async.sim.region_scoring import (
+from cbas_async.sim.state import BoolArray, SimState
+from cbas_async.spot.history import PriceHistory
+from cbas_async.spot.region_scoring import (
     MOVE_MARGIN,
     MoveCost,
     RegionOption,
     rank_regions,
     worth_moving,
 )
-from cbas_async.sim.state import BoolArray, SimState
-from cbas_async.spot.history import PriceHistory
 
 
 class RegionBroker(BrokerPolicy):
