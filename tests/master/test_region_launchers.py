@@ -26,9 +26,7 @@ from cbas_async.fleet.launcher import Launcher, Launchers
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.placement import first_allowed_type
 from cbas_async.handlers.sweeper import Sweeper, SweptRegion, subscription_key
-from cbas_async.master.app import open_master
 from cbas_async.master.health import Health
-from cbas_async.master.region_watch import RegionWatcher
 from cbas_async.master.regions import (
     RegionParts,
     launchers,
@@ -172,16 +170,8 @@ async def test_a_job_of_a_region_without_master_is_watched_from_another_and_swep
     assert (requeued.attempt, requeued.owner) == (2, "m-east")
     history = [e.to_state.value for e in await d.store.events(job_id)]
     assert history[-2:] == ["INTERRUPTED", "PENDING"]
-    # one moto deployment of two regions costs seconds to make: more checks on it
+    # one moto deployment of two regions costs seconds to make: the sweeper's check on it too
     await sweeper_stops_finished_instances_in_every_region(d, two)
-    await master_has_a_launcher_and_a_watcher_for_the_other_region(two)
-
-
-async def master_has_a_launcher_and_a_watcher_for_the_other_region(two: Settings) -> None:
-    async with open_master(two.replace(master_id="m-east-2", http_port=0)) as master:
-        assert set(master.others) == {WEST}
-        assert master.others[WEST].launcher.region == WEST
-        assert [c.name for c in master.components].count(RegionWatcher.name) == 1
 
 
 async def sweeper_stops_finished_instances_in_every_region(d: Deployment, two: Settings) -> None:
