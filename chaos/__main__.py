@@ -28,6 +28,12 @@ def parse(argv: list[str]) -> ChaosOptions:
         "--capacity-outages", type=int, default=8, help="EC2 pools without capacity for a while"
     )
     parser.add_argument("--quota-outages", type=int, default=4, help="EC2 vCPU quota outages")
+    parser.add_argument(
+        "--regions", default="", help="R1,R2: a deployment across regions, a master in each"
+    )
+    parser.add_argument(
+        "--region-outages", type=int, default=0, help="every master of a region killed a while"
+    )
     parser.add_argument("--seed", default="", help="default: random (printed)")
     parser.add_argument("--concurrency", type=int, default=10, help="jobs live at once")
     parser.add_argument("--timeout", type=float, default=None, help="seconds for the run")
@@ -43,6 +49,8 @@ def parse(argv: list[str]) -> ChaosOptions:
         storage_outages=args.storage_outages,
         capacity_outages=args.capacity_outages,
         quota_outages=args.quota_outages,
+        regions=tuple(r.strip() for r in args.regions.split(",") if r.strip()),
+        region_outages=args.region_outages,
         seed=seed,
         home=home,
         concurrency=args.concurrency,

@@ -64,6 +64,8 @@ class Driver:
             await self._submit(self._queue.popleft())
         await self._cancel_due()
         await self._refresh()
+        if self._injector.regions is not None:
+            self._injector.done["region_back"] += await self._injector.regions.restore_due()
         await self._inject_due()
 
     async def _submit(self, plan: JobPlan) -> None:

@@ -22,6 +22,7 @@ from cbas_async.local.faults import FaultGate
 from cbas_async.local.hypervisor import Hypervisor
 from cbas_async.local.interrupter import Interrupter, spot_warning
 from chaos.masters import Masters
+from chaos.region_faults import RegionMasters
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns import SNSClient
@@ -36,6 +37,7 @@ BUDGETED = (
     "storage_outage",
     "capacity_outage",
     "quota_outage",
+    "region_outage",
 )
 OUTAGE_SERVICES = (("s3",), ("dynamodb",), ("s3", "dynamodb"))
 QUOTA_VCPUS = (0, 2, 4, 8)  # live vCPUs allowed per market during a quota outage
@@ -83,8 +85,10 @@ class FaultInjector:
         zones: tuple[str, ...] = (),
         instance_types: tuple[str, ...] = ("c5.large",),
         second_master_p: float = 0.3,
+        regions: RegionMasters | None = None,
     ) -> None:
         self._rng = rng
+        self.regions = regions  # a run across regions: its masters by region
         self._hypervisor = hypervisor
         self._interrupter = interrupter
         self._masters = masters
@@ -117,6 +121,8 @@ class FaultInjector:
                 return self.capacity_outage()
             case "quota_outage":
                 return self.quota_outage()
+            case "region_outage":
+                return await self.region_outage()
             case _:
                 raise ValueError(kind)
 
@@ -149,6 +155,10 @@ class FaultInjector:
 
     async def kill_master(self) -> bool:
         """kill -9 one live master, start another; sometimes two run side by side."""
+        if self.regions is not None:
+            self.done["master_kill"] += await self.regions.kill_one()
+            self.done["two_masters_at_once"] += len(self._masters.live) > len(self.regions.regions)
+            return True
         live = self._masters.live
         if live:
             await self._masters.kill(self._rng.choice(live))
@@ -158,6 +168,13 @@ class FaultInjector:
             await self._masters.start()
             self.done["master_start"] += 1
         self.done["two_masters_at_once"] += len(self._masters.live) > 1
+        return True
+
+    async def region_outage(self) -> bool:
+        """Every master of one region killed for a while (runs across regions only)."""
+        if self.regions is None or not await self.regions.outage():
+            return False
+        self.done["region_outage"] += 1
         return True
 
     def storage_outage(self) -> bool:

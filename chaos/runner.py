@@ -10,17 +10,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cbas_async.aws import open_region_clients
 from cbas_async.clock import SystemClock
 from cbas_async.deployment import Session, open_session
 from cbas_async.fleet.tags import tag_value
 from cbas_async.local.cloud import open_local_cloud
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
+from cbas_async.states import JobState
 from chaos import invariants
 from chaos.driver import Driver
 from chaos.faults import BUDGETED, FaultInjector, FaultSchedule
 from chaos.masters import Masters
 from chaos.observer import Observations, Observer
+from chaos.region_faults import RegionMasters
 from chaos.workload import JobPlan, plan_workload, write_specs
 
 OBSERVER_KEY = "chaos-observer"
@@ -37,6 +40,8 @@ class ChaosOptions:
     storage_outages: int = 12
     capacity_outages: int = 0
     quota_outages: int = 0
+    regions: tuple[str, ...] = ()  # several: a deployment across them, a master in each
+    region_outages: int = 0  # every master of one region killed for a while
     concurrency: int = 10
     timeout_s: float | None = None  # default: scales with the number of jobs
 
@@ -49,6 +54,7 @@ class ChaosOptions:
             self.storage_outages,
             self.capacity_outages,
             self.quota_outages,
+            self.region_outages,
         )
         return dict(zip(BUDGETED, counts, strict=True))
 
@@ -59,6 +65,11 @@ class ChaosOptions:
             f"--master-kills {self.master_kills} --interruptions {self.interruptions} "
             f"--storage-outages {self.storage_outages} --capacity-outages "
             f"{self.capacity_outages} --quota-outages {self.quota_outages} --seed {self.seed}"
+            + (
+                f" --regions {','.join(self.regions)} --region-outages {self.region_outages}"
+                if self.regions
+                else ""
+            )
         )
 
 
@@ -93,9 +104,11 @@ class ChaosReport:
         return "\n".join(lines)
 
 
-def chaos_settings(home: Path) -> Settings:
+def chaos_settings(home: Path, regions: tuple[str, ...] = ()) -> Settings:
     """Short timeouts so kills are noticed in seconds (as in the end-to-end tests)."""
     return Settings(
+        regions=regions,
+        region=regions[0] if regions else "us-east-1",
         deployment="chaos",
         home=home,
         heartbeat_interval_s=0.5,
@@ -124,13 +137,20 @@ async def run_chaos(options: ChaosOptions) -> ChaosReport:
     exempt = frozenset({OBSERVER_KEY})  # the harness's own calls never fail
     async with (
         open_local_cloud(
-            chaos_settings(options.home), clock=clock, fault_exempt_keys=exempt
+            chaos_settings(options.home, options.regions),
+            clock=clock,
+            fault_exempt_keys=exempt,
         ) as cloud,
         open_session(observer_settings(cloud.settings)) as session,
     ):
         # moto's tracebacks when it delivers SNS to a master killed with -9 are expected
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
         masters = Masters(cloud.env, options.home)
+        regions = (
+            RegionMasters(masters=masters, regions=options.regions, rng=rng, clock=clock)
+            if len(options.regions) > 1
+            else None
+        )
         injector = FaultInjector(
             rng=rng,
             hypervisor=cloud.hypervisor,
@@ -145,6 +165,7 @@ async def run_chaos(options: ChaosOptions) -> ChaosReport:
             clock=clock,
             zones=await _zones(session),
             instance_types=_instance_types(plans),
+            regions=regions,
         )
         observer = Observer(hypervisor=cloud.hypervisor, store=session.store, clock=clock)
         driver = Driver(
@@ -162,15 +183,16 @@ async def run_chaos(options: ChaosOptions) -> ChaosReport:
             for part in (*cloud.parts, observer):
                 tg.create_task(part.run(stopping))
             try:
-                await masters.start()
+                await (regions.start_all() if regions is not None else masters.start())
                 await driver.run(timeout_s)
             finally:
                 await masters.stop_all()
                 stopping.set()
         allowance_s = cloud.settings.lease_ttl_s + cloud.settings.scaled_notice_s
         verdicts = await check(session, driver.submitted, observer.seen, allowance_s)
+        used = await regions_used(session, list(driver.submitted)) if regions else Counter()
     kinds = Counter(plan.kind for plan in plans)
-    faults = injector.done + injector.injected_errors()
+    faults = injector.done + injector.injected_errors() + used
     return ChaosReport(options, verdicts, faults, kinds, clock.monotonic() - started)
 
 
@@ -193,19 +215,36 @@ async def check(
 
 
 async def _launched_attempts(session: Session) -> dict[str, set[int]]:
-    """The attempts of each job EC2 has (or had: terminated) an instance for, by its tags."""
+    """The attempts of each job EC2 has (or had: terminated) an instance for, by its tags,
+    in every region of the deployment."""
     launched: dict[str, set[int]] = {}
-    pages = session.clients.ec2.get_paginator("describe_instances").paginate(
-        Filters=[{"Name": "tag:cbas:deployment", "Values": [session.settings.deployment]}]
-    )
-    async for page in pages:
-        for reservation in page.get("Reservations", []):
-            for instance in reservation.get("Instances", []):
-                job_id = tag_value(dict(instance), "cbas:job_id")
-                attempt = tag_value(dict(instance), "cbas:attempt")
-                if job_id and attempt:
-                    launched.setdefault(job_id, set()).add(int(attempt))
+    async with open_region_clients(session.settings) as regions:
+        for clients in regions.values():
+            pages = clients.ec2.get_paginator("describe_instances").paginate(
+                Filters=[{"Name": "tag:cbas:deployment", "Values": [session.settings.deployment]}]
+            )
+            async for page in pages:
+                for reservation in page.get("Reservations", []):
+                    for instance in reservation.get("Instances", []):
+                        job_id = tag_value(dict(instance), "cbas:job_id")
+                        attempt = tag_value(dict(instance), "cbas:attempt")
+                        if job_id and attempt:
+                            launched.setdefault(job_id, set()).add(int(attempt))
     return launched
+
+
+async def regions_used(session: Session, job_ids: list[str]) -> Counter[str]:
+    """Launches by region, and how many jobs launched in more than one region."""
+    used: Counter[str] = Counter()
+    for job_id in job_ids:
+        placed = [
+            e.placement.region
+            for e in await session.store.events(job_id)
+            if e.to_state is JobState.LAUNCHING and e.placement is not None
+        ]
+        used.update(f"launches_in_{region}" for region in placed)
+        used["jobs_in_two_regions"] += len(set(placed)) > 1
+    return used
 
 
 async def _zones(session: Session) -> tuple[str, ...]:

@@ -66,6 +66,7 @@ def moto() -> Iterator[MotoServer]:
 def moto_url(moto: MotoServer) -> Iterator[str]:
     yield moto.url
     moto.faults.clear()
+    moto.prices.clear()
     moto.reset()
 
 

@@ -56,6 +56,11 @@ async def test_the_master_assumes_the_worker_role_with_the_jobs_session_policy(
     assert keys.refresh_due(keys.expires_at - timedelta(seconds=REFRESH_AHEAD_S))
     assert keys.secret_access_key not in repr(keys)
     assert keys.session_token not in repr(keys)
+    # an attempt outside the home region: the job's files are in the home bucket
+    away = JobCredentialIssuer(sts=accounts.sts, role_arn=role, scope=scope, home_bucket="home")
+    await away.issue(JOB, 4)
+    assert json.loads(sent[-1]["Policy"]) == job_session_policy(scope, JOB, home_bucket="home")
+    assert sent[-1]["Policy"] != params["Policy"]
 
 
 async def test_an_unsafe_job_id_reaches_no_sts_call(

@@ -216,3 +216,22 @@ def test_priced_attempt_and_pointer_items_keep_their_fields() -> None:
     assert pointer.to_item() == {**STORED_ITEM["checkpoint"], "attempt": 1, "seq": 2}
     entry = PricedAttempt.model_validate(STORED_ITEM["cost_attempts"]["1"])
     assert set(entry.to_item()) == set(STORED_ITEM["cost_attempts"]["1"])
+
+
+def test_a_move_between_regions_round_trips_and_old_items_carry_none_of_it() -> None:
+    old = JobRecord.from_item(STORED_ITEM)
+    assert (old.move_to, old.placement and old.placement.transfer_usd) == (None, None)
+    assert old.cost.attempts[1].transfer_usd is None
+    assert not {"move_to", "transfer_usd"} & (set(old.to_item()) | set(old.to_item()["placement"]))
+    assert "transfer_usd" not in old.to_item()["cost_attempts"]["1"]
+    assert old.placement is not None
+    placement = old.placement.model_copy(update={"region": "us-west-2", "transfer_usd": 0.02})
+    attempt = old.cost.attempts[1].model_copy(update={"region": "us-west-2", "transfer_usd": 0.02})
+    cost = old.cost.model_copy(update={"attempts": {1: attempt}})
+    moved = old.model_copy(update={"move_to": "us-west-2", "placement": placement, "cost": cost})
+    item = moved.to_item()
+    assert item["move_to"] == "us-west-2"
+    assert item["placement"]["transfer_usd"] == Decimal("0.02")
+    assert item["cost_attempts"]["1"]["transfer_usd"] == Decimal("0.02")
+    assert JobRecord.from_item(item) == moved
+    assert JobRecord.from_json(moved.to_json()) == moved

@@ -18,8 +18,17 @@ from cbas_async.session_policy import (
     packed,
     printed_policies,
 )
-from tests.iam_eval import Call, allows_session
-from tests.test_policies import BUCKET, COMMANDS, EXACT, PRINTED, QUEUE, SPOT_EVENTS, _table
+from tests.iam_eval import Call, allows, allows_session
+from tests.test_policies import (
+    BUCKET,
+    COMMANDS,
+    EXACT,
+    PRINTED,
+    QUEUE,
+    SETTINGS,
+    SPOT_EVENTS,
+    _table,
+)
 
 A, B = "j-20261206T120000-aaaaaaaa", "j-20261206T120000-aaaaaaaa0"  # B starts with A's id
 
@@ -118,3 +127,42 @@ def test_the_evaluator_takes_every_leading_key(keys: tuple[str, ...], allowed: b
     session = job_session_policy(EXACT, A)
     call = Call("dynamodb:UpdateItem", _table("jobs"), {"dynamodb:LeadingKeys": keys})
     assert allows_session(policy("worker", EXACT), session, call) is allowed
+
+
+# an attempt in us-west-2 of a deployment whose home region is us-east-1
+AWAY = Scope.of(
+    SETTINGS.replace(regions=("us-east-1", "us-west-2"), region="us-west-2"),
+    account="123456789012",
+    bucket="cbas-away0123456",
+)
+AWAY_BUCKET = "arn:aws:s3:::cbas-away0123456"
+
+
+def test_away_from_home_the_files_are_at_home_and_the_checkpoints_here() -> None:
+    session = job_session_policy(AWAY, A, home_bucket="cbas-0123456789ab")
+    checkpoint = f"jobs/{A}/checkpoints/2-1/state.tar.zst"
+    allowed = [
+        Call("s3:GetObject", f"{BUCKET}/jobs/{A}/input/a.txt"),
+        Call("s3:PutObject", f"{BUCKET}/jobs/{A}/output/out.txt"),
+        Call("s3:PutObject", f"{BUCKET}/jobs/{A}/logs/0002/stdout.000001"),
+        Call("s3:ListBucket", BUCKET, {"s3:prefix": f"jobs/{A}/logs/"}),
+        Call("s3:PutObject", f"{AWAY_BUCKET}/{checkpoint}"),
+        Call("s3:GetObject", f"{AWAY_BUCKET}/{checkpoint}"),
+        Call("s3:DeleteObject", f"{AWAY_BUCKET}/{checkpoint}"),
+        Call("s3:ListBucket", AWAY_BUCKET, {"s3:prefix": f"jobs/{A}/checkpoints/"}),
+    ]
+    denied = [
+        Call("s3:PutObject", f"{AWAY_BUCKET}/jobs/{A}/output/out.txt"),  # files: home only
+        Call("s3:GetObject", f"{AWAY_BUCKET}/jobs/{B}/checkpoints/1-1/state.tar.zst"),
+        Call("s3:GetObject", f"{BUCKET}/jobs/{B}/input/a.txt"),
+        Call("s3:ListBucket", AWAY_BUCKET, {"s3:prefix": f"jobs/{B}/"}),
+        Call("s3:GetObject", f"arn:aws:s3:::elsewhere/jobs/{A}/input/a.txt"),
+    ]
+    assert [allows(session, call) for call in allowed] == [True] * len(allowed)
+    assert [allows(session, call) for call in denied] == [False] * len(denied)
+    long_id = "j-" + "x" * 126
+    assert len(packed(job_session_policy(AWAY, long_id, home_bucket="b" * 63))) <= PACKED_LIMIT
+
+
+def test_at_home_the_session_policy_is_as_before() -> None:
+    assert job_session_policy(EXACT, A, home_bucket=EXACT.bucket) == job_session_policy(EXACT, A)

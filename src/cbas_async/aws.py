@@ -39,6 +39,11 @@ class Clients:
     ec2: EC2Client
     dynamo: DynamoClient
     http: aiohttp.ClientSession
+    # RunInstances only: one try, no retry inside botocore. A refusal (EC2 answers
+    # InsufficientInstanceCapacity with a 500, which botocore retries for most of a minute)
+    # reaches the master at once; the master tries a failed launch again at its next tick,
+    # under the same ClientToken.
+    ec2_launch: EC2Client | None = None
 
 
 @asynccontextmanager
@@ -58,6 +63,8 @@ async def open_clients(
         sqs = await stack.enter_async_context(session.create_client("sqs", **kwargs))  # type: ignore[call-overload]
         sns = await stack.enter_async_context(session.create_client("sns", **kwargs))  # type: ignore[call-overload]
         ec2 = await stack.enter_async_context(session.create_client("ec2", **kwargs))  # type: ignore[call-overload]
+        once = _client_kwargs(settings, {"mode": "standard", "total_max_attempts": 1})
+        ec2_launch = await stack.enter_async_context(session.create_client("ec2", **once))  # type: ignore[call-overload]
         http = await stack.enter_async_context(aiohttp.ClientSession())
         dynamo = DynamoClient(
             AIOHTTP(http),
@@ -67,7 +74,9 @@ async def open_clients(
             numeric_type=decimal.Decimal,
             throttle_config=policy.dynamo_retry(settings.aws_retry_s),
         )
-        yield Clients(s3=s3, sqs=sqs, sns=sns, ec2=ec2, dynamo=dynamo, http=http)
+        yield Clients(
+            s3=s3, sqs=sqs, sns=sns, ec2=ec2, dynamo=dynamo, http=http, ec2_launch=ec2_launch
+        )
 
 
 @asynccontextmanager

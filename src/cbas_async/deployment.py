@@ -69,5 +69,5 @@ async def open_session(settings: Settings) -> AsyncIterator[Session]:
         except (ClientError, ResponseParserError) as exc:
             raise CloudUnreachable(endpoint, str(exc)) from exc
         store = make_store(clients, resources)
-        sandbox = Sandbox(s3=clients.s3, bucket=resources.bucket)
+        sandbox = Sandbox(s3=clients.s3, bucket=resources.files_bucket)
         yield Session(settings, clients, resources, store, sandbox)

@@ -47,19 +47,28 @@ class JobCredentialIssuer:
     """Issues session credentials scoped to one job (the master's side)."""
 
     def __init__(
-        self, *, sts: STSClient, role_arn: str, scope: Scope, duration_s: int = CHAINED_MAX_S
+        self,
+        *,
+        sts: STSClient,
+        role_arn: str,
+        scope: Scope,
+        duration_s: int = CHAINED_MAX_S,
+        home_bucket: str | None = None,
     ) -> None:
+        """`home_bucket`: the job's files when `scope` is of another region than the home
+        region (`session_policy.job_session_grants`)."""
         if not 900 <= duration_s <= CHAINED_MAX_S:
             raise ValueError(f"duration_s {duration_s}: STS takes 900 to {CHAINED_MAX_S}")
         self._sts = sts
         self._role_arn = role_arn
         self._scope = scope
         self._duration_s = duration_s
+        self._home_bucket = home_bucket
 
     async def issue(self, job_id: str, attempt: int) -> JobCredentials:
         """Keys for `attempt` of `job_id`; raises ValueError for an id a policy cannot name
         safely, botocore's ClientError when STS refuses."""
-        policy = packed(job_session_policy(self._scope, job_id))
+        policy = packed(job_session_policy(self._scope, job_id, home_bucket=self._home_bucket))
         if len(policy) > PACKED_LIMIT:
             raise ValueError(f"session policy of {job_id!r} is {len(policy)} characters")
         answer = await self._sts.assume_role(

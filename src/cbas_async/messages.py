@@ -6,9 +6,9 @@ message is logged and dropped, never a crash.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cbas_async.errors import InvalidMessage
 
@@ -23,7 +23,11 @@ class _Message(BaseModel):
 
 
 class UserData(_Message):
-    """What a worker finds in its instance's user data: its job and where everything is."""
+    """What a worker finds in its instance's user data: its job and where everything is.
+
+    `region` and `bucket` are where the instance runs: its checkpoints go there. The job's
+    inputs, outputs and logs are in `home_bucket` of `home_region`, where the tables are
+    too; user data without them (older masters) means the same region and bucket."""
 
     version: Literal[1] = 1
     job_id: str = Field(min_length=1, max_length=128)
@@ -51,6 +55,19 @@ class UserData(_Message):
     # set: the master writes this attempt's session keys there (`job_keys.py`); "": the
     # worker runs on its instance profile
     credentials_table: str = ""
+    home_region: str = ""  # filled from `region` when absent
+    home_bucket: str = ""  # filled from `bucket` when absent
+
+    @model_validator(mode="before")
+    @classmethod
+    def _home_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        for home, own in (("home_region", "region"), ("home_bucket", "bucket")):
+            if not filled.get(home) and own in filled:
+                filled[home] = filled[own]
+        return filled
 
 
 class Ping(_Message):

@@ -103,6 +103,8 @@ class JobPlacement(Stored):
     max_price_usd_per_hour: float | None = None
     checkpoint_interval_s: float
     instance_id: str | None = None
+    # the checkpoint's copy from another region's bucket made for this launch; None: none
+    transfer_usd: float | None = None
 
 
 class PricedAttempt(Stored):
@@ -121,6 +123,7 @@ class PricedAttempt(Stored):
     cost_usd: float
     ondemand_usd: float
     work_redone_s: float
+    transfer_usd: float | None = None  # checkpoint copies between regions; None: none moved
 
 
 # JobCost's field -> the job item's attribute

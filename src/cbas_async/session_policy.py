@@ -20,32 +20,49 @@ EXAMPLE_JOB_ID = "j-20261206T120000-0123abcd"
 PACKED_LIMIT = 2048  # STS refuses a larger session policy (its packed size also counts)
 
 
-def job_session_grants(scope: Scope, job_id: str) -> list[Grant]:
+def job_session_grants(scope: Scope, job_id: str, *, home_bucket: str | None = None) -> list[Grant]:
     """The calls of `policies.worker_grants`, on job `job_id` only. Raises ValueError for
-    an id that would widen a pattern (a wildcard or a `/`)."""
+    an id that would widen a pattern (a wildcard or a `/`).
+
+    `home_bucket`, when another than `scope.bucket` (an attempt outside the home region),
+    holds the job's inputs, outputs and logs: there the session gets the job's prefix, and
+    in its own bucket only the job's checkpoints (`jobs/<id>/checkpoints/`). (Naming the
+    three areas at home would not fit STS's 2048 characters with the longest job id.)"""
     if not _JOB_ID.fullmatch(job_id):
         raise ValueError(f"not a job id: {job_id!r}")
     own_key = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": job_id}}
     prefix = f"jobs/{job_id}/"
     files = ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject")
     record = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+    buckets, objects = _file_resources(scope, prefix, home_bucket)
     return [
         Grant("OwnRecord", record, (scope.jobs_arn,), own_key),
         Grant("OwnHistory", ("dynamodb:PutItem",), (scope.events_arn,), own_key),
         Grant(
-            "ListOwnFiles",
-            ("s3:ListBucket",),
-            (scope.bucket_arn,),
-            {"StringLike": {"s3:prefix": f"{prefix}*"}},
+            "ListOwnFiles", ("s3:ListBucket",), buckets, {"StringLike": {"s3:prefix": f"{prefix}*"}}
         ),
-        Grant("OwnFiles", files, (f"{scope.bucket_arn}/{prefix}*",)),
+        Grant("OwnFiles", files, objects),
         Grant("Ping", ("sqs:SendMessage",), (scope.queue_arn,)),
         Grant("Commands", ("sns:Subscribe", "sns:Unsubscribe"), (scope.topic_arn(scope.topic),)),
     ]
 
 
-def job_session_policy(scope: Scope, job_id: str) -> dict[str, Any]:
-    return document(job_session_grants(scope, job_id))
+def _file_resources(
+    scope: Scope, prefix: str, home_bucket: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The buckets the session may list (under the job's prefix) and the objects it may
+    touch: the job's prefix in one bucket, or that at home and its checkpoints here."""
+    here = scope.bucket_arn
+    if home_bucket is None or home_bucket == scope.bucket:
+        return (here,), (f"{here}/{prefix}*",)
+    home = f"arn:{scope.partition}:s3:::{home_bucket}"
+    return (here, home), (f"{home}/{prefix}*", f"{here}/{prefix}checkpoints/*")
+
+
+def job_session_policy(
+    scope: Scope, job_id: str, *, home_bucket: str | None = None
+) -> dict[str, Any]:
+    return document(job_session_grants(scope, job_id, home_bucket=home_bucket))
 
 
 def packed(policy: dict[str, Any]) -> str:

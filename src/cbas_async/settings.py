@@ -13,7 +13,7 @@ import difflib
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
 from pydantic import AliasGenerator, Field, ValidationError, model_validator
@@ -35,8 +35,10 @@ from cbas_async.settings_types import (
     OptionalText,
     OptionalTime,
     Port,
+    Rate,
     Regions,
     Seconds,
+    Usd,
 )
 
 log = structlog.get_logger(__name__)
@@ -105,8 +107,8 @@ class Settings(BaseSettings):
     dmtcp_bin: OptionalPath = None  # a folder of DMTCP tools workers search before the host PATH
     # the most vCPUs of live workers; unset: the spot vCPU quota, else 256 (fleet/quotas.py)
     max_vcpus: OptionalCount = None
-    egress_usd_per_gib: Annotated[float, Field(ge=0)] = 0.02  # S3 out of a region (a move)
-    transfer_mib_s: Annotated[float, Field(gt=0)] = 100.0  # checkpoint copy between regions
+    egress_usd_per_gib: Usd = 0.02  # S3 out of a region (a move)
+    transfer_mib_s: Rate = 100.0  # checkpoint copy between regions
     move_check_s: Seconds = 300.0  # how often a running job is weighed for a move
     aws_access_key_id: OptionalText = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: OptionalText = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")

@@ -50,6 +50,8 @@ def deployment_name(value: str) -> str:
 
 
 Seconds = Annotated[float, Field(gt=0)]
+Rate = Annotated[float, Field(gt=0)]
+Usd = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=1)]
 Port = Annotated[int, Field(ge=0, le=65535)]
 OptionalText = Annotated[str | None, BeforeValidator(blank_is_none)]

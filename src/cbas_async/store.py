@@ -199,10 +199,12 @@ class JobStore(CheckpointPointers, MiscTable, TokenTable):
         expected_version: int,
         expected_owner: str | None,
         owner: str | None = None,
+        release: bool = False,
     ) -> bool:
         """Record the region the job's next launch goes to, fenced on the version and the
         owner read (not a transition: the version stays); with `owner`, claim the job in the
-        same write. False when the job changed since it was read."""
+        same write, with `release` give it up (that region's masters adopt it). False when
+        the job changed since it was read."""
         fence = (
             F("owner").does_not_exist()
             if expected_owner is None
@@ -211,6 +213,8 @@ class JobStore(CheckpointPointers, MiscTable, TokenTable):
         change = F("target_region").set(region)
         if owner is not None:
             change = change & F("owner").set(owner)
+        elif release:
+            change = change & F("owner").remove()
         try:
             await self._db.update_item(
                 self._jobs,

@@ -62,6 +62,9 @@ def _largest() -> UserData:
         checkpoint_every_hours=168,
         billing_hour_s=1.2345678901234567,
         master_id="m-" + "x" * 128,
+        credentials_table="c" * 255,
+        home_region="ap-southeast-11",
+        home_bucket="h" * 63,
     )
 
 

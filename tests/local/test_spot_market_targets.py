@@ -51,7 +51,7 @@ async def test_targets_combine_ec2_and_the_job_placement(
     instance_id = await launcher.launch(placement, _user_data(job.job_id))
     clock = FakeClock(NOW)
     hypervisor = Hypervisor(
-        ec2=clients.ec2,
+        ec2={"us-east-1": clients.ec2},
         imds=ImdsEmulator(clock=clock),
         deployment="test",
         worker_env={},
@@ -62,9 +62,9 @@ async def test_targets_combine_ec2_and_the_job_placement(
     process = await asyncio.create_subprocess_exec("true")
     await process.wait()
     hypervisor.instances[instance_id] = LocalInstance(
-        instance_id, job.job_id, 1, process, tmp_path / "log"
+        instance_id, job.job_id, 1, process, tmp_path / "log", region="us-east-1"
     )
-    targets = instance_targets(hypervisor=hypervisor, ec2=clients.ec2, store=store)
+    targets = instance_targets(hypervisor=hypervisor, ec2={"us-east-1": clients.ec2}, store=store)
     expected = Target(
         instance_id=instance_id,
         job_id=job.job_id,

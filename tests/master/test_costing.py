@@ -20,6 +20,7 @@ from cbas_async.handlers.costing import (
     JobCosting,
     attempt_spans,
     price_span,
+    total_cost,
     work_redone_s,
 )
 from cbas_async.handlers.placement import checkpointed_work_s, first_allowed_type, job_placement
@@ -365,3 +366,49 @@ async def test_each_attempt_is_priced_with_its_own_placement(store: JobStore) ->
     assert job.cost.work_redone_s == 400
     # what placement reads back: attempt 1 ran from 10 s to its checkpoint at 600 s
     assert checkpointed_work_s(job) == 590.0
+
+
+def test_an_attempts_checkpoint_copies_are_priced_and_in_the_spot_total() -> None:
+    copied = job_placement(PLACEMENT).model_copy(update={"transfer_usd": 0.25})
+    declined = HISTORY[6].model_copy(update={"placement": copied})
+    again = _event(7, S.PENDING, 1101, 2)  # EC2 declined; placed again, copied again
+    relaunched = _event(8, S.LAUNCHING, 1102, 2).model_copy(update={"placement": copied})
+    later = [e.model_copy(update={"seq": e.seq + 2}) for e in HISTORY[7:]]
+    spans = attempt_spans([*HISTORY[:6], declined, again, relaunched, *later])
+    assert [s.transfer_usd for s in spans] == [None, 0.5]
+    entries = {
+        s.attempt: price_span(s, placement=s.placement, book=_book(), pointers=[]) for s in spans
+    }
+    assert entries[2].transfer_usd == 0.5
+    assert (entries[2].region, entries[1].region) == ("us-east-1", None)  # None: not known
+    total = total_cost(entries, ondemand_usd_per_hour=0.085, model=CURRENT_ERA)
+    assert total.spot_usd == pytest.approx(entries[1].cost_usd + entries[2].cost_usd + 0.5)
+
+
+def test_a_declined_launch_neither_starts_the_attempt_nor_names_where_it_ran() -> None:
+    declined = HISTORY[6].model_copy(update={"placement": job_placement(PLACEMENT)})
+    again = _event(7, S.PENDING, 1101, 2)  # EC2 declined: no instance ran
+    relaunched = _event(8, S.LAUNCHING, 1500, 2).model_copy(
+        update={"placement": job_placement(OTHER_ZONE)}
+    )
+    later = [e.model_copy(update={"seq": e.seq + 2}) for e in HISTORY[7:]]
+    spans = attempt_spans([*HISTORY[:6], declined, again, relaunched, *later])
+    assert spans[1].start == T0 + timedelta(seconds=1500)
+    assert spans[1].placement == job_placement(OTHER_ZONE)
+
+
+def test_an_attempt_is_priced_with_the_book_of_the_region_it_ran_in() -> None:
+    west = LaunchRequest(
+        region="us-west-2",
+        zone="us-east-1a",  # the zone the test book knows; only the region picks the book
+        instance_type="c5.large",
+        max_price_usd_per_hour=0.085,
+        checkpoint_interval_s=300.0,
+    )
+    span = attempt_spans(HISTORY)[0]
+    costing = JobCosting(store=None, book=_book(0.036), books={"us-west-2": _book(0.072)})  # type: ignore[arg-type]
+    here = price_span(span, placement=job_placement(PLACEMENT), book=_book(0.036), pointers=[])
+    there_book = costing.book_of(job_placement(west))
+    there = price_span(span, placement=job_placement(west), book=there_book, pointers=[])
+    assert there.cost_usd == pytest.approx(2 * here.cost_usd)
+    assert costing.book_of(None) is costing.book_of(job_placement(PLACEMENT))

@@ -15,6 +15,7 @@ from cbas_async.fleet.launch_config import LaunchConfig
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.lease import MasterLease
 from cbas_async.fleet.tracker import HeartbeatTracker
+from cbas_async.handlers.scheduling import HAND_OVER_QUIET_S
 from cbas_async.handlers.sweeper import Sweeper
 from cbas_async.jobs import parse_spec
 from cbas_async.master.health import Health
@@ -53,7 +54,8 @@ def east(master_settings: Settings) -> Settings:
 
 
 class Region:
-    """One region's master: its lease and its supervisor, placing nothing itself."""
+    """One region's master: its lease and its supervisor, placing nothing itself (and, unless
+    `hand_over`, keeping the jobs it cannot place)."""
 
     def __init__(
         self,
@@ -63,6 +65,8 @@ class Region:
         resources: Resources,
         clock: FakeClock,
         prices: tuple[float, float],
+        *,
+        hand_over: bool = False,
     ) -> None:
         self.lease = MasterLease(
             store=store, master_id=settings.master_id, ttl_s=30, clock=clock, region=settings.region
@@ -79,6 +83,7 @@ class Region:
             resources=resources,
             clock=clock,
             regions=regions,
+            hand_over=hand_over,
         )
         sweeper = Sweeper(store=store, launcher=launcher, sns=None, topic_arn="", clock=clock)  # type: ignore[arg-type]
         self.supervisor: Supervisor = make_supervisor(
@@ -254,3 +259,45 @@ async def test_a_requeue_for_this_region_keeps_the_owner(store: JobStore, east: 
     assert (requeued.owner, requeued.target_region, requeued.move_to) == ("m-test", EAST, None)
     history = await store.events(job_id)
     assert history[-1].detail == f"re-queued from the last checkpoint, for {EAST}"
+
+
+async def test_a_job_no_pool_here_can_take_goes_to_another_region_once_a_quiet_time(
+    east: Settings, store: JobStore, launcher: Launcher, resources: Resources
+) -> None:
+    """East is cheaper but every pool there is in back-off (the placer finds none): its master
+    gives the job to west's, which cannot place it either and gives it back; east keeps it
+    until its quiet time is over, then hands it over again."""
+    clock = FakeClock(NOW)
+    west = east.replace(region=WEST, master_id="m-west")
+    here = Region(east, store, launcher, resources, clock, (0.030, 0.040), hand_over=True)
+    there = Region(west, store, launcher, resources, clock, (0.030, 0.040), hand_over=True)
+    assert await there.lease.renew_once()
+    job_id = await pending(store, clock)
+    await here.tick()  # targeted east and adopted, then handed over: no pool in east
+    job = await store.get(job_id)
+    assert (job.target_region, job.owner, job.state) == (WEST, None, JobState.PENDING)
+    await there.tick()  # west adopts it, finds no pool either, and hands it back
+    job = await store.get(job_id)
+    assert (job.target_region, job.owner) == (EAST, None)
+    await here.tick()  # east adopts it again, but hands it over only after its quiet time
+    assert (await store.get(job_id)).owner == "m-test"
+    await clock.advance(HAND_OVER_QUIET_S - 1)
+    await there.lease.renew_once()
+    await here.tick()
+    assert (await store.get(job_id)).owner == "m-test"
+    await clock.advance(2)
+    await there.lease.renew_once()
+    await here.tick()
+    job = await store.get(job_id)
+    assert (job.target_region, job.owner) == (WEST, None)
+
+
+async def test_with_no_other_live_region_a_job_stays_where_it_waits(
+    east: Settings, store: JobStore, launcher: Launcher, resources: Resources
+) -> None:
+    clock = FakeClock(NOW)
+    here = Region(east, store, launcher, resources, clock, (0.030, 0.040), hand_over=True)
+    job_id = await pending(store, clock)
+    await here.tick()
+    job = await store.get(job_id)
+    assert (job.target_region, job.owner, job.state) == (EAST, "m-test", JobState.PENDING)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -27,6 +28,9 @@ from cbas_async.web import WebParts, mount
 from cbas_async.web.auth import TokenStore
 from cbas_async.web.keys import ApiLimits
 from tests.integration.conftest import e2e  # noqa: F401 - the local cloud, for the browser test
+
+if TYPE_CHECKING:
+    from types_aiobotocore_ec2 import EC2Client
 
 MAX_BODY = 64 * 1024
 LIMITS = ApiLimits(
@@ -94,6 +98,15 @@ def web_app(cloud: Session, parts: WebParts, settings: Settings) -> web.Applicat
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
+    async with serve_api(settings) as served:
+        yield served
+
+
+@asynccontextmanager
+async def serve_api(
+    settings: Settings, price_ec2: Mapping[str, EC2Client] | None = None
+) -> AsyncIterator[Api]:
+    """The deployment bootstrapped in `settings.region`, and the web face serving it."""
     from cbas_async.aws import open_clients
     from cbas_async.bootstrap import bootstrap
 
@@ -109,6 +122,7 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
             tracker=HeartbeatTracker(),
             metrics=metrics,
             limits=LIMITS,
+            price_ec2=price_ec2,
         )
         app = web_app(cloud, parts, settings)
         async with HttpServer(app=app, host="127.0.0.1", port=0) as server:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cbas_async.clock import SystemClock
-from cbas_async.records import JobRecord
+from cbas_async.records import JobCost, JobPlacement, JobRecord
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
 
@@ -32,5 +32,32 @@ async def advance(store: JobStore, job_id: str, target: JobState, **updates: Any
             now=SystemClock().now(),
             actor="test",
             updates=updates if state is JobState.LAUNCHING and updates else None,
+        )
+    return job
+
+
+async def move_across_regions(
+    store: JobStore, job_id: str, first: JobPlacement, then: JobPlacement, priced: JobCost
+) -> JobRecord:
+    """A PENDING job's attempt 1 runs in `first`'s region and is interrupted; its attempt 2
+    is LAUNCHING in `then`'s, attempt 1 priced as `priced` says, as the master writes them."""
+    job = await store.get(job_id)
+    moves: list[tuple[JobState, dict[str, Any]]] = [
+        (JobState.LAUNCHING, {"updates": {"placement": first}}),
+        (JobState.RUNNING, {}),
+        (JobState.INTERRUPTED, {}),
+        (JobState.PENDING, {"new_attempt": 2, "updates": priced.to_item()}),
+        (JobState.LAUNCHING, {"updates": {"placement": then}}),
+    ]
+    for state, extra in moves:
+        job = await store.transition(
+            job_id,
+            {job.state},
+            state,
+            job.version,
+            now=SystemClock().now(),
+            actor="test",
+            attempt=job.attempt,
+            **extra,
         )
     return job

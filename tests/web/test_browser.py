@@ -1,6 +1,7 @@
 """The web UI in Debian's chromium (Playwright) against a whole local cloud: sign in, a bad
 spec shows its field error, a job submitted through the form with an input file reaches
-SUCCEEDED, shows cost and logs, and its output downloads. Saves screenshots for the docs."""
+SUCCEEDED, shows where each attempt ran, cost and logs, and its output downloads; the price
+chart names each series' region and zone. Saves screenshots for the docs."""
 
 from __future__ import annotations
 
@@ -107,6 +108,11 @@ async def test_submit_watch_and_download_in_the_browser(
     await expect(page.locator("#cost")).to_contain_text("on-demand")
     await expect(page.locator("#logs")).to_contain_text("hello from the web UI")
     await expect(page.locator("#timeline")).to_contain_text("RUNNING")
+    region = e2e.cloud.settings.region
+    await expect(page.locator("#placement")).to_contain_text(region)
+    attempt = page.locator("#attempts tr[data-attempt='1']")
+    await expect(attempt.locator("td.region")).to_have_text(region)  # where attempt 1 ran
+    await expect(attempt).to_contain_text("$")  # and its cost, once priced
     async with page.expect_download() as info:
         await page.click("text=Download greeting.txt")
     download = await info.value
@@ -123,6 +129,8 @@ async def test_submit_watch_and_download_in_the_browser(
     await page.set_viewport_size({"width": 1000, "height": 720})
     await page.click("text=Spot prices")
     await expect(page.locator("#prices svg, #prices p").first).to_be_visible()
+    await expect(page.locator(f"#legend [data-region='{region}']")).to_contain_text(region)
+    await expect(page.locator(f"#prices svg path[data-region='{region}']").first).to_be_attached()
     await shot(page, "prices")
     await page.click("text=Workers")
     await expect(page.locator("h1")).to_have_text("Workers")

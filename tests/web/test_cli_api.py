@@ -15,10 +15,10 @@ import pytest
 from cbas_async import cli, logs
 from cbas_async.clock import SystemClock
 from cbas_async.commands import cancel
-from cbas_async.records import JobPlacement
+from cbas_async.records import JobCost, JobPlacement, PricedAttempt
 from cbas_async.states import JobState
 from tests.web.conftest import LIMITS, Api
-from tests.web.helpers import advance, spec
+from tests.web.helpers import advance, move_across_regions, spec
 
 Cbas = Callable[..., Awaitable[tuple[int, str, str]]]
 UNKNOWN = "j-20260101T000000-deadbeef"
@@ -92,6 +92,40 @@ async def test_status_json_and_text_match_the_store(api: Api, cbas: Cbas, tmp_pa
     assert f"job        {job_id} (hello)" in out
     assert "state      RUNNING   attempt 1/3" in out
     assert "placement  t3.micro" in out
+
+
+async def test_status_and_the_job_view_name_each_attempts_region(
+    api: Api, cbas: Cbas, tmp_path: Path
+) -> None:
+    job_id = await submitted(cbas, tmp_path)
+    east = JobPlacement(
+        region="us-east-1", zone="us-east-1a", instance_type="c5.large", checkpoint_interval_s=60.0
+    )
+    west = east.model_copy(update={"region": "us-west-2", "zone": "us-west-2b"})
+    first = PricedAttempt(
+        region="us-east-1",
+        zone="us-east-1a",
+        instance_type="c5.large",
+        start=SystemClock().now(),
+        end=SystemClock().now(),
+        outcome=JobState.INTERRUPTED,
+        duration_s=600.0,
+        cost_usd=0.0123,
+        ondemand_usd=0.0142,
+        work_redone_s=30.0,
+    )
+    await move_across_regions(api.store, job_id, east, west, JobCost(attempts={1: first}))
+    code, out, _ = await cbas("status", job_id, "--json")
+    shown = json.loads(out)
+    assert (code, shown["placement"]["region"]) == (0, "us-west-2")
+    assert shown["cost"]["attempts"]["1"]["region"] == "us-east-1"
+    code, out, _ = await cbas("status", job_id)
+    assert "placement  c5.large us-west-2 us-west-2b" in out
+    assert "attempt 1  c5.large us-east-1 us-east-1a INTERRUPTED  $0.0123" in out
+    status, detail = await api.call("GET", f"/api/v1/jobs/{job_id}")
+    assert status == 200
+    where = [(a["attempt"], a["region"], a["zone"], a["cost_usd"]) for a in detail["attempts"]]
+    assert where == [(1, "us-east-1", "us-east-1a", 0.0123), (2, "us-west-2", "us-west-2b", None)]
 
 
 async def test_list_all_and_by_state(api: Api, cbas: Cbas, tmp_path: Path) -> None:

@@ -102,3 +102,16 @@ def test_parameters_carry_their_limits_and_errors_their_schema() -> None:
     error = detail["responses"]["404"]["content"]["application/json"]["schema"]
     assert error == {"$ref": "#/components/schemas/Error"}
     assert SCHEMAS["Error"]["required"] == ["error", "errors"]
+
+
+def test_prices_and_attempts_carry_their_region() -> None:
+    prices = DOCUMENT["paths"][f"{PREFIX}/spot/prices"]["get"]
+    assert {p["name"] for p in prices["parameters"]} == {"instance_type", "hours", "region"}
+    assert "region" in SCHEMAS["PriceSeries"]["required"]
+    assert "region" in SCHEMAS["MaxPrice"]["required"]
+    assert SCHEMAS["Prices"]["properties"]["regions"]["items"] == {"type": "string"}
+    assert "region" in SCHEMAS["JobPlacement"]["required"]  # the live attempt's
+    for model in ("PricedAttempt", "AttemptSummary"):
+        region = SCHEMAS[model]["properties"]["region"]
+        assert region["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert set(SCHEMAS["AttemptSummary"]["properties"]) >= {"zone", "instance_type", "cost_usd"}

@@ -166,15 +166,13 @@ class LocalCloud:
 
     def user_data(self, job_id: str, attempt: int, **overrides: Any) -> UserData:
         r = self.resources
-        return user_data_for(
-            job_id,
-            attempt=attempt,
-            endpoint_url=self.settings.endpoint_url,
-            bucket=r.bucket,
-            ping_queue_url=r.ping_queue_url,
-            topic_arn=r.topic_arn,
-            **overrides,
-        )
+        fields = {
+            "endpoint_url": self.settings.endpoint_url,
+            "bucket": r.bucket,
+            "ping_queue_url": r.ping_queue_url,
+            "topic_arn": r.topic_arn,
+        }
+        return user_data_for(job_id, attempt=attempt, **{**fields, **overrides})
 
     async def run_worker(
         self,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
 import pytest
 
-from cbas_async.errors import ConfigError
+from cbas_async.errors import ConfigError, InvalidMessage
+from cbas_async.messages import UserData, decode
 from cbas_async.settings import Settings
 from cbas_async.specfile import load_spec_file
 from cbas_async.worker.agent import main_worker, settings_for
@@ -103,6 +105,28 @@ def test_user_data_overrides_the_settings() -> None:
         "us-east-1",
     )
     assert settings_for(settings, user_data_for("j")).endpoint_url == "http://env"
+
+
+def test_user_data_names_the_home_region_and_bucket_or_means_its_own() -> None:
+    fields = json.loads(user_data_for("j", region="eu-west-1", bucket="b-eu").encode())
+    del fields["home_region"], fields["home_bucket"]  # as an older master wrote it
+    old = decode(UserData, json.dumps(fields))
+    assert (old.home_region, old.home_bucket) == ("eu-west-1", "b-eu")
+    away = user_data_for("j", region="us-west-2", home_region="us-east-1", home_bucket="b-home")
+    assert decode(UserData, away.encode()) == away
+    assert (away.region, away.bucket, away.home_bucket) == ("us-west-2", "b", "b-home")
+    del fields["region"]
+    with pytest.raises(InvalidMessage, match="region: Field required"):
+        decode(UserData, json.dumps(fields))
+
+
+def test_the_workers_tables_are_in_the_home_region() -> None:
+    settings = Settings(deployment="cbas", region="eu-west-1")
+    at_home = settings_for(settings, user_data_for("j"))
+    assert (at_home.region, at_home.regions, at_home.home_region) == ("us-east-1", (), "us-east-1")
+    away = settings_for(settings, user_data_for("j", region="us-west-2", home_region="us-east-1"))
+    assert (away.region, away.home_region) == ("us-west-2", "us-east-1")
+    assert away.all_regions == ("us-east-1", "us-west-2")
 
 
 def test_main_worker_refuses_bad_configuration(capsys: pytest.CaptureFixture[str]) -> None:

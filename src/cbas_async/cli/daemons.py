@@ -38,6 +38,8 @@ def _local(settings: Settings, args: argparse.Namespace, environ: Mapping[str, s
     from cbas_async.local.cloud import run_local
 
     settings = settings.replace(speed=args.speed)
+    if args.regions:  # the first is the home region, where this process and the tables are
+        settings = settings.replace(regions=args.regions, region=args.regions[0])
     # off on the local cloud (moto's signatures are not real) unless forced on
     verify = "CBAS_SNS_VERIFY" in environ and settings.sns_verify
     return run_loop(
@@ -45,7 +47,7 @@ def _local(settings: Settings, args: argparse.Namespace, environ: Mapping[str, s
             settings,
             port=args.port,
             with_master=not args.no_master,
-            trace=args.trace,
+            trace=args.trace or (),
             sns_verify=verify,
         )
     )

@@ -30,16 +30,21 @@ def _print_job(job: JobRecord, as_json: bool) -> None:
     cost = job.cost
     print(f"job        {job.job_id} ({job.name})")
     print(f"state      {job.state.value}   attempt {job.attempt}/{job.spec.max_attempts}")
-    print(
-        f"placement  {where.instance_type if where else '-'} {(where and where.zone) or ''}"
-        f" {(where and where.instance_id) or ''}".rstrip()
-    )
+    placed = [where.instance_type, where.region, where.zone, where.instance_id] if where else []
+    print(f"placement  {_words(placed) or '-'}")
     print(
         f"cost       spot ${cost.spot_usd:.4f}  on-demand ${cost.ondemand_usd:.4f}"
         f"  work redone {cost.work_redone_s:.0f}s"
     )
+    for number, priced in sorted(cost.attempts.items()):
+        ran = _words([priced.instance_type, priced.region, priced.zone, priced.outcome.value])
+        print(f"attempt {number:<3}{ran}  ${priced.cost_usd:.4f}")
     if job.reason:
         print(f"reason     {job.reason}")
+
+
+def _words(words: list[str | None]) -> str:
+    return " ".join(w for w in words if w)
 
 
 async def _with_jobs(

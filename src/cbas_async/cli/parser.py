@@ -11,6 +11,14 @@ from cbas_async.states import JobState
 Commands = argparse._SubParsersAction  # argparse names no public type for it
 
 
+def region_list(text: str) -> tuple[str, ...]:
+    """`us-east-1,us-west-2`: the names, blanks dropped (CBAS_REGIONS checks them)."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one region")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cbas", description="Batch jobs on spot instances.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -23,7 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_daemons(sub: Commands[argparse.ArgumentParser]) -> None:
     local = sub.add_parser("local", help="local cloud + master, in the foreground")
     local.add_argument("--port", type=int, default=8080)
-    local.add_argument("--trace", type=Path)
+    local.add_argument(
+        "--regions",
+        type=region_list,
+        help="comma-separated regions, the home region first (default: CBAS_REGION only)",
+    )
+    local.add_argument(
+        "--trace",
+        type=Path,
+        nargs="+",
+        action="extend",
+        help="price CSV, availability or priced zone JSON files (default with --regions: "
+        "the shared priced traces of those regions)",
+    )
     local.add_argument("--speed", type=float, default=1.0)
     local.add_argument("--no-master", action="store_true", help="start no master process")
     sub.add_parser("master", help="the master daemon")

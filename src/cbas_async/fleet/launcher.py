@@ -53,9 +53,18 @@ class Launcher:
     `region`: where its EC2 client is ("" when nobody said)."""
 
     def __init__(
-        self, *, ec2: EC2Client, config: LaunchConfig, deployment: str, region: str = ""
+        self,
+        *,
+        ec2: EC2Client,
+        config: LaunchConfig,
+        deployment: str,
+        launch_ec2: EC2Client | None = None,
+        region: str = "",
     ) -> None:
+        """`launch_ec2`: the client RunInstances goes through (`Clients.ec2_launch`: no
+        retry inside botocore), else `ec2`."""
         self._ec2 = ec2
+        self._launch_ec2 = launch_ec2 or ec2
         self._config = config
         self._deployment = deployment
         self.region = region
@@ -74,7 +83,7 @@ class Launcher:
         if client_token is not None:
             params["ClientToken"] = client_token
         try:
-            response = await self._ec2.run_instances(**params)
+            response = await self._launch_ec2.run_instances(**params)
         except ClientError as exc:
             raise launch_error(exc, self._context(request)) from exc
         return response["Instances"][0]["InstanceId"]

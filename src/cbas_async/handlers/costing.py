@@ -23,6 +23,10 @@ Approximations:
   placement's type;
 - work redone is the time run since the attempt's last known checkpoint (older pointers
   are not kept).
+
+An attempt resumed in another region than its checkpoint's also carries the checkpoint's
+copy (`transfer_usd`, S3 egress, from its LAUNCHING entries' placements), which the job's
+spot total includes.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class AttemptSpan:
     end: datetime
     outcome: JobState
     placement: JobPlacement | None = None
+    transfer_usd: float | None = None  # its launches' checkpoint copies; None: none
 
 
 def attempt_spans(events: Iterable[JobEvent]) -> list[AttemptSpan]:
@@ -75,7 +80,13 @@ def attempt_spans(events: Iterable[JobEvent]) -> list[AttemptSpan]:
     opened: tuple[int, datetime] | None = None
     running_at: datetime | None = None
     placement: JobPlacement | None = None
+    transfer_usd: float | None = None
     for event in sorted(events, key=lambda e: e.seq):
+        if event.to_state is JobState.PENDING and opened is not None:
+            # a launch EC2 declined (LAUNCHING -> PENDING, same attempt): no instance ran;
+            # the attempt starts at its next launch, and there, where that one went
+            opened, running_at, placement = None, None, None
+            continue
         if event.to_state in _STARTS and opened is None:
             opened = (event.attempt, event.at)
         if opened is None:
@@ -83,6 +94,7 @@ def attempt_spans(events: Iterable[JobEvent]) -> list[AttemptSpan]:
         if event.to_state is JobState.RUNNING:
             running_at = running_at or event.at
         placement = placement or event.placement
+        transfer_usd = _add_transfer(transfer_usd, event.placement)
         if event.to_state in _ENDS:
             attempt, start = opened
             spans.append(
@@ -93,10 +105,19 @@ def attempt_spans(events: Iterable[JobEvent]) -> list[AttemptSpan]:
                     end=event.at,
                     outcome=event.to_state,
                     placement=placement,
+                    transfer_usd=transfer_usd,
                 )
             )
-            opened, running_at, placement = None, None, None
+            opened, running_at, placement, transfer_usd = None, None, None, None
     return spans
+
+
+def _add_transfer(total: float | None, placement: JobPlacement | None) -> float | None:
+    """A launch's checkpoint copy added to the attempt's (a launch EC2 declined, placed
+    again, may have copied too)."""
+    if placement is None or placement.transfer_usd is None:
+        return total
+    return (total or 0.0) + placement.transfer_usd
 
 
 def work_redone_s(span: AttemptSpan, pointers: Sequence[CheckpointPointer]) -> float:
@@ -135,6 +156,7 @@ def price_span(
         work_redone_s=work_redone_s(span, pointers),
     )
     return PricedAttempt(
+        region=placement.region if placement else None,
         zone=zone,
         instance_type=itype,
         market=market,
@@ -147,17 +169,18 @@ def price_span(
         cost_usd=_number(cost.cost_usd),
         ondemand_usd=_number(cost.ondemand_usd),
         work_redone_s=_number(cost.work_redone_s),
+        transfer_usd=None if span.transfer_usd is None else _number(span.transfer_usd),
     )
 
 
 def total_cost(
     entries: Mapping[int, PricedAttempt], *, ondemand_usd_per_hour: float, model: MarketModel
 ) -> JobCost:
-    """The job's cost: its attempts, and the totals (spot cost, one on-demand run of the
-    useful time, work redone)."""
+    """The job's cost: its attempts, and the totals (spot cost with the checkpoint copies
+    between regions, one on-demand run of the useful time, work redone)."""
     attempts = [
         AttemptCost(
-            cost_usd=e.cost_usd,
+            cost_usd=e.cost_usd + (e.transfer_usd or 0.0),
             ondemand_usd=e.ondemand_usd,
             duration_s=e.duration_s,
             work_redone_s=e.work_redone_s,
@@ -176,9 +199,18 @@ def total_cost(
 class JobCosting:
     """Prices a job's finished attempts and writes them to its item; idempotent."""
 
-    def __init__(self, *, store: JobStore, book: PriceBook) -> None:
+    def __init__(
+        self, *, store: JobStore, book: PriceBook, books: Mapping[str, PriceBook] | None = None
+    ) -> None:
+        """`book`: this master's region's; `books`: every region's, by region (an attempt is
+        priced with the book of the region it ran in, else `book`)."""
         self._store = store
         self._book = book
+        self._books = books or {}
+
+    def book_of(self, placement: JobPlacement | None) -> PriceBook:
+        region = placement.region if placement is not None else None
+        return self._books.get(region, self._book) if region is not None else self._book
 
     async def job_cost(self, job: JobRecord) -> JobCost:
         """The job's cost with its newly finished attempts priced."""
@@ -189,12 +221,11 @@ class JobCosting:
             if span.attempt not in entries:
                 own = span.placement or job.placement
                 entries[span.attempt] = price_span(
-                    span, placement=own, book=self._book, pointers=pointers
+                    span, placement=own, book=self.book_of(own), pointers=pointers
                 )
+        book = self.book_of(job.placement)
         return total_cost(
-            entries,
-            ondemand_usd_per_hour=_ondemand_price(self._book, job.placement),
-            model=self._book.model,
+            entries, ondemand_usd_per_hour=_ondemand_price(book, job.placement), model=book.model
         )
 
     async def cost_updates(self, job: JobRecord) -> dict[str, Any]:

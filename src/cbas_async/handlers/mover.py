@@ -123,6 +123,17 @@ class JobMover:
             return False
         return True
 
+    async def hand_over(self, job: JobRecord, region: str) -> bool:
+        """Give this master's PENDING job to `region`'s masters: its target, owner cleared,
+        in one write fenced on the version read; False when the job changed meanwhile."""
+        return await self._store.set_target(
+            job.job_id,
+            region=region,
+            expected_version=job.version,
+            expected_owner=self._me,
+            release=True,
+        )
+
     async def fail(self, job: JobRecord, reason: str) -> JobRecord | None:
         """Any live state -> FAILED, saying why (attempts used up, a launch refused)."""
         return await self._move(

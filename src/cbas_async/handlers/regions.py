@@ -118,6 +118,15 @@ class RegionChooser:
             return options[0].region
         return here if here in live else self.own
 
+    async def elsewhere(self, job: JobRecord) -> str | None:
+        """The best live region other than this master's for a job it cannot place now (every
+        allowed pool here in back-off), or None when no other region has a master."""
+        others = await self.live() - {self.own}
+        if not others:
+            return None
+        target = self.target(job, others)
+        return target if target in others else None
+
     async def requeue_target(self, job: JobRecord) -> str:
         """The target of an interrupted job's next attempt: the region its move asked for
         while that region has a master, else the best one now."""

@@ -9,10 +9,14 @@ between leaves a LAUNCHING job with no pings, which the lost-worker check recove
 A launch EC2 declines (capacity, quota, price, configuration: `handlers/capacity.py`)
 started no instance: the job goes back to PENDING with the same attempt. So does one whose
 transient failures outlast `LAUNCH_TRIES` when EC2 shows no instance of the attempt.
+
+Before the first write, a checkpoint that another region's bucket holds is copied to the
+launch region's (`fleet/checkpoint_copy.py`); a failed copy leaves the job PENDING.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -21,6 +25,7 @@ import structlog
 from cbas_async.bootstrap import Resources
 from cbas_async.clock import Clock
 from cbas_async.errors import PermanentError, TransientError
+from cbas_async.fleet.checkpoint_copy import CheckpointCopier
 from cbas_async.fleet.launch_errors import LaunchDeclined, LaunchRefused
 from cbas_async.fleet.launcher import Launcher, Launchers, LaunchRequest
 from cbas_async.fleet.tracker import HeartbeatTracker
@@ -37,6 +42,7 @@ from cbas_async.settings import Settings
 log = structlog.get_logger(__name__)
 
 LAUNCH_TRIES = 3  # RunInstances calls per attempt, one per supervisor tick
+HAND_OVER_QUIET_S = 60.0  # the shortest capacity back-off (fleet/pools.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +71,13 @@ class Scheduler:
         capacity: CapacityControl | None = None,
         keys: KeyKeeper | None = None,
         regions: RegionChooser | None = None,
+        copier: CheckpointCopier | None = None,
+        hand_over: bool = True,
         region_resources: Mapping[str, Resources] | None = None,
     ) -> None:
         self._mover = mover
         self._regions = regions  # None: one region, no target is chosen
+        self._copier = copier  # None: one region, the checkpoints never move
         self._keys = keys  # None: workers run on their instance profile
         self._launchers = Launchers.of(launcher)  # a launch goes out in its request's region
         # each region's bucket, ping queue and topic, for the user data of launches there
@@ -81,6 +90,8 @@ class Scheduler:
         self._costing = costing
         self.capacity = capacity or CapacityControl(clock=clock)
         self._unlaunched: dict[str, _Unlaunched] = {}  # by job id
+        self._handed: dict[str, float] = {}  # job id -> monotonic time it may go again
+        self._hands_over = hand_over and regions is not None
 
     async def place(self, job: JobRecord) -> None:
         """Launch the PENDING job where the placer says, unless no pool may be tried now,
@@ -92,16 +103,47 @@ class Scheduler:
         placement = self._placer(job)
         if placement is None:
             log.debug("no_pool_available", job_id=job.job_id)
+            await self._hand_over(job)
             return
         launcher = self._launchers.in_region(placement.region)
         if not await self.capacity.claim(job, placement, launcher):
             return
-        launching = await self._mover.to_launching(job, job_placement(placement))
+        brought, transfer_usd = await self._bring_checkpoint(job, placement.region)
+        if not brought:
+            return
+        placed = job_placement(placement).model_copy(update={"transfer_usd": transfer_usd})
+        launching = await self._mover.to_launching(job, placed)
         if launching is None:
             self.capacity.gate.withdraw(job.job_id)
             return  # someone else moved it; the next pass sees the new state
         self._tracker.watch(launching.job_id, launching.attempt, self._clock.monotonic())
         await self._launch(launching, placement)
+
+    async def _hand_over(self, job: JobRecord) -> None:
+        """No pool of this region may be tried now: give the job to the best other region
+        with a master, at most once per `HAND_OVER_QUIET_S` per job, so two regions that
+        both lack capacity pass it back and forth only that often."""
+        now = self._clock.monotonic()
+        if not self._hands_over or now < self._handed.get(job.job_id, -math.inf):
+            return
+        assert self._regions is not None
+        region = await self._regions.elsewhere(job)
+        if region is not None and await self._mover.hand_over(job, region):
+            self._handed[job.job_id] = now + HAND_OVER_QUIET_S
+            log.info("job_handed_over", job_id=job.job_id, target_region=region)
+
+    async def _bring_checkpoint(self, job: JobRecord, region: str) -> tuple[bool, float | None]:
+        """The checkpoint copied into `region`'s bucket if another region holds it: (True,
+        its USD or None when nothing was copied), or (False, None) when the copy failed and
+        the job stays PENDING for the next pass."""
+        if self._copier is None:
+            return True, None
+        try:
+            return True, await self._copier.follow(job, region)
+        except TransientError as exc:
+            self.capacity.gate.withdraw(job.job_id)
+            log.warning("checkpoint_copy_failed", job_id=job.job_id, error=str(exc))
+            return False, None
 
     async def relaunch(self, job: JobRecord) -> bool:
         """Launch again for a LAUNCHING attempt whose launch failed at an earlier tick; False
@@ -118,6 +160,8 @@ class Scheduler:
         """Drop the relaunches and vCPU claims of jobs no longer live (finished, cancelled)."""
         for job_id in [j for j in self._unlaunched if j not in live]:
             del self._unlaunched[job_id]
+        for job_id in [j for j in self._handed if j not in live]:
+            del self._handed[job_id]
         self.capacity.keep_only(set(live))
         if self._keys is not None:
             self._keys.keep_only(live)
@@ -170,6 +214,8 @@ class Scheduler:
 
     async def _record(self, job: JobRecord, placement: LaunchRequest, instance_id: str) -> None:
         placed = job_placement(placement, instance_id)
+        if job.placement is not None:  # the checkpoint copy made for this launch stays
+            placed = placed.model_copy(update={"transfer_usd": job.placement.transfer_usd})
         if await self._mover.record_instance(job, instance_id, placed):
             log.info(
                 "job_launched", job_id=job.job_id, attempt=job.attempt, instance_id=instance_id
@@ -207,6 +253,8 @@ class Scheduler:
             master_id=s.master_id,
             command_endpoint=s.public_url is not None,
             credentials_table=r.credentials_table if self._keys is not None else "",
+            home_region=s.home_region,
+            home_bucket=r.files_bucket,
         )
 
     async def requeue(self, job: JobRecord) -> None:

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 from cbas_async.clock import Clock
+from cbas_async.local.ec2_instances import deployment_instances, state_of
 from cbas_async.loops import every
 from cbas_async.state_events import state_change
 
@@ -76,14 +77,8 @@ class StateChangeEmitter:
         return published
 
     async def _current(self) -> dict[str, str]:
-        found: dict[str, str] = {}
-        paginator = self._ec2.get_paginator("describe_instances")
-        filters = [{"Name": "tag:cbas:deployment", "Values": [self._deployment]}]
-        async for page in paginator.paginate(Filters=filters):  # type: ignore[arg-type]
-            for reservation in page.get("Reservations", []):
-                for instance in reservation.get("Instances", []):
-                    found[instance["InstanceId"]] = instance.get("State", {}).get("Name", "")
-        return found
+        found = await deployment_instances(self._ec2, self._deployment)
+        return {instance_id: state_of(instance) for instance_id, instance in found.items()}
 
     async def _publish(self, instance_id: str, state: str) -> None:
         event = state_change(

@@ -36,6 +36,12 @@ class Ec2View(Protocol):
     def subnet_zone(self, region: str, subnet_id: str) -> str | None: ...
 
 
+class CapacityFeed(Protocol):
+    """The capacity outages a replayed trace has in force now (`local.trace_feeds`)."""
+
+    def outages(self, region: str) -> list[CapacityOutage]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class LaunchAsk:
     """What a RunInstances request asks for, as far as capacity and quota care."""
@@ -176,6 +182,7 @@ class Ec2Faults:
         self._lock = threading.Lock()
         self._capacity: list[CapacityOutage] = []
         self._quotas: list[QuotaOutage] = []
+        self._feed: CapacityFeed | None = None
         self.launching = threading.Lock()  # quota check and launch as one step
         self.failed: Counter[str] = Counter()  # refusals by error code
 
@@ -206,10 +213,17 @@ class Ec2Faults:
             self._quotas.append(outage)
         return outage
 
+    def follow(self, feed: CapacityFeed | None) -> None:
+        """Also refuse what `feed` (a replayed capacity trace) has out of capacity; None: stop."""
+        with self._lock:
+            self._feed = feed
+
     def clear(self) -> None:
+        """End every outage, a followed trace's too."""
         with self._lock:
             self._capacity.clear()
             self._quotas.clear()
+            self._feed = None
 
     def active(self) -> tuple[list[CapacityOutage], list[QuotaOutage]]:
         now = self._monotonic()
@@ -219,12 +233,16 @@ class Ec2Faults:
             return list(self._capacity), list(self._quotas)
 
     def any_active(self) -> bool:
-        return bool(self._capacity or self._quotas)  # stale entries: `refusal` drops them
+        # stale entries: `refusal` drops them
+        return bool(self._capacity or self._quotas or self._feed is not None)
 
     def refusal(self, ask: LaunchAsk, region: str) -> Refusal | None:
         """The error for this launch, or None to let it through; counts what it refused.
         Hold `launching` across this and the launch, so two launches cannot both fit."""
         capacity, quotas = self.active()
+        feed = self._feed
+        if feed is not None:
+            capacity += feed.outages(region)
         zone = ask.zone
         if zone is None and ask.subnet_id:
             zone = self._view.subnet_zone(region, ask.subnet_id)

@@ -1,6 +1,7 @@
 """The local cloud's fault routes, beside `/interrupt` on its control app: `POST
 /fault/capacity` and `POST /fault/quota` (JSON bodies) start EC2 capacity and quota outages
-(`local.ec2_faults`); `cbas fault` calls them. A bad request answers 400 naming the field."""
+(`local.ec2_faults`); `cbas fault` calls them. A zone names its region; `all` means every
+zone of the home region. A bad request answers 400 naming the field."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from cbas_async.local.ec2_faults import Ec2Faults
+from cbas_async.local.ec2_faults import ALL_ZONES, Ec2Faults
+from cbas_async.spot.history import region_of_zone
 
 EC2_FAULTS = web.AppKey("ec2_faults", Ec2Faults)
 REGION = web.AppKey("region", str)
@@ -22,9 +24,11 @@ async def capacity_route(request: web.Request) -> web.Response:
     try:
         body = await _body(request)
         market = body.get("market")
+        zone = _text(body, "zone")
+        region = request.app[REGION] if zone == ALL_ZONES else region_of_zone(zone)
         outage = request.app[EC2_FAULTS].capacity(
-            region=request.app[REGION],
-            zone=_text(body, "zone"),
+            region=region,
+            zone=zone,
             instance_type=_text(body, "instance_type"),
             market=None if market is None else str(market),
             seconds=_number(body, "seconds"),
@@ -34,7 +38,7 @@ async def capacity_route(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "fault": "capacity",
-            "region": request.app[REGION],
+            "region": region,
             "zone": outage.zone,
             "instance_type": outage.instance_type,
             "market": outage.market or "spot and on-demand",

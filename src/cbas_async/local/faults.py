@@ -49,11 +49,11 @@ class Outage:
 
 def signer(environ: dict[str, Any]) -> tuple[str, str] | None:
     """(access key, service) from a SigV4-signed request, None when unsigned."""
-    found = _scope(environ)
+    found = request_scope(environ)
     return (found[0], found[2]) if found else None
 
 
-def _scope(environ: dict[str, Any]) -> tuple[str, str, str] | None:
+def request_scope(environ: dict[str, Any]) -> tuple[str, str, str] | None:
     """(access key, region, service) of a SigV4-signed request."""
     found = _SCOPE.search(str(environ.get("HTTP_AUTHORIZATION", ""))) or _SCOPE.search(
         str(environ.get("QUERY_STRING", ""))
@@ -133,7 +133,7 @@ class FaultGate:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if self.ec2 is not None and self.ec2.any_active():
-            scope = _scope(environ)
+            scope = request_scope(environ)
             if scope is not None and scope[2] == "ec2" and scope[0] not in self._exempt:
                 return self._gate_launch(self.ec2, scope[1], environ, start_response)
         service = self._should_fail(environ)
@@ -148,12 +148,7 @@ class FaultGate:
         self, ec2: Ec2Faults, region: str, environ: dict[str, Any], start_response: Any
     ) -> Iterable[bytes]:
         """Pass an EC2 request on unless it is a launch an outage refuses."""
-        chunks: list[bytes] = []
-        _drain(environ, chunks)  # EC2's Query API bodies are small forms
-        body = b"".join(chunks)
-        environ["wsgi.input"] = io.BytesIO(body)  # moto reads the body again
-        environ["CONTENT_LENGTH"] = str(len(body))
-        ask = parse_launch(body)
+        ask = parse_launch(read_body(environ))
         if ask is None:
             return self._app(environ, start_response)
         with ec2.launching:
@@ -180,6 +175,16 @@ class FaultGate:
             "<RequestId>cbas-fault</RequestId></Error>"
         )
         return status, xml.encode(), "application/xml"
+
+
+def read_body(environ: dict[str, Any]) -> bytes:
+    """The request's body, put back for the app behind (EC2's Query API bodies are small)."""
+    chunks: list[bytes] = []
+    _drain(environ, chunks)
+    body = b"".join(chunks)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
 
 
 def _drain(environ: dict[str, Any], keep: list[bytes] | None = None) -> None:

@@ -29,6 +29,7 @@ from cbas_async.clock import Clock
 from cbas_async.errors import InvalidMessage
 from cbas_async.fleet.tags import tag_value
 from cbas_async.fleet.userdata import shell_part
+from cbas_async.local.ec2_instances import deployment_instances, state_of
 from cbas_async.local.image import boot_environment, instance_path, prepare_root, write_shims
 from cbas_async.local.imds_server import ImdsEmulator
 from cbas_async.local.systemd import Unit, started_units
@@ -52,6 +53,7 @@ class LocalInstance:
     attempt: int
     process: asyncio.subprocess.Process
     log_path: Path
+    region: str = ""  # where EC2 runs it
     vanished: bool = False  # killed as a vanishing host: nothing restarts, nothing powers off
 
     @property
@@ -64,19 +66,17 @@ class LocalInstance:
 
 
 class Hypervisor:
-    """Boots, watches and stops the local instances of this deployment.
-
-    `worker_env` is the image's `/etc/cbas/host.env` (what differs about a local host);
-    each instance's IMDS endpoint is added to it. Nothing else of this process reaches
-    an instance.
-    """
+    """Boots, watches and stops the local instances of this deployment in every region
+    (`ec2`: each region's client): a job's attempts share one file layout whatever their
+    region. `worker_env` is the image's `/etc/cbas/host.env`; each instance's IMDS endpoint
+    is added to it. Nothing else of this process reaches an instance."""
 
     name = "hypervisor"
 
     def __init__(
         self,
         *,
-        ec2: EC2Client,
+        ec2: Mapping[str, EC2Client],
         imds: ImdsEmulator,
         deployment: str,
         worker_env: Mapping[str, str],
@@ -85,7 +85,7 @@ class Hypervisor:
         clock: Clock,
         poll_s: float = 0.3,
     ) -> None:
-        self._ec2 = ec2
+        self.ec2 = ec2
         self._imds = imds
         self._deployment = deployment
         self._host_env = dict(worker_env)
@@ -129,24 +129,25 @@ class Hypervisor:
                 self.kill(instance_id)
 
     async def _instance_states(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Instance id -> (state, description with `Region` added), in every region."""
         found: dict[str, tuple[str, dict[str, Any]]] = {}
-        paginator = self._ec2.get_paginator("describe_instances")
-        filters = [{"Name": "tag:cbas:deployment", "Values": [self._deployment]}]
-        async for page in paginator.paginate(Filters=filters):  # type: ignore[arg-type]
-            for reservation in page.get("Reservations", []):
-                for instance in reservation.get("Instances", []):
-                    state = instance.get("State", {}).get("Name", "unknown")
-                    found[instance["InstanceId"]] = (state, dict(instance))
+        for region, ec2 in self.ec2.items():
+            for instance_id, instance in (
+                await deployment_instances(ec2, self._deployment)
+            ).items():
+                found[instance_id] = (state_of(instance), {**instance, "Region": region})
         return found
 
     async def _start(self, instance: dict[str, Any]) -> None:
         """Lay out the instance's root and start its boot script (cloud-init's part)."""
         if self._hosts is None:
             raise RuntimeError("the hypervisor boots instances only while it runs")
-        instance_id = instance["InstanceId"]
-        user_data = await self._user_data(instance_id)
+        instance_id, region = instance["InstanceId"], instance["Region"]
+        user_data = await self._user_data(instance_id, region)
         zone = instance.get("Placement", {}).get("AvailabilityZone", "local-1a")
-        self._imds.register(instance_id, user_data, zone)
+        self._imds.register(
+            instance_id, user_data, zone, region=region, instance_type=instance.get("InstanceType")
+        )
         root = self._root / instance_id
         endpoint = self._imds.endpoint(instance_id)
         host_env = {
@@ -164,13 +165,13 @@ class Hypervisor:
         script.write_text(_script(user_data))
         script.chmod(0o700)
         process = await self._spawn([str(script)], boot_environment(root, self._shims), log_path)
-        local = LocalInstance(instance_id, job_id, attempt, process, log_path)
+        local = LocalInstance(instance_id, job_id, attempt, process, log_path, region=region)
         self.instances[instance_id] = local
         self._hosts.create_task(self._host(local), name=f"host-{instance_id}")
         log.info("instance_booting", instance_id=instance_id, job_id=job_id, pid=process.pid)
 
-    async def _user_data(self, instance_id: str) -> str:
-        attribute = await self._ec2.describe_instance_attribute(
+    async def _user_data(self, instance_id: str, region: str) -> str:
+        attribute = await self.ec2[region].describe_instance_attribute(
             InstanceId=instance_id, Attribute="userData"
         )
         encoded = attribute.get("UserData", {}).get("Value", "")
@@ -262,7 +263,7 @@ class Hypervisor:
             returncode=local.process.returncode,
         )
         if not self._closing:
-            await self._ec2.terminate_instances(InstanceIds=[local.instance_id])
+            await self.ec2[local.region].terminate_instances(InstanceIds=[local.instance_id])
 
     def find(self, job_id: str) -> LocalInstance | None:
         """The newest live instance running `job_id`."""

@@ -2,10 +2,11 @@
 
 Each instance lives under its own path prefix, `http://127.0.0.1:PORT/<instance_id>/latest/…`,
 so a worker is pointed at it with `CBAS_IMDS_ENDPOINT=http://127.0.0.1:PORT/<instance_id>`.
-As on EC2 with IMDSv2 required: PUT `latest/api/token` with a TTL header returns a token,
-and every GET without a valid, unexpired token of that instance gets 401. Given a `role`,
-`meta-data/iam/security-credentials/` names it and serves its temporary keys, so the
-workers' AWS SDK finds credentials where it finds them on EC2.
+The placement and the identity document (`dynamic/instance-identity/document`) name the
+instance's region and zone. As on EC2 with IMDSv2 required: PUT `latest/api/token` with a
+TTL header returns a token, and every GET without a valid, unexpired token of that instance
+gets 401. Given a `role`, `meta-data/iam/security-credentials/` names it and serves its
+temporary keys, so the workers' AWS SDK finds credentials where it finds them on EC2.
 
 The user data and `meta-data/iam/` (what a job's code must never read) are answered only to
 callers running as the worker's uid (`trusted_uid`, this process's by default), told from the
@@ -35,6 +36,7 @@ TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 MAX_TTL_S = 21600
 PRIVATE_PATHS = ("user-data", "meta-data/iam/")  # for the worker's uid only
 _CREDENTIALS = "meta-data/iam/security-credentials"
+ACCOUNT = "123456789012"  # moto's account
 
 
 @dataclass(slots=True)
@@ -43,6 +45,8 @@ class _Instance:
 
     user_data: str
     zone: str
+    region: str
+    instance_type: str
     action: str | None = None  # the JSON body of spot/instance-action once interrupted
 
 
@@ -90,8 +94,22 @@ class ImdsEmulator:
         """The IMDS endpoint of one instance (what `CBAS_IMDS_ENDPOINT` should be)."""
         return f"{self.url}/{instance_id}"
 
-    def register(self, instance_id: str, user_data: str, zone: str) -> None:
-        self._instances[instance_id] = _Instance(user_data=user_data, zone=zone)
+    def register(
+        self,
+        instance_id: str,
+        user_data: str,
+        zone: str,
+        *,
+        region: str | None = None,
+        instance_type: str | None = None,
+    ) -> None:
+        """`region`: where EC2 runs it (default: the zone's region)."""
+        self._instances[instance_id] = _Instance(
+            user_data=user_data,
+            zone=zone,
+            region=region or zone.rstrip("abcdefghijklmnopqrstuvwxyz"),
+            instance_type=instance_type or "m1.small",
+        )
 
     def interrupt(self, instance_id: str, *, at: datetime, action: str = "terminate") -> None:
         """From now on `spot/instance-action` announces `action` at `at` (KeyError if unknown)."""
@@ -193,7 +211,25 @@ class ImdsEmulator:
             "user-data": instance.user_data,
             "meta-data/instance-id": instance_id,
             "meta-data/placement/availability-zone": instance.zone,
-            "meta-data/placement/region": instance.zone.rstrip("abcdefghijklmnopqrstuvwxyz"),
+            "meta-data/placement/region": instance.region,
+            "meta-data/instance-type": instance.instance_type,
             "meta-data/spot/instance-action": instance.action,
+            "dynamic/instance-identity/document": _identity(instance_id, instance),
         }
         return values.get(path.rstrip("/"))
+
+
+def _identity(instance_id: str, instance: _Instance) -> str:
+    """The instance identity document, as EC2 serves it (the fields the local cloud knows)."""
+    return json.dumps(
+        {
+            "accountId": ACCOUNT,
+            "architecture": "x86_64",
+            "availabilityZone": instance.zone,
+            "instanceId": instance_id,
+            "instanceType": instance.instance_type,
+            "region": instance.region,
+            "version": "2017-09-30",
+        },
+        indent=2,
+    )

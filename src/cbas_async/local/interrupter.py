@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -40,8 +42,18 @@ def spot_warning(instance_id: str, region: str, at: str) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class RegionLink:
+    """One region's EC2, and the SNS topic its EventBridge events go to."""
+
+    ec2: EC2Client
+    sns: SNSClient
+    events_topic_arn: str
+
+
 class Interrupter:
-    """Serves notices and carries out the terminations when their time comes."""
+    """Serves notices and carries out the terminations when their time comes, for the
+    instances of every region (`regions`: each region's link)."""
 
     name = "interrupter"
 
@@ -50,22 +62,16 @@ class Interrupter:
         *,
         hypervisor: Hypervisor,
         imds: ImdsEmulator,
-        ec2: EC2Client,
-        sns: SNSClient,
-        events_topic_arn: str,
-        region: str,
+        regions: Mapping[str, RegionLink],
         notice_s: float,
         clock: Clock,
     ) -> None:
         self._hypervisor = hypervisor
         self._imds = imds
-        self._ec2 = ec2
-        self._sns = sns
-        self._topic = events_topic_arn
-        self._region = region
+        self._regions = dict(regions)
         self.notice_s = notice_s
         self._clock = clock
-        self._due: dict[str, float] = {}  # instance id -> monotonic kill time
+        self._due: dict[str, tuple[float, str]] = {}  # instance id -> (kill time, region)
 
     async def interrupt(self, job_id: str) -> str | None:
         """Warn the instance running `job_id`; returns its id, or None if none runs."""
@@ -74,10 +80,12 @@ class Interrupter:
             return None if local is None else local.instance_id
         at = self._clock.now() + timedelta(seconds=self.notice_s)
         self._imds.interrupt(local.instance_id, at=at)
-        self._due[local.instance_id] = self._clock.monotonic() + self.notice_s
-        event = spot_warning(local.instance_id, self._region, utc_iso(self._clock.now()))
+        region = local.region or next(iter(self._regions))
+        link = self._regions[region]
+        self._due[local.instance_id] = (self._clock.monotonic() + self.notice_s, region)
+        event = spot_warning(local.instance_id, region, utc_iso(self._clock.now()))
         try:
-            await self._sns.publish(TopicArn=self._topic, Message=json.dumps(event))
+            await link.sns.publish(TopicArn=link.events_topic_arn, Message=json.dumps(event))
         except (ClientError, ResponseParserError) as exc:  # the IMDS notice still stands
             # moto answers a publish with an HTML 500 when it cannot deliver to a subscriber
             # (a master killed with -9 leaves its HTTP subscription behind)
@@ -90,9 +98,9 @@ class Interrupter:
 
     async def reclaim_due(self) -> None:
         now = self._clock.monotonic()
-        for instance_id, due in list(self._due.items()):
+        for instance_id, (due, region) in list(self._due.items()):
             if due <= now:
                 del self._due[instance_id]
                 self._hypervisor.kill(instance_id)
-                await self._ec2.terminate_instances(InstanceIds=[instance_id])
+                await self._regions[region].ec2.terminate_instances(InstanceIds=[instance_id])
                 log.info("instance_reclaimed", instance_id=instance_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
@@ -41,3 +42,20 @@ class MasterProcess:
             if self.process.returncode is None:
                 self.process.send_signal(signal.SIGTERM)
             await asyncio.shield(self.process.wait())
+
+
+def region_masters(
+    env: dict[str, str], regions: Sequence[str], *, port: int, home: Path
+) -> list[MasterProcess]:
+    """One master per region (`CBAS_REGION`), all on the home region's tables. The home
+    region's serves `port` (the API that local.env names) and logs to `master.log`; the
+    others take a free port and log to `master-<region>.log`."""
+    masters = []
+    for n, region in enumerate(regions):
+        log_path = home / ("master.log" if n == 0 else f"master-{region}.log")
+        masters.append(
+            MasterProcess(
+                env={**env, "CBAS_REGION": region}, port=port if n == 0 else 0, log_path=log_path
+            )
+        )
+    return masters

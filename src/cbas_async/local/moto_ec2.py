@@ -1,14 +1,52 @@
 """The EC2 that moto emulates, read in process for the fault gate: the region's zones,
-each instance type's vCPUs (moto's instance type data) and the live vCPUs per market."""
+each instance type's vCPUs (moto's instance type data) and the live vCPUs per market; and
+the instance types EC2 still offers that moto's data no longer lists, added to it."""
 
 from __future__ import annotations
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ec2.exceptions import InvalidSubnetIdError
 from moto.ec2.models import EC2Backend, ec2_backends
-from moto.ec2.models.instance_types import INSTANCE_TYPES
+from moto.ec2.models.instance_types import INSTANCE_TYPES, InstanceType, InstanceTypeBackend
 
 LIVE_STATES = frozenset({"pending", "running"})
+# the GPU types the published traces were collected on (`spot.availability`), which moto's
+# data dropped: vCPUs, memory (MiB), GPUs, GPU name, each GPU's memory (MiB)
+MISSING_TYPES = {
+    "p3.2xlarge": (8, 62464, 1, "V100", 16384),
+    "p3.16xlarge": (64, 499712, 8, "V100", 16384),
+    "p2.xlarge": (4, 62464, 1, "K80", 12288),
+    "p2.8xlarge": (32, 499712, 8, "K80", 12288),
+}
+
+
+def add_missing_instance_types() -> None:
+    """Make moto describe (DescribeInstanceTypes) the types of `MISSING_TYPES`; idempotent."""
+    for name, (vcpus, memory_mib, gpus, gpu, gpu_mib) in MISSING_TYPES.items():
+        if name in INSTANCE_TYPES:
+            continue
+        INSTANCE_TYPES[name] = {
+            "InstanceType": name,
+            "CurrentGeneration": True,
+            "VCpuInfo": {"DefaultVCpus": vcpus, "DefaultCores": vcpus // 2},
+            "MemoryInfo": {"SizeInMiB": memory_mib},
+            "GpuInfo": {
+                "Gpus": [
+                    {
+                        "Count": gpus,
+                        "Manufacturer": "NVIDIA",
+                        "Name": gpu,
+                        "MemoryInfo": {"SizeInMiB": gpu_mib},
+                    }
+                ],
+                "TotalGpuMemoryInMiB": gpus * gpu_mib,
+            },
+            "ProcessorInfo": {"SupportedArchitectures": ["x86_64"]},
+            "SupportedUsageClasses": ["on-demand", "spot"],
+            "SupportedRootDeviceTypes": ["ebs"],
+            "Hypervisor": "xen",
+        }
+        InstanceTypeBackend.instance_types.append(InstanceType(name))
 
 
 class MotoEc2View:

@@ -19,7 +19,9 @@ from werkzeug.serving import make_server
 
 from cbas_async.local.ec2_faults import Ec2Faults
 from cbas_async.local.faults import FaultGate
-from cbas_async.local.moto_ec2 import MotoEc2View
+from cbas_async.local.moto_ec2 import MotoEc2View, add_missing_instance_types
+from cbas_async.local.price_board import SpotPriceBoard
+from cbas_async.local.price_history_api import PriceHistoryApi
 
 LOCAL_KEY = "testing"  # moto accepts any keys; these name the local cloud's
 
@@ -44,17 +46,21 @@ class SerializedDynamo:
 
 
 class _LocalMotoServer(ThreadedMotoServer):
-    """moto's threaded server with DynamoDB requests serialized, behind a fault gate."""
+    """moto's threaded server with DynamoDB requests serialized and the spot price history
+    answered from `prices`, behind a fault gate."""
 
     def __init__(self, *, gate_keys: frozenset[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.gate: FaultGate | None = None
+        self.prices = SpotPriceBoard()
         self._gate_keys = gate_keys
 
     def _server_entry(self) -> None:
         moto = SerializedDynamo(DomainDispatcherApplication(create_backend_app))
+        add_missing_instance_types()  # the priced traces' p3.2xlarge among them
         ec2 = Ec2Faults(view=MotoEc2View())
-        self.gate = FaultGate(moto, exempt_keys=self._gate_keys, ec2=ec2)
+        app = PriceHistoryApi(moto, self.prices)
+        self.gate = FaultGate(app, exempt_keys=self._gate_keys, ec2=ec2)
         self._server = make_server(
             self._ip_address, self._port, self.gate, True, request_handler=MotoRequestHandler
         )
@@ -77,6 +83,12 @@ class MotoServer:
         gate = self._server.gate if self._server is not None else None
         assert gate is not None, "moto server not started"
         return gate
+
+    @property
+    def prices(self) -> SpotPriceBoard:
+        """The spot price history the local EC2 answers with (`local.price_board`)."""
+        assert self._server is not None, "moto server not started"
+        return self._server.prices
 
     @property
     def url(self) -> str:

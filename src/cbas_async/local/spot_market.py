@@ -48,7 +48,10 @@ class Target:
 
 
 class TraceMarket(Protocol):
-    """Decides, at a trace time, whether the market takes an instance back."""
+    """Decides, at a trace time, whether the market takes an instance back. `warm_up`: the
+    replay starts a week into the trace, so the prices before it are history."""
+
+    warm_up: bool
 
     def span_s(self) -> tuple[float, float]: ...
 
@@ -62,37 +65,41 @@ class Interrupting(Protocol):
 class PriceMarket:
     """Bid era: reclaimed when the zone's price is above the max price (equal is not)."""
 
+    warm_up = True
+
     def __init__(self, history: PriceHistory, ondemand: Mapping[str, float]) -> None:
-        self._history = history
+        self.history = history
         self._ondemand = ondemand
 
     def span_s(self) -> tuple[float, float]:
-        series = [self._history.series(*k) for k in self._history.series_keys()]
+        series = [self.history.series(*k) for k in self.history.series_keys()]
         return min(s.first_s for s in series), max(s.last_s for s in series)
 
     def reclaims(self, target: Target, trace_s: float) -> bool:
-        if target.zone is None or not self._history.has(target.zone, target.instance_type):
+        if target.zone is None or not self.history.has(target.zone, target.instance_type):
             return False
         cap = target.max_price_usd_per_hour or self._ondemand.get(target.instance_type)
-        price = self._history.series(target.zone, target.instance_type).price_at(trace_s)
+        price = self.history.series(target.zone, target.instance_type).price_at(trace_s)
         return cap is not None and not math.isnan(price) and interrupted_by_price(price, cap)
 
 
 class CapacityMarket:
     """Current era: reclaimed when the zone has no capacity for the type."""
 
+    warm_up = False
+
     def __init__(self, history: AvailabilityHistory) -> None:
-        self._history = history
+        self.history = history
 
     def span_s(self) -> tuple[float, float]:
-        series = [self._history.series(*k) for k in self._history.series_keys()]
+        series = [self.history.series(*k) for k in self.history.series_keys()]
         return min(s.start_s for s in series), max(s.end_s for s in series)
 
     def reclaims(self, target: Target, trace_s: float) -> bool:
         key = (target.zone or "", target.instance_type)
-        if key not in self._history.series_keys():
+        if key not in self.history.series_keys():
             return False
-        in_trace = self._history.series(*key)
+        in_trace = self.history.series(*key)
         return in_trace.start_s <= trace_s < in_trace.end_s and not in_trace.available_at(trace_s)
 
 
@@ -106,10 +113,10 @@ def load_trace_market(path: Path) -> TraceMarket:
 
 
 def market_timeline(market: TraceMarket, *, epoch: datetime, speed: float) -> ReplayTimeline:
-    """The same mapping the master derives for a price trace (availability: no warm-up)."""
+    """The same mapping the master derives for a price trace (plain availability: no
+    warm-up)."""
     first_s, last_s = market.span_s()
-    warm = isinstance(market, PriceMarket)
-    origin_s = replay_origin_s(first_s, last_s) if warm else first_s
+    origin_s = replay_origin_s(first_s, last_s) if market.warm_up else first_s
     return ReplayTimeline(origin_s=origin_s, epoch_s=epoch_s(epoch), speed=speed)
 
 
@@ -164,16 +171,19 @@ class LocalMarket:
         return warned
 
 
-def instance_targets(*, hypervisor: Hypervisor, ec2: EC2Client, store: JobStore) -> Targets:
-    """The hypervisor's live instances, with zone and type from EC2 and the max price from
-    the job's placement (EC2 does not report it back); looked up once per instance."""
+def instance_targets(
+    *, hypervisor: Hypervisor, ec2: Mapping[str, EC2Client], store: JobStore
+) -> Targets:
+    """The hypervisor's live instances, with zone and type from their region's EC2 and the
+    max price from the job's placement (EC2 does not report it back); looked up once per
+    instance."""
     known: dict[str, Target] = {}
 
     async def targets() -> list[Target]:
         live = list(hypervisor.instances.values())
         for local in live:
             if local.instance_id not in known:
-                found = await _target(local.instance_id, local.job_id, ec2, store)
+                found = await _target(local.instance_id, local.job_id, ec2[local.region], store)
                 if found is not None:
                     known[local.instance_id] = found
         return [known[i.instance_id] for i in live if i.instance_id in known]

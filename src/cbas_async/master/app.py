@@ -18,13 +18,13 @@ from cbas_async.clock import Clock, SystemClock
 from cbas_async.components import Component, run_components
 from cbas_async.deployment import Session, make_store
 from cbas_async.errors import ConfigError
+from cbas_async.fleet.checkpoint_copy import CheckpointCopier
 from cbas_async.fleet.launcher import Launcher
 from cbas_async.fleet.lease import MasterLease
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.placement import broker_placer
-from cbas_async.handlers.sweeper import Sweeper
 from cbas_async.httpserver import HttpServer
 from cbas_async.job_keys import KeyKeeper
 from cbas_async.master.health import Health, LoopLagMonitor
@@ -41,10 +41,10 @@ from cbas_async.master.region_placement import (
 from cbas_async.master.regions import (
     RegionParts,
     launchers,
+    make_sweeper,
     open_other_regions,
     region_resources,
     region_watcher,
-    swept,
 )
 from cbas_async.master.wiring import (
     make_capacity,
@@ -54,6 +54,7 @@ from cbas_async.master.wiring import (
     make_mover,
     make_state_change_handler,
     make_supervisor,
+    open_copier,
     subscribe_handlers,
     subscribe_wake_ups,
 )
@@ -108,7 +109,10 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         tracker = HeartbeatTracker()
         sandbox = Sandbox(s3=clients.s3, bucket=resources.files_bucket)  # inputs, outputs, logs
         cloud = Session(settings, clients, resources, store, sandbox)
-        web_parts = parts_for_master(cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics)
+        price_ec2 = {region: each.ec2 for region, each in regional.items()}
+        web_parts = parts_for_master(
+            cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics, price_ec2=price_ec2
+        )
         intake = sns_intake(settings, clients, resources, clock)
         app = http_app(settings, clients, resources, health, bus, clock, web_parts, intake=intake)
         server = await stack.enter_async_context(
@@ -122,6 +126,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         capacity = await make_capacity(clients, settings, clock)
         health.problems = capacity.refusals.reasons
         keys = await open_keeper(stack, clients, settings, resources, clock)
+        copier = await open_copier(stack, clients, settings, clock)
         components = _wire(
             settings,
             clients,
@@ -137,6 +142,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             capacity,
             keys=keys,
             region_prices=region_prices,
+            copier=copier,
             others=others,
         )
         components.append(events_poller(clients, resources, intake, bus, clock))
@@ -196,14 +202,15 @@ def _wire(
     *,
     keys: KeyKeeper | None = None,
     region_prices: RegionPrices | None = None,
+    copier: CheckpointCopier | None = None,
     others: Mapping[str, RegionParts] | None = None,
 ) -> list[Component]:
     others = others or {}
-    costing = JobCosting(store=store, book=prices.book)
+    books = region_prices.books if region_prices else {settings.region: prices.book}
+    costing = JobCosting(store=store, book=prices.book, books=books)
     wake = asyncio.Event()
     mover = make_mover(store, clock, settings.master_id)
     everywhere = launchers(launcher, others)
-    books = region_prices.books if region_prices else {settings.region: prices.book}
     regions = make_region_chooser(
         settings, books=books, store=store, clock=clock, pools=capacity.pools
     )
@@ -230,20 +237,14 @@ def _wire(
         capacity=capacity,
         keys=keys,
         regions=regions,
+        copier=copier,
         region_resources=region_resources(resources, others),
     )
     state_changes = make_state_change_handler(
         settings, steps, store=store, mover=mover, launcher=everywhere, wake=wake
     )
     subscribe_wake_ups(bus, state_changes, wake)
-    sweeper = Sweeper(
-        store=store,
-        launcher=launcher,
-        sns=clients.sns,
-        topic_arn=resources.topic_arn,
-        clock=clock,
-        others=swept(others),
-    )
+    sweeper = make_sweeper(store, clock, clients, resources, launcher, others)
     supervisor = make_supervisor(
         settings,
         steps,

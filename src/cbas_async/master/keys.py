@@ -30,7 +30,9 @@ async def open_keeper(
     sts = await stack.enter_async_context(session.create_client("sts", **kwargs))  # type: ignore[call-overload]
     account = role["Arn"].split(":")[4]
     scope = Scope.of(settings, account=account, bucket=resources.bucket)
-    issuer = JobCredentialIssuer(sts=sts, role_arn=role["Arn"], scope=scope)
+    issuer = JobCredentialIssuer(
+        sts=sts, role_arn=role["Arn"], scope=scope, home_bucket=resources.files_bucket
+    )
     return KeyKeeper(
         issuer=issuer,
         dynamo=clients.dynamo,

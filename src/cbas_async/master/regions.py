@@ -21,7 +21,7 @@ from cbas_async.components import Component
 from cbas_async.errors import ConfigError
 from cbas_async.fleet.launch_config import other_region_settings
 from cbas_async.fleet.launcher import Launcher, Launchers
-from cbas_async.handlers.sweeper import SweptRegion
+from cbas_async.handlers.sweeper import Sweeper, SweptRegion
 from cbas_async.master.health import Health
 from cbas_async.master.intake import events_poller, sns_intake
 from cbas_async.master.ping_poller import PingPoller
@@ -89,6 +89,26 @@ def swept(others: Mapping[str, RegionParts]) -> list[SweptRegion]:
         SweptRegion(launcher=p.launcher, sns=p.clients.sns, topic_arn=p.resources.topic_arn)
         for p in others.values()
     ]
+
+
+def make_sweeper(
+    store: JobStore,
+    clock: Clock,
+    clients: Clients,
+    resources: Resources,
+    launcher: Launcher,
+    others: Mapping[str, RegionParts],
+) -> Sweeper:
+    """The sweeper of this master's region (`clients`, `resources`, `launcher`) and of the
+    other regions."""
+    return Sweeper(
+        store=store,
+        launcher=launcher,
+        sns=clients.sns,
+        topic_arn=resources.topic_arn,
+        clock=clock,
+        others=swept(others),
+    )
 
 
 def region_pollers(

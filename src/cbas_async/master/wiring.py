@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
-from cbas_async.aws import Clients, open_service_quotas
-from cbas_async.bootstrap import Resources
+import structlog
+
+from cbas_async.aws import Clients, open_region_clients, open_service_quotas
+from cbas_async.bootstrap import BUCKET_KEY, Resources, misc_value
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
 from cbas_async.fleet.ceiling import LaunchGate
+from cbas_async.fleet.checkpoint_copy import CheckpointCopier, RegionBucket
 from cbas_async.fleet.launch_config import LaunchConfig, resolve_launch_config
 from cbas_async.fleet.launcher import Launcher, Launchers
 from cbas_async.fleet.placement_scores import PlacementScores
@@ -41,6 +45,8 @@ from cbas_async.master.health import Health
 from cbas_async.master.supervisor import Supervisor
 from cbas_async.settings import Settings
 from cbas_async.store import JobStore
+
+log = structlog.get_logger(__name__)
 
 
 async def make_capacity(clients: Clients, settings: Settings, clock: Clock) -> CapacityControl:
@@ -84,7 +90,36 @@ async def make_launcher(
         clients, settings, bucket=bucket, recorded=recorded
     )
     return Launcher(
-        ec2=clients.ec2, config=config, deployment=settings.deployment, region=settings.region
+        ec2=clients.ec2,
+        config=config,
+        deployment=settings.deployment,
+        launch_ec2=clients.ec2_launch,
+        region=settings.region,
+    )
+
+
+async def open_copier(
+    stack: AsyncExitStack, clients: Clients, settings: Settings, clock: Clock
+) -> CheckpointCopier | None:
+    """The checkpoint copier of a deployment in several regions (None in one): an S3 client
+    of each region, closed with `stack`, and its bucket as `misc` records it (`bucket` the
+    home region's, `bucket:<region>` another's; a region with none is left out, logged)."""
+    if len(settings.all_regions) < 2:
+        return None
+    by_region = await stack.enter_async_context(open_region_clients(settings))
+    buckets: dict[str, RegionBucket] = {}
+    for region, opened in by_region.items():
+        key = BUCKET_KEY if region == settings.home_region else f"{BUCKET_KEY}:{region}"
+        name = await misc_value(clients, settings, key)
+        if name is None:
+            log.warning("region_bucket_unknown", region=region, misc_key=key)
+            continue
+        buckets[region] = RegionBucket(region, name, opened.s3)
+    return CheckpointCopier(
+        buckets=buckets,
+        home_region=settings.home_region,
+        clock=clock,
+        usd_per_gib=settings.egress_usd_per_gib,
     )
 
 
@@ -145,6 +180,8 @@ def make_job_steps(
     capacity: CapacityControl | None = None,
     keys: KeyKeeper | None = None,
     regions: RegionChooser | None = None,
+    copier: CheckpointCopier | None = None,
+    hand_over: bool = True,
     region_resources: Mapping[str, Resources] | None = None,
 ) -> JobSteps:
     """`launcher`: one per region (`Launchers`), or one for every region; `resources`
@@ -162,6 +199,8 @@ def make_job_steps(
         capacity=capacity,
         keys=keys,
         regions=regions,
+        copier=copier,
+        hand_over=hand_over,
         region_resources=region_resources,
     )
     detector = LostWorkerDetector(

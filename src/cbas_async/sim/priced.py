@@ -9,106 +9,34 @@ its region, instance type, start and on-demand price in `metadata`.
 Such a file's name and folder need no particular form. `prices` (spot USD/h per sample) is
 optional: without it the caller's flat spot price stands in. Every file of one trace shares
 the sample gap, and their starts lie on one grid; the trace covers where all are known.
-Its on-demand price is the cheapest region's (on-demand runs wherever the job is).
+Its on-demand price is the cheapest region's (on-demand runs wherever the job is). The files
+are read by `spot/zone_trace.py` (the local cloud's market replays them too).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from cbas_async.clock import parse_utc
 from cbas_async.sim.trace import MarketTrace
 from cbas_async.spot.eras import CURRENT_ERA
-from cbas_async.spot.history import epoch_s
+from cbas_async.spot.zone_trace import (
+    TraceFileError,
+    ZoneTrace,
+    describes_itself,
+    read_zone_trace,
+)
 
+__all__ = [
+    "TraceFileError",
+    "ZoneTrace",
+    "describes_itself",
+    "read_zone_trace",
+    "trace_from_zone_files",
+]
 FloatArray = npt.NDArray[np.float64]
-REQUIRED = ("gap_seconds", "start", "zone", "region", "instance_type", "ondemand_usd_per_hour")
-
-
-class TraceFileError(ValueError):
-    """A trace file that cannot be read as a self-describing trace; the message names it."""
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class ZoneTrace:
-    """One file: capacity (and spot price, or None) per sample from `start_s`."""
-
-    zone: str
-    region: str
-    instance_type: str
-    ondemand_usd_per_hour: float
-    start_s: float
-    gap_s: float
-    available: npt.NDArray[np.bool_]
-    prices: FloatArray | None
-
-
-def describes_itself(path: Path) -> bool:
-    """Whether the file's metadata names its zone (so it is read here)."""
-    return "zone" in _document(path).get("metadata", {})
-
-
-def read_zone_trace(path: Path) -> ZoneTrace:
-    """Raises TraceFileError for a missing field or a `prices` array of the wrong length."""
-    document = _document(path)
-    meta = document.get("metadata")
-    if not isinstance(meta, dict):
-        raise TraceFileError(f"{path}: no metadata object")
-    missing = [f"metadata.{name}" for name in REQUIRED if name not in meta]
-    missing += [] if "data" in document else ["data"]
-    if missing:
-        raise TraceFileError(f"{path}: missing {', '.join(missing)}")
-    try:
-        data = np.asarray(document["data"], dtype=np.float64)
-        prices = document.get("prices")
-        spot = None if prices is None else np.asarray(prices, dtype=np.float64)
-        start_s = epoch_s(parse_utc(str(meta["start"])))
-        gap_s, ondemand = float(meta["gap_seconds"]), float(meta["ondemand_usd_per_hour"])
-    except (TypeError, ValueError) as exc:
-        raise TraceFileError(f"{path}: {exc}") from exc
-    _check(path, data, spot, gap_s)
-    return ZoneTrace(
-        zone=str(meta["zone"]),
-        region=str(meta["region"]),
-        instance_type=str(meta["instance_type"]),
-        ondemand_usd_per_hour=ondemand,
-        start_s=start_s,
-        gap_s=gap_s,
-        available=data > 0,
-        prices=spot,
-    )
-
-
-def _document(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise TraceFileError(f"{path}: not JSON ({exc})") from exc
-    if not isinstance(document, dict):
-        raise TraceFileError(f"{path}: expected a JSON object")
-    return document
-
-
-def _check(path: Path, data: FloatArray, prices: FloatArray | None, gap_s: float) -> None:
-    if data.ndim != 1 or len(data) == 0:
-        raise TraceFileError(f"{path}: data must be a non-empty list of numbers")
-    if gap_s <= 0:
-        raise TraceFileError(f"{path}: gap_seconds must be above 0")
-    if prices is None:
-        return
-    if prices.shape != data.shape:
-        raise TraceFileError(
-            f"{path}: prices has {prices.size} samples, data has {len(data)}: they must match"
-        )
-    if not np.isfinite(prices).all() or (prices < 0).any():
-        raise TraceFileError(f"{path}: prices must be finite and at least 0")
 
 
 def trace_from_zone_files(

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -32,12 +34,16 @@ from cbas_async.web.keys import (
 from cbas_async.web.prices import SpotPrices
 from cbas_async.web.signin_limit import SignInLimiter
 
+if TYPE_CHECKING:
+    from types_aiobotocore_ec2 import EC2Client
+
 METRICS = web.AppKey("metrics", Metrics)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebParts:
-    """What the web face needs from the master."""
+    """What the web face needs from the master. `price_ec2` maps each region of the
+    deployment (home first) to its EC2 client, for the prices; None: `cloud`'s region only."""
 
     cloud: Session
     clock: Clock
@@ -45,12 +51,26 @@ class WebParts:
     tracker: HeartbeatTracker
     metrics: Metrics
     limits: ApiLimits = field(default_factory=ApiLimits)
+    price_ec2: Mapping[str, EC2Client] | None = None
+
+    def ec2_by_region(self) -> dict[str, EC2Client]:
+        if self.price_ec2 is None:
+            return {self.cloud.settings.region: self.cloud.clients.ec2}
+        return dict(self.price_ec2)
 
 
 def parts_for_master(
-    cloud: Session, *, clock: Clock, bus: Bus, tracker: HeartbeatTracker, metrics: Metrics
+    cloud: Session,
+    *,
+    clock: Clock,
+    bus: Bus,
+    tracker: HeartbeatTracker,
+    metrics: Metrics,
+    price_ec2: Mapping[str, EC2Client] | None = None,
 ) -> WebParts:
-    return WebParts(cloud=cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics)
+    return WebParts(
+        cloud=cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics, price_ec2=price_ec2
+    )
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
@@ -83,9 +103,7 @@ def mount(app: web.Application, parts: WebParts) -> None:
     app[CLOSING] = asyncio.Event()
     app[METRICS] = parts.metrics
     app[BUS] = parts.bus
-    app[PRICES] = SpotPrices(
-        ec2=parts.cloud.clients.ec2, region=parts.cloud.settings.region, clock=parts.clock
-    )
+    app[PRICES] = SpotPrices(ec2=parts.ec2_by_region(), clock=parts.clock)
     metrics_public = parts.cloud.settings.metrics_public
     limiter = SignInLimiter(clock=parts.clock, max_failures=parts.limits.refused_tokens_per_minute)
     app.middlewares.extend(

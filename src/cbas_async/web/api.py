@@ -107,26 +107,40 @@ def detail(job: JobRecord, events: list[JobEvent]) -> dict[str, Any]:
     """The job as its record shows it, plus its history, attempts and checkpoints."""
     checkpoints = [c for c in (job.checkpoint_prev, job.checkpoint) if c is not None]
     fields = {name: getattr(job, name) for name in JobRecord.model_fields}
-    body = JobDetail(**fields, events=events, attempts=attempts(events), checkpoints=checkpoints)
+    found = attempts(job, events)
+    body = JobDetail(**fields, events=events, attempts=found, checkpoints=checkpoints)
     return body.to_json()
 
 
-def attempts(events: list[JobEvent]) -> list[AttemptSummary]:
-    """One entry per attempt that left a trace: when it began, its states, the last and when."""
+def attempts(job: JobRecord, events: list[JobEvent]) -> list[AttemptSummary]:
+    """One entry per attempt that left a trace: when it began, its states, the last and when,
+    where it ran and what it cost."""
     found: dict[int, list[JobEvent]] = {}
     for event in sorted(events, key=lambda e: e.seq):
         if event.attempt >= 1:
             found.setdefault(event.attempt, []).append(event)
-    return [
-        AttemptSummary(
-            attempt=number,
-            started_at=own[0].at,
-            states=[e.to_state for e in own],
-            last_state=own[-1].to_state,
-            last_at=own[-1].at,
-        )
-        for number, own in sorted(found.items())
-    ]
+    return [attempt_summary(job, number, own) for number, own in sorted(found.items())]
+
+
+def attempt_summary(job: JobRecord, number: int, own: list[JobEvent]) -> AttemptSummary:
+    """Where: the priced attempt's region, else the placement its history recorded, else
+    (the live attempt) the job's placement. Cost: the priced attempt's, once priced."""
+    priced = job.cost.attempts.get(number)
+    placed = [e.placement for e in own if e.placement is not None]
+    placement = placed[-1] if placed else job.placement if number == job.attempt else None
+    where = priced or placement
+    regions = [w.region for w in (priced, placement) if w is not None and w.region]
+    return AttemptSummary(
+        attempt=number,
+        started_at=own[0].at,
+        states=[e.to_state for e in own],
+        last_state=own[-1].to_state,
+        last_at=own[-1].at,
+        region=regions[0] if regions else None,
+        zone=where.zone if where else None,
+        instance_type=where.instance_type if where else None,
+        cost_usd=priced.cost_usd if priced else None,
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -39,10 +39,22 @@ def max_price(job: JobRecord) -> MaxPrice | None:
         return None
     return MaxPrice(
         job_id=job.job_id,
+        region=placement.region,
         zone=placement.zone,
         instance_type=placement.instance_type,
         max_price_usd_per_hour=placement.max_price_usd_per_hour,
     )
+
+
+def regions_param(request: web.Request, known: list[str]) -> list[str]:
+    """The regions asked (comma separated), each one of the deployment's; all when absent."""
+    text = request.query.get("region", "")
+    asked = [r.strip() for r in text.split(",") if r.strip()]
+    unknown = [r for r in asked if r not in known]
+    if unknown:
+        problem = f"not a region of this deployment: {unknown[0]!r} (it has {', '.join(known)})"
+        raise ApiError(400, problem, field="region")
+    return asked or known
 
 
 async def _live_jobs(request: web.Request) -> list[JobRecord]:
@@ -57,8 +69,15 @@ async def spot_prices(request: web.Request) -> web.Response:
     in_use = [m for m in (max_price(j) for j in live) if m is not None]
     types = types_param(request, sorted({m.instance_type for m in in_use}))
     hours = int_param(request, "hours", 24, 1, 24 * 30)
-    series = await request.app[PRICES].series(types, hours)
-    body = {"instance_types": types, "series": series, "max_prices": in_use}
+    prices = request.app[PRICES]
+    regions = regions_param(request, prices.regions)
+    series = await prices.series(types, hours, regions)
+    body = {
+        "regions": prices.regions,
+        "instance_types": types,
+        "series": series,
+        "max_prices": [m for m in in_use if m.region in regions],
+    }
     return web.json_response(Prices.model_validate(body).model_dump(mode="json"))
 
 
@@ -71,6 +90,7 @@ def worker_json(job: JobRecord, silent_s: float | None) -> Worker:
         attempt=job.attempt,
         instance_id=placement.instance_id if placement else None,
         instance_type=placement.instance_type if placement else None,
+        region=placement.region if placement else None,
         zone=placement.zone if placement else None,
         last_ping_s_ago=None if silent_s is None else round(silent_s, 3),
     )

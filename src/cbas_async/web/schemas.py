@@ -37,13 +37,18 @@ class JobPage(Body):
 
 
 class AttemptSummary(Body):
-    """An attempt that left a trace in the history: when it began, its states, the last."""
+    """An attempt that left a trace in the history: when it began, its states, the last;
+    where it ran (null until it was placed) and what it cost (null until it was priced)."""
 
     attempt: int
     started_at: UtcTime
     states: list[JobState]
     last_state: JobState
     last_at: UtcTime
+    region: str | None = None
+    zone: str | None = None
+    instance_type: str | None = None
+    cost_usd: float | None = None
 
 
 class JobDetail(JobRecord):
@@ -85,6 +90,7 @@ class Outputs(Body):
 
 
 class PriceSeries(Body):
+    region: str
     zone: str
     instance_type: str
     points: list[tuple[str, float]]  # [ISO time, USD per hour], oldest first
@@ -94,12 +100,17 @@ class MaxPrice(Body):
     """The cap a live job's placement set."""
 
     job_id: str
+    region: str
     zone: str | None
     instance_type: str
     max_price_usd_per_hour: float | None
 
 
 class Prices(Body):
+    """Every region of the deployment (`regions`, the home region first), the series of
+    those asked, and the caps in use."""
+
+    regions: list[str]
     instance_types: list[str]
     series: list[PriceSeries]
     max_prices: list[MaxPrice]
@@ -114,6 +125,7 @@ class Worker(Body):
     attempt: int
     instance_id: str | None
     instance_type: str | None
+    region: str | None
     zone: str | None
     last_ping_s_ago: float | None
 
@@ -159,4 +171,5 @@ class OutputPath(JobPath):
 
 class PricesQuery(Body):
     instance_type: str
+    region: str  # comma separated; the deployment's regions when absent
     hours: Annotated[int, Field(ge=1, le=720)]

@@ -23,6 +23,7 @@ from cbas_async.clock import Clock, SystemClock
 from cbas_async.errors import ConfigError
 from cbas_async.messages import UserData
 from cbas_async.settings import Settings
+from cbas_async.worker.buckets import Buckets, open_buckets
 from cbas_async.worker.imds import ImdsClient
 from cbas_async.worker.keys import job_key_provider
 from cbas_async.worker.lifecycle import Worker
@@ -36,9 +37,12 @@ _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 def settings_for(settings: Settings, data: UserData) -> Settings:
-    """The settings as the user data says: its region, deployment and endpoint (if any)."""
+    """The settings as the user data says: its region, the home region (the tables and the
+    job's files), deployment and endpoint (if any)."""
+    regions = (data.home_region, data.region) if data.home_region != data.region else ()
     return settings.replace(
         region=data.region,
+        regions=regions,
         deployment=data.deployment,
         endpoint_url=data.endpoint_url or settings.endpoint_url,
     )
@@ -66,7 +70,7 @@ async def run_worker(
             advertise = ""  # no command endpoint: nothing to advertise
             if data.command_endpoint:
                 advertise = await _advertise_host(imds, settings, options, clock)
-            async with _clients(settings, data, clock) as clients:
+            async with _clients(settings, data, clock) as (clients, buckets):
                 services = Services(
                     identity=identity,
                     clients=clients,
@@ -77,24 +81,33 @@ async def run_worker(
                     shutdown=shutdown or asyncio.Event(),
                     advertise_host=advertise,
                 )
-                code = await Worker(identity=identity, clients=clients, services=services).run()
+                worker = Worker(
+                    identity=identity, clients=clients, buckets=buckets, services=services
+                )
+                code = await worker.run()
             log.info("worker_exiting", exit_code=code)
             return code
 
 
 @asynccontextmanager
-async def _clients(settings: Settings, data: UserData, clock: Clock) -> AsyncIterator[Clients]:
-    """The clients, on the attempt's session keys where the master issues them (the user
-    data names their table), else on the instance profile."""
+async def _clients(
+    settings: Settings, data: UserData, clock: Clock
+) -> AsyncIterator[tuple[Clients, Buckets]]:
+    """The clients and buckets, on the attempt's session keys where the master issues them
+    (the user data names their table), else on the instance profile."""
     if not data.credentials_table:
-        async with open_clients(settings) as clients:
-            yield clients
+        async with (
+            open_clients(settings) as clients,
+            open_buckets(settings, data, clients.s3) as buckets,
+        ):
+            yield clients, buckets
         return
     async with (
         job_key_provider(settings, data.credentials_table, clock) as provider,
         open_clients(settings, provider=provider) as clients,
+        open_buckets(settings, data, clients.s3, provider=provider) as buckets,
     ):
-        yield clients
+        yield clients, buckets
 
 
 async def _advertise_host(

@@ -81,14 +81,21 @@ class JobWriter:
         log.info("job_moved", from_state=record.state.value, to_state=target.value)
         return moved
 
-    async def superseded_reason(self) -> str | None:
-        """Why this attempt no longer owns the job, or None while it does (or on a read
-        failure: the next check will tell)."""
+    async def current(self) -> JobRecord | None:
+        """The job as stored, or None on a read failure (logged)."""
         try:
-            record = await self._store.get(self._job_id)
+            return await self._store.get(self._job_id)
         except Exception as exc:
             log.warning("ownership_check_failed", error=repr(exc))
             return None
+
+    def move_asked(self, record: JobRecord) -> str | None:
+        """The region a master asked this attempt, RUNNING, to move to; else None."""
+        mine = record.attempt == self._attempt and record.state is JobState.RUNNING
+        return record.move_to if mine else None
+
+    def superseded(self, record: JobRecord) -> str | None:
+        """Why this attempt no longer owns `record`'s job, or None while it does."""
         if record.attempt != self._attempt:
             return f"attempt {record.attempt} owns the job"
         if record.state.terminal:

@@ -20,9 +20,9 @@ from cbas_async.clock import Clock
 from cbas_async.errors import JobNotFound, StaleWrite
 from cbas_async.jobs import JobSpec
 from cbas_async.records import JobRecord
-from cbas_async.sandbox import Sandbox
 from cbas_async.states import JobState
 from cbas_async.store import JobStore
+from cbas_async.worker.buckets import Buckets
 from cbas_async.worker.checkpoint import Checkpointer, CheckpointUnavailable, make_checkpointer
 from cbas_async.worker.checkpoint.archive import fingerprint
 from cbas_async.worker.checkpoint.manager import CheckpointManager
@@ -44,9 +44,10 @@ log = structlog.get_logger(__name__)
 class Worker:
     """Runs one attempt of one job on this instance, from user data to a final state."""
 
-    def __init__(self, *, identity: Identity, clients: Clients, services: Services) -> None:
-        data = identity.user_data
-        self._data = data
+    def __init__(
+        self, *, identity: Identity, clients: Clients, buckets: Buckets, services: Services
+    ) -> None:
+        self._data = data = identity.user_data
         self._instance_id = identity.instance_id
         self._services = services
         self._clock: Clock = services.clock
@@ -56,7 +57,8 @@ class Worker:
             events_table=data.events_table,
             misc_table=data.misc_table,
         )
-        self._sandbox = Sandbox(s3=clients.s3, bucket=data.bucket)
+        self._sandbox = buckets.files  # inputs, outputs, logs: the home region's bucket
+        self._checkpoints = buckets.checkpoints  # this region's bucket
         self._writer = JobWriter(
             store=self._store,
             job_id=data.job_id,
@@ -108,9 +110,8 @@ class Worker:
             mine = record.attempt == self._data.attempt and self._on_my_instance(record)
             if mine and record.state in (JobState.LAUNCHING, JobState.RUNNING):
                 if record.state is JobState.RUNNING:  # restarted on this instance: resume
-                    log.info(
-                        "worker_resuming", checkpoint=record.checkpoint and record.checkpoint.seq
-                    )
+                    seq = record.checkpoint and record.checkpoint.seq
+                    log.info("worker_resuming", checkpoint=seq)
                 return record
             if not (mine and record.state is JobState.PENDING):
                 break
@@ -172,11 +173,12 @@ class Worker:
         await self._writer.move({JobState.LAUNCHING}, JobState.RUNNING)
         storage = CheckpointStorage(
             store=self._store,
-            sandbox=self._sandbox,
+            sandbox=self._checkpoints,
             job_id=self._data.job_id,
             attempt=self._data.attempt,
             method=checkpointer.method,
             clock=self._clock,
+            region=self._data.region,
         )
         manager = CheckpointManager(
             checkpointer=checkpointer, storage=storage, progress=self._progress, clock=self._clock
@@ -244,9 +246,8 @@ class Worker:
         )
         if restored is None:
             return False
-        self._progress.checkpoint_seq = (
-            restored.seq if restored.attempt == self._data.attempt else 0
-        )
+        own = restored.attempt == self._data.attempt
+        self._progress.checkpoint_seq = restored.seq if own else 0
         manager.remember(await asyncio.to_thread(fingerprint, self._paths.state))
         return True
 
@@ -280,9 +281,8 @@ class Worker:
 
     async def _not_started(self, reason: str) -> None:
         log.error("job_not_started", reason=reason)
-        await self._writer.move(
-            {JobState.RUNNING}, JobState.FAILED, updates={"reason": reason}, detail=reason
-        )
+        updates = {"reason": reason}
+        await self._writer.move({JobState.RUNNING}, JobState.FAILED, updates=updates, detail=reason)
 
 
 async def _conclude(outcome: Outcome, job: JobProcess, finisher: Finisher) -> None:

@@ -1,6 +1,6 @@
 """The run phase: the job runs while periodic checkpoints, the interruption watcher, commands,
-rebalance recommendations (a checkpoint at once) and an ownership check go on beside it,
-until the first thing that ends the run."""
+rebalance recommendations (a checkpoint at once) and an ownership check (which also sees a
+move to another region) go on beside it, until the first thing that ends the run."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ class Noticed:
 
 @dataclass(frozen=True, slots=True)
 class ShutdownRequested:
-    """The master (or a signal to the worker) asked for checkpoint, INTERRUPTED, exit."""
+    """The master (a command, a move to another region) or a signal to the worker asked for
+    checkpoint, INTERRUPTED, exit."""
 
     source: str
 
@@ -72,6 +73,7 @@ class RunPhase:
         schedule: CheckpointSchedule,
         started_s: float,
         ownership_check_s: float,
+        region: str = "",
     ) -> None:
         self._job = job
         self._manager = manager
@@ -84,6 +86,7 @@ class RunPhase:
         self._schedule = schedule
         self._started_s = started_s
         self._ownership_check_s = ownership_check_s
+        self._region = region  # where this attempt runs: a move here is no move
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._stop = asyncio.Event()
 
@@ -156,8 +159,19 @@ class RunPhase:
             self._outcomes.put_nowait(Abandoned(exc.reason))
 
     async def _ownership(self) -> None:
+        """Each interval, the job record: not ours any more (a cancel, a newer attempt), or
+        a master asks the attempt to move to another region (`move_to`): checkpoint and end
+        INTERRUPTED, so the job resumes there."""
         while not await sleep_or_stop(self._clock, self._ownership_check_s, self._stop):
-            reason = await self._writer.superseded_reason()
+            record = await self._writer.current()
+            if record is None:
+                continue  # the next check will tell
+            reason = self._writer.superseded(record)
             if reason is not None:
                 self._outcomes.put_nowait(Abandoned(reason))
+                return
+            region = self._writer.move_asked(record)
+            if region not in (None, self._region):
+                log.info("move_asked", region=region)
+                self._outcomes.put_nowait(ShutdownRequested(f"moved to {region}"))
                 return

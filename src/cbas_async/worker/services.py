@@ -117,4 +117,5 @@ class Services:
             ),
             started_s=self.started_s,
             ownership_check_s=data.heartbeat_interval_s,
+            region=data.region,
         )

@@ -118,6 +118,19 @@ function costText(cost) {
   return `spot ${usd(cost.spot_usd)} vs on-demand ${usd(cost.ondemand_usd)}${saved}; work redone ${cost.work_redone_s}s`;
 }
 
+// one row per attempt: where it ran (region, zone, type), how it ended, what it cost
+function attemptsTable(job) {
+  const dash = (v) => v || "—";
+  const rows = job.attempts.map((a) => el("tr", { "data-attempt": a.attempt },
+    el("td", {}, a.attempt), el("td", { class: "region" }, dash(a.region)), el("td", {}, dash(a.zone)),
+    el("td", { class: "wide" }, dash(a.instance_type)), el("td", { class: "state state-" + a.last_state }, a.last_state),
+    el("td", {}, a.cost_usd === null ? "not priced yet" : usd(a.cost_usd))));
+  return el("div", { class: "scroll" }, el("table", { id: "attempts" },
+    el("thead", {}, el("tr", {}, el("th", {}, "Attempt"), el("th", {}, "Region"), el("th", {}, "Zone"),
+      el("th", { class: "wide" }, "Type"), el("th", {}, "Last state"), el("th", {}, "Cost"))),
+    el("tbody", {}, rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, class: "muted" }, "Not launched yet."))])));
+}
+
 async function download(url, name) {
   const response = await api(url);
   const blob = await response.blob();
@@ -156,6 +169,7 @@ function followLogs(jobId, pre, onState) {
 function jobView(jobId) {
   const facts = el("dl", { class: "facts" });
   const events = el("div");
+  const tries = el("div");
   const outputs = el("ul", { id: "outputs" });
   const pre = el("pre", { class: "logs", id: "logs", tabindex: "0", "aria-label": "Logs" });
   const cancel = el("button", { type: "button", id: "cancel", onclick: async () => {
@@ -167,11 +181,12 @@ function jobView(jobId) {
       el("dt", {}, "Name"), el("dd", {}, job.name),
       el("dt", {}, "State"), el("dd", { class: "state state-" + job.state, id: "job-state" }, job.state),
       el("dt", {}, "Attempt"), el("dd", {}, `${job.attempt} of ${job.max_attempts}`),
-      el("dt", {}, "Placement"), el("dd", {}, [p.instance_type, p.zone, p.instance_id].filter(Boolean).join(" ") || "—"),
+      el("dt", {}, "Placement"), el("dd", { id: "placement" }, [p.instance_type, p.region, p.zone, p.instance_id].filter(Boolean).join(" ") || "—"),
       el("dt", {}, "Cost"), el("dd", { id: "cost" }, costText(job.cost)),
       el("dt", {}, "Command"), el("dd", {}, el("code", {}, (job.spec.command || []).join(" "))),
       ...(job.reason ? [el("dt", {}, "Reason"), el("dd", {}, job.reason)] : []));
     cancel.hidden = ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.state);
+    tries.replaceChildren(attemptsTable(job));
     events.replaceChildren(timeline(job));
     const out = await json(`/api/v1/jobs/${jobId}/outputs`);
     outputs.replaceChildren(...(out.outputs.length ? out.outputs.map((o) => el("li", {},
@@ -179,7 +194,7 @@ function jobView(jobId) {
         `Download ${o.name}`), ` ${o.size_bytes} bytes`)) : [el("li", { class: "muted" }, "none yet")]));
   }
   show(el("p", {}, el("a", { href: "#/jobs" }, "← all jobs")), el("h1", {}, "Job ", jobId), facts, cancel,
-    el("h2", {}, "Timeline"), events, el("h2", {}, "Logs"), pre, el("h2", {}, "Outputs"), outputs);
+    el("h2", {}, "Attempts"), tries, el("h2", {}, "Timeline"), events, el("h2", {}, "Logs"), pre, el("h2", {}, "Outputs"), outputs);
   const stopPoll = poll(3000, refresh);
   const stopLogs = followLogs(jobId, pre, () => refresh());
   return () => { stopPoll(); stopLogs(); };
@@ -251,54 +266,91 @@ function submitView() {
 }
 
 // --- spot prices -----------------------------------------------------------------------
-const COLORS = ["#0550ae", "#bc4c00", "#116329", "#8250df", "#cf222e", "#4d2d00", "#1b7c83"];
+const COLORS = ["#0550ae", "#bc4c00", "#116329", "#8250df", "#bf3989", "#4d2d00", "#1b7c83"];
+const CAP = "#cf222e";  // the max prices' dashed lines
+const DASHES = ["", "9 3", "2 3", "9 3 2 3"];  // one per region, so colours need not tell regions apart
+const color = (i) => COLORS[i % COLORS.length];  // by index in data.series, chart and legend alike
+const dashes = (data, s) => DASHES[Math.max(0, data.regions.indexOf(s.region)) % DASHES.length];
+const NS = "http://www.w3.org/2000/svg";
+
+function svgNode(tag, attrs, text) {
+  const node = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text) node.textContent = text;
+  return node;
+}
+
+function swatch(stroke, dasharray) {
+  const svg = svgNode("svg", { width: 28, height: 10, "aria-hidden": "true", class: "swatch" });
+  svg.append(svgNode("line", { x1: 0, y1: 5, x2: 28, y2: 5, stroke, "stroke-width": 3, "stroke-dasharray": dasharray }));
+  return svg;
+}
+
+const seriesName = (s) => `${s.instance_type} in ${s.region} ${s.zone}`;
 
 function chart(data) {
   const W = 800, H = 320, P = 48;
-  const series = data.series.filter((s) => s.points.length);
-  const pts = series.flatMap((s) => s.points.map(([t, p]) => [Date.parse(t), p]));
+  const pts = data.series.flatMap((s) => s.points.map(([t, p]) => [Date.parse(t), p]));
   const caps = data.max_prices.map((m) => m.max_price_usd_per_hour).filter((x) => x);
   if (!pts.length) return el("p", { class: "muted" }, "No prices yet.");
   const t0 = Math.min(...pts.map((p) => p[0])), t1 = Math.max(...pts.map((p) => p[0]), t0 + 1);
   const pMax = Math.max(...pts.map((p) => p[1]), ...caps) * 1.1 || 1;
   const x = (t) => P + ((t - t0) / (t1 - t0)) * (W - 2 * P);
   const y = (p) => H - P - (p / pMax) * (H - 2 * P);
-  const NS = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(NS, "svg");
-  const add = (tag, attrs, text) => { const n = document.createElementNS(NS, tag);
-    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); if (text) n.textContent = text; svg.append(n); };
+  const svg = svgNode("svg", {});
+  const add = (tag, attrs, text, parent = svg) => { const n = svgNode(tag, attrs, text); parent.append(n); return n; };
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("class", "chart");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "Spot price per zone and instance type");
+  svg.setAttribute("aria-label", "Spot price per region, zone and instance type");
   add("line", { x1: P, y1: H - P, x2: W - P, y2: H - P, stroke: "#888" });
   add("line", { x1: P, y1: P, x2: P, y2: H - P, stroke: "#888" });
   add("text", { x: 4, y: P - 6, "font-size": 12 }, "$" + pMax.toPrecision(3));
   add("text", { x: 4, y: H - P, "font-size": 12 }, "$0");
-  series.forEach((s, i) => {
+  data.series.forEach((s, i) => {
+    if (!s.points.length) return;
     const d = s.points.map(([t, p], k) => `${k ? "L" : "M"}${x(Date.parse(t)).toFixed(1)},${y(p).toFixed(1)}`).join(" ");
-    add("path", { d: s.points.length > 1 ? d : d + ` L${W - P},${y(s.points[0][1])}`, fill: "none",
-      stroke: COLORS[i % COLORS.length], "stroke-width": 2 });
+    const path = add("path", { d: s.points.length > 1 ? d : d + ` L${W - P},${y(s.points[0][1])}`, fill: "none",
+      stroke: color(i), "stroke-width": 2, "stroke-dasharray": dashes(data, s), "data-region": s.region,
+      "data-zone": s.zone });
+    add("title", {}, seriesName(s), path);  // the name on hover
   });
-  data.max_prices.filter((m) => m.max_price_usd_per_hour).forEach((m) =>
-    add("line", { x1: P, x2: W - P, y1: y(m.max_price_usd_per_hour), y2: y(m.max_price_usd_per_hour),
-      stroke: "#cf222e", "stroke-dasharray": "6 4" }));
+  data.max_prices.filter((m) => m.max_price_usd_per_hour).forEach((m) => {
+    const line = add("line", { x1: P, x2: W - P, y1: y(m.max_price_usd_per_hour), y2: y(m.max_price_usd_per_hour),
+      stroke: CAP, "stroke-dasharray": "6 4" });
+    add("title", {}, `max price of ${m.job_id} (${m.instance_type} in ${m.region})`, line);
+  });
   return svg;
+}
+
+// one line per region: its zones and types, in the colours of their lines
+function legend(data) {
+  const regions = [...new Set(data.series.map((s) => s.region))];
+  return el("div", { class: "legend", id: "legend" },
+    regions.map((r) => el("p", { "data-region": r }, el("strong", {}, r), " ",
+      data.series.flatMap((s, i) => s.region === r
+        ? [el("span", { style: "color:" + color(i) }, swatch(color(i), dashes(data, s)), ` ${s.zone} ${s.instance_type}`)]
+        : []))),
+    data.max_prices.length ? el("p", {}, el("span", { style: "color:" + CAP }, swatch(CAP, "6 4"), " max price in use")) : "");
 }
 
 function pricesView() {
   const types = el("input", { type: "text", id: "types", placeholder: "c5.large,m5.large" });
+  const region = el("select", { id: "region-filter", onchange: () => load() }, el("option", { value: "" }, "all regions"));
   const out = el("div", { id: "prices" });
   async function load() {
-    const q = types.value.trim() ? "?instance_type=" + encodeURIComponent(types.value.trim()) : "";
-    const data = await json("/api/v1/spot/prices" + q);
-    const legend = el("p", { class: "legend" }, data.series.map((s, i) =>
-      el("span", { style: "color:" + COLORS[i % COLORS.length] }, `■ ${s.instance_type} ${s.zone}`)),
-      data.max_prices.length ? el("span", { style: "color:#cf222e" }, "- - max price in use") : "");
-    out.replaceChildren(chart(data), legend);
+    const query = new URLSearchParams();
+    if (types.value.trim()) query.set("instance_type", types.value.trim());
+    if (region.value) query.set("region", region.value);
+    const data = await json("/api/v1/spot/prices" + (query.toString() ? "?" + query : ""));
+    if (region.options.length === 1) region.append(...data.regions.map((r) => el("option", { value: r }, r)));
+    region.parentElement.hidden = data.regions.length < 2;  // one region: nothing to choose
+    out.replaceChildren(chart(data), legend(data));
   }
   show(el("h1", {}, "Spot prices"), el("form", { class: "stack", onsubmit: (e) => { e.preventDefault(); load(); } },
-    el("label", { for: "types" }, "Instance types"), types, el("button", { type: "submit" }, "Show")), out);
+    el("label", { for: "types" }, "Instance types"), types,
+    el("div", {}, el("label", { for: "region-filter" }, "Region"), region),
+    el("button", { type: "submit" }, "Show")), out);
   return poll(60000, load);
 }
 
@@ -306,14 +358,14 @@ function pricesView() {
 function workersView() {
   const body = el("tbody");
   show(el("h1", {}, "Workers"), el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {},
-    ["Job", "State", "Instance", "Type", "Zone", "Last ping"].map((h) => el("th", {}, h)))), body)));
+    ["Job", "State", "Instance", "Type", "Region", "Zone", "Last ping"].map((h) => el("th", {}, h)))), body)));
   return poll(2000, async () => {
     const { workers } = await json("/api/v1/workers");
     body.replaceChildren(...(workers.length ? workers.map((w) => el("tr", {},
       el("td", {}, el("a", { href: "#/jobs/" + w.job_id }, w.job_id)), el("td", { class: "state" }, w.state),
-      el("td", {}, w.instance_id || "—"), el("td", {}, w.instance_type || "—"), el("td", {}, w.zone || "—"),
+      el("td", {}, w.instance_id || "—"), el("td", {}, w.instance_type || "—"), el("td", {}, w.region || "—"), el("td", {}, w.zone || "—"),
       el("td", {}, w.last_ping_s_ago === null ? "not yet" : w.last_ping_s_ago.toFixed(1) + " s ago")))
-      : [el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No live workers."))]));
+      : [el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No live workers."))]));
   });
 }
 

@@ -2,7 +2,9 @@
 its pointer recorded in DynamoDB fenced by attempt (the previous one kept), and restore of
 the newest good checkpoint, falling back to the previous one when it is missing or corrupt.
 
-Keys: `jobs/<job_id>/checkpoints/<attempt>-<seq>/state.tar.zst`.
+Keys: `jobs/<job_id>/checkpoints/<attempt>-<seq>/state.tar.zst`, in the bucket of the region
+the attempt runs in (the pointer's `region`). An attempt in another region than the pointer's
+reads the copy the master made at the same key in its own bucket (`fleet/checkpoint_copy.py`).
 """
 
 from __future__ import annotations
@@ -50,8 +52,10 @@ class CheckpointStorage:
         attempt: int,
         method: str,
         clock: Clock,
+        region: str | None = None,
     ) -> None:
         self._store = store
+        self._region = region  # where `sandbox`'s bucket is, recorded in each pointer
         self._sandbox = sandbox
         self._job_id = job_id
         self._attempt = attempt
@@ -93,6 +97,7 @@ class CheckpointStorage:
                 method=self._method,
                 taken_at=utc_iso(self._clock.now()),
                 extra={**extra, **took},
+                region=self._region,
             )
 
         return await send()
