@@ -5,7 +5,12 @@ the subnet; and its look-up, once at master start.
 Without `CBAS_WORKER_IMAGE_ID` the image is the one `cbas image build` recorded in `misc` for
 the architecture, else the current Amazon Linux 2023 one, read from its public SSM parameter
 in the region: never a hard-coded id. The profile and the group
-are the ones `cbas bootstrap` made (their names come from `scope.py`)."""
+are the ones `cbas bootstrap` made (their names come from `scope.py`).
+
+A master launches in every region of its deployment. The image id and subnet it is set
+(`CBAS_WORKER_IMAGE_ID`, `CBAS_SUBNET_ID`) and the images `cbas image build` recorded are
+one region's, its own: in another region it launches that region's current Amazon Linux 2023
+image in the region's default VPC (`other_region_settings`, `recorded=False`)."""
 
 from __future__ import annotations
 
@@ -77,11 +82,17 @@ class LaunchConfig:
         return self.images[architecture(instance_type)]
 
 
+def other_region_settings(settings: Settings, region: str) -> Settings:
+    """The settings a launch config of `region`, not the master's own, is resolved with."""
+    return settings.in_region(region).replace(worker_image_id=None, subnet_id=None)
+
+
 async def resolve_launch_config(
-    clients: Clients, settings: Settings, *, bucket: str | None = None
+    clients: Clients, settings: Settings, *, bucket: str | None = None, recorded: bool = True
 ) -> LaunchConfig:
     """Look the deployment's launch parameters up; raises `ConfigError` naming what to fix.
-    With `bucket`, also the newest wheel of this version that bootstrap uploaded there."""
+    With `bucket`, also the newest wheel of this version that bootstrap uploaded there;
+    `recorded=False` ignores the images `cbas image build` recorded."""
     scope = Scope.of(settings)
     group = await find_security_group(clients, scope)
     if group is None:
@@ -92,7 +103,7 @@ async def resolve_launch_config(
         )
     return LaunchConfig(
         images=await resolve_images(
-            clients.ec2, settings, await recorded_images(clients, settings)
+            clients.ec2, settings, await recorded_images(clients, settings) if recorded else {}
         ),
         instance_profile=scope.role_name("worker"),
         security_group_id=group,

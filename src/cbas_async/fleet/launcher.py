@@ -1,9 +1,11 @@
 """Launches a job's attempt on a spot (or on-demand) instance through EC2 RunInstances: the
 `LaunchRequest` (where, how bought, at what cap), the request EC2 gets for it
-(`run_instances_params`) and the `Launcher` that sends it."""
+(`run_instances_params`), the `Launcher` that sends it, and `Launchers`, a master's launcher
+in each region of its deployment."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,6 +18,7 @@ from cbas_async.fleet.tags import tags
 from cbas_async.fleet.userdata import BootTarget, document
 from cbas_async.jobs import Resources
 from cbas_async.messages import UserData
+from cbas_async.records import JobRecord
 
 if TYPE_CHECKING:
     from types_aiobotocore_ec2 import EC2Client
@@ -46,7 +49,8 @@ class LaunchRequest:
 
 
 class Launcher:
-    """Runs one spot instance per attempt; idempotent per (job, attempt) via ClientToken."""
+    """Runs one spot instance per attempt; idempotent per (job, attempt) via ClientToken.
+    `region`: where its EC2 client is ("" when nobody said)."""
 
     def __init__(
         self,
@@ -55,6 +59,7 @@ class Launcher:
         config: LaunchConfig,
         deployment: str,
         launch_ec2: EC2Client | None = None,
+        region: str = "",
     ) -> None:
         """`launch_ec2`: the client RunInstances goes through (`Clients.ec2_launch`: no
         retry inside botocore), else `ec2`."""
@@ -62,6 +67,7 @@ class Launcher:
         self._launch_ec2 = launch_ec2 or ec2
         self._config = config
         self._deployment = deployment
+        self.region = region
 
     @property
     def config(self) -> LaunchConfig:
@@ -146,6 +152,45 @@ class Launcher:
     async def terminate(self, instance_ids: list[str]) -> None:
         if instance_ids:
             await self._ec2.terminate_instances(InstanceIds=instance_ids)
+
+
+class Launchers:
+    """A master's `Launcher` in each region of its deployment, its own region's first. A
+    region it has none for (a record older than regions, a one-launcher test) gets its own
+    region's: the one launcher every master had before regions."""
+
+    def __init__(self, by_region: Mapping[str, Launcher], *, own: str) -> None:
+        if own not in by_region:
+            raise ValueError(f"no launcher for the master's own region {own!r}")
+        self._by_region = {own: by_region[own], **by_region}
+        self.own = by_region[own]
+
+    @classmethod
+    def of(cls, launcher: Launcher | Launchers) -> Launchers:
+        """`launcher` as the launcher of every region, or the `Launchers` given."""
+        if isinstance(launcher, Launchers):
+            return launcher
+        return cls({launcher.region: launcher}, own=launcher.region)
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(self._by_region)
+
+    def in_region(self, region: str | None) -> Launcher:
+        return self._by_region.get(region or "", self.own)
+
+    def of_job(self, job: JobRecord) -> Launcher:
+        """The launcher of the region the job's current attempt was placed in."""
+        return self.in_region(job.placement.region if job.placement else None)
+
+    async def find(self, instance_id: str) -> tuple[Launcher, dict[str, Any]] | None:
+        """The instance as EC2 describes it, and the launcher of its region; asked in the
+        master's own region first. None when no region knows it."""
+        for launcher in self._by_region.values():
+            instance = await launcher.describe(instance_id)
+            if instance is not None:
+                return launcher, instance
+        return None
 
 
 def run_instances_params(

@@ -12,7 +12,7 @@ import structlog
 from cbas_async.clock import Clock, utc_iso
 from cbas_async.errors import JobNotFound
 from cbas_async.events import Event, InterruptionWarned
-from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.launcher import Launcher, Launchers
 from cbas_async.fleet.tags import tag_value
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.states import LIVE
@@ -22,19 +22,20 @@ log = structlog.get_logger(__name__)
 
 
 class InterruptionHandler:
-    """Tells the heartbeat tracker when the attempt's notice began; idempotent."""
+    """Tells the heartbeat tracker when the attempt's notice began; idempotent. The
+    instance is looked up in every region of the deployment, this master's own first."""
 
     def __init__(
         self,
         *,
         store: JobStore,
-        launcher: Launcher,
+        launcher: Launcher | Launchers,
         tracker: HeartbeatTracker,
         clock: Clock,
         wake: asyncio.Event,
     ) -> None:
         self._store = store
-        self._launcher = launcher
+        self._launchers = Launchers.of(launcher)
         self._tracker = tracker
         self._clock = clock
         self._wake = wake
@@ -44,7 +45,8 @@ class InterruptionHandler:
     async def __call__(self, event: Event) -> None:
         if not isinstance(event, InterruptionWarned):
             return
-        instance = await self._launcher.describe(event.instance_id)
+        found = await self._launchers.find(event.instance_id)
+        instance = found[1] if found else None
         job_id = tag_value(instance, "cbas:job_id") if instance else None
         attempt = tag_value(instance, "cbas:attempt") if instance else None
         if job_id is None or attempt is None or not attempt.isdigit():

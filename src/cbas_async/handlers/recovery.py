@@ -11,7 +11,7 @@ from collections.abc import Collection
 import structlog
 
 from cbas_async.clock import Clock
-from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.launcher import Launcher, Launchers
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.mover import JobMover
 from cbas_async.records import JobRecord
@@ -25,13 +25,14 @@ class LostWorkerDetector:
 
     A notice is over `notice_s` after it began (EC2 interrupts the instance then), plus
     `notice_grace_s` for a final write still on its way; a booting instance that got one
-    need not wait out the launch timeout, a running one not the lost-worker timeout."""
+    need not wait out the launch timeout, a running one not the lost-worker timeout. EC2
+    is asked in the region the attempt was placed in."""
 
     def __init__(
         self,
         *,
         mover: JobMover,
-        launcher: Launcher,
+        launcher: Launcher | Launchers,
         tracker: HeartbeatTracker,
         clock: Clock,
         timeout_s: float,
@@ -40,7 +41,7 @@ class LostWorkerDetector:
         notice_grace_s: float,
     ) -> None:
         self._mover = mover
-        self._launcher = launcher
+        self._launchers = Launchers.of(launcher)
         self._tracker = tracker
         self._clock = clock
         self._timeout_s = timeout_s
@@ -83,14 +84,15 @@ class LostWorkerDetector:
         """Move a lost attempt to INTERRUPTED; True when it did."""
         if job.state not in (JobState.LAUNCHING, JobState.RUNNING) or not self.is_lost(job):
             return False
+        launcher = self._launchers.of_job(job)
         instance_id = job.placement.instance_id if job.placement else None
         if instance_id is None and job.state is JobState.LAUNCHING:
-            instance_id = await self._launcher.attempt_instance(job.job_id, job.attempt)
+            instance_id = await launcher.attempt_instance(job.job_id, job.attempt)
             if instance_id is None:  # its master stopped before EC2 started anything
                 return await self._unlaunched(job)
-        ec2_state = await self._launcher.instance_state(instance_id) if instance_id else None
+        ec2_state = await launcher.instance_state(instance_id) if instance_id else None
         if instance_id and ec2_state in ("pending", "running"):
-            await self._launcher.terminate([instance_id])  # hung: stop paying for it
+            await launcher.terminate([instance_id])  # hung: stop paying for it
         now = self._clock.monotonic()
         silent = self._tracker.silent_for(job.job_id, job.attempt, now)
         noticed = self._notice_over(job, now)

@@ -17,7 +17,7 @@ launch region's (`fleet/checkpoint_copy.py`); a failed copy leaves the job PENDI
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -27,7 +27,7 @@ from cbas_async.clock import Clock
 from cbas_async.errors import PermanentError, TransientError
 from cbas_async.fleet.checkpoint_copy import CheckpointCopier
 from cbas_async.fleet.launch_errors import LaunchDeclined, LaunchRefused
-from cbas_async.fleet.launcher import Launcher, LaunchRequest
+from cbas_async.fleet.launcher import Launcher, Launchers, LaunchRequest
 from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
@@ -61,7 +61,7 @@ class Scheduler:
         self,
         *,
         mover: JobMover,
-        launcher: Launcher,
+        launcher: Launcher | Launchers,
         placer: Placer,
         tracker: HeartbeatTracker,
         resources: Resources,
@@ -73,12 +73,15 @@ class Scheduler:
         regions: RegionChooser | None = None,
         copier: CheckpointCopier | None = None,
         hand_over: bool = True,
+        region_resources: Mapping[str, Resources] | None = None,
     ) -> None:
         self._mover = mover
         self._regions = regions  # None: one region, no target is chosen
         self._copier = copier  # None: one region, the checkpoints never move
         self._keys = keys  # None: workers run on their instance profile
-        self._launcher = launcher
+        self._launchers = Launchers.of(launcher)  # a launch goes out in its request's region
+        # each region's bucket, ping queue and topic, for the user data of launches there
+        self._region_resources = dict(region_resources or {})
         self._placer = placer
         self._tracker = tracker
         self._resources = resources
@@ -102,7 +105,8 @@ class Scheduler:
             log.debug("no_pool_available", job_id=job.job_id)
             await self._hand_over(job)
             return
-        if not await self.capacity.claim(job, placement, self._launcher):
+        launcher = self._launchers.in_region(placement.region)
+        if not await self.capacity.claim(job, placement, launcher):
             return
         brought, transfer_usd = await self._bring_checkpoint(job, placement.region)
         if not brought:
@@ -169,7 +173,7 @@ class Scheduler:
         self._unlaunched.pop(job.job_id, None)
         user_data = self.user_data(job, placement)
         try:
-            instance_id = await self._launcher.launch(
+            instance_id = await self._launchers.in_region(placement.region).launch(
                 placement, user_data, client_token=f"{job.job_id}-{job.attempt}-{job.version}"
             )
         except (LaunchDeclined, LaunchRefused) as exc:
@@ -193,7 +197,8 @@ class Scheduler:
             self._unlaunched[job.job_id] = _Unlaunched(job.attempt, placement, tries)
             return
         try:
-            found = await self._launcher.attempt_instance(job.job_id, job.attempt)
+            launcher = self._launchers.in_region(placement.region)
+            found = await launcher.attempt_instance(job.job_id, job.attempt)
         except TransientError:  # asked again at the next tick
             self._unlaunched[job.job_id] = _Unlaunched(job.attempt, placement, tries - 1)
             return
@@ -219,12 +224,15 @@ class Scheduler:
                 await self._keys.issue(job.job_id, job.attempt, instance_id)
 
     def user_data(self, job: JobRecord, placement: LaunchRequest) -> UserData:
-        s, r = self._settings, self._resources
+        """The launch region's bucket, ping queue and topic (this master's own for a region
+        it has no resources of); the tables are the home region's wherever it runs."""
+        s = self._settings
+        r = self._region_resources.get(placement.region, self._resources)
         return UserData(
             job_id=job.job_id,
             attempt=job.attempt,
             deployment=s.deployment,
-            region=s.region,
+            region=placement.region if placement.region in self._region_resources else s.region,
             endpoint_url=s.endpoint_url,
             bucket=r.bucket,
             ping_queue_url=r.ping_queue_url,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
 from cbas_async.errors import JobNotFound
 from cbas_async.events import Event, InstanceStateChanged
-from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.launcher import Launcher, Launchers
 from cbas_async.fleet.tags import tag_value
 from cbas_async.handlers.mover import JobMover
 from cbas_async.records import JobRecord
@@ -29,7 +30,9 @@ _RUNS = (JobState.LAUNCHING, JobState.RUNNING)
 class StateChangeHandler:
     """Re-queues the attempt whose instance went away. Idempotent: a duplicate, late or
     out-of-order event names an instance that is no longer the job's current attempt (or a
-    state that is not "gone"), and every move is fenced by version, attempt and owner."""
+    state that is not "gone"), and every move is fenced by version, attempt and owner. The
+    instance is looked up in every region of the deployment (this master's own first): an
+    event may come from a region whose jobs this master watches."""
 
     kinds = (InstanceStateChanged,)  # the bus events it handles
 
@@ -38,14 +41,14 @@ class StateChangeHandler:
         *,
         store: JobStore,
         mover: JobMover,
-        launcher: Launcher,
+        launcher: Launcher | Launchers,
         requeue: Callable[[JobRecord], Awaitable[None]],
         deployment: str,
         wake: asyncio.Event,
     ) -> None:
         self._store = store
         self._mover = mover
-        self._launcher = launcher
+        self._launchers = Launchers.of(launcher)
         self._requeue = requeue
         self._deployment = deployment
         self._wake = wake
@@ -53,8 +56,9 @@ class StateChangeHandler:
     async def __call__(self, event: Event) -> None:
         if not isinstance(event, InstanceStateChanged) or event.state not in GONE:
             return
-        job = await self._current_attempt(event.instance_id)
-        if job is None:
+        found = await self._launchers.find(event.instance_id)
+        job = await self._current_attempt(event.instance_id, found)
+        if job is None or found is None:
             return
         if job.state in _RUNS:
             detail = f"instance {event.instance_id} {event.state} (EC2 state-change event)"
@@ -64,14 +68,17 @@ class StateChangeHandler:
             log.warning("instance_gone", job_id=job.job_id, attempt=job.attempt, detail=detail)
             job = moved
         if event.state == "stopped":  # a stopped instance is kept (and billed) by EC2
-            await self._launcher.terminate([event.instance_id])
+            await found[0].terminate([event.instance_id])
         await self._requeue(job)
         self._wake.set()  # place the new attempt now, not at the next tick
 
-    async def _current_attempt(self, instance_id: str) -> JobRecord | None:
-        """The job whose current attempt runs on `instance_id`, while it is live (or
-        INTERRUPTED, not yet re-queued); None for anything else."""
-        instance = await self._launcher.describe(instance_id)
+    async def _current_attempt(
+        self, instance_id: str, found: tuple[Launcher, dict[str, Any]] | None
+    ) -> JobRecord | None:
+        """The job whose current attempt runs on `instance_id` (`found`: where and how EC2
+        describes it), while it is live (or INTERRUPTED, not yet re-queued); None for
+        anything else."""
+        instance = found[1] if found else None
         if instance is None or tag_value(instance, "cbas:deployment") != self._deployment:
             log.debug("state_change_not_ours", instance_id=instance_id)
             return None

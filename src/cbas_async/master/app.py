@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from aiohttp import web
@@ -25,7 +25,6 @@ from cbas_async.fleet.tracker import HeartbeatTracker
 from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.placement import broker_placer
-from cbas_async.handlers.sweeper import Sweeper
 from cbas_async.httpserver import HttpServer
 from cbas_async.job_keys import KeyKeeper
 from cbas_async.master.health import Health, LoopLagMonitor
@@ -38,6 +37,14 @@ from cbas_async.master.region_placement import (
     make_move_checker,
     make_region_chooser,
     region_price_feeds,
+)
+from cbas_async.master.regions import (
+    RegionParts,
+    launchers,
+    make_sweeper,
+    open_other_regions,
+    region_resources,
+    region_watcher,
 )
 from cbas_async.master.wiring import (
     make_capacity,
@@ -74,6 +81,7 @@ class Master:
     lease: MasterLease
     server: HttpServer
     components: list[Component]
+    others: dict[str, RegionParts] = field(default_factory=dict)  # the other regions' parts
 
 
 @asynccontextmanager
@@ -99,9 +107,8 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         health = Health(clock=clock, lease_held=lambda: lease.held)
         bus = Bus()
         tracker = HeartbeatTracker()
-        cloud = Session(
-            settings, clients, resources, store, Sandbox(s3=clients.s3, bucket=resources.bucket)
-        )
+        sandbox = Sandbox(s3=clients.s3, bucket=resources.files_bucket)  # inputs, outputs, logs
+        cloud = Session(settings, clients, resources, store, sandbox)
         price_ec2 = {region: each.ec2 for region, each in regional.items()}
         web_parts = parts_for_master(
             cloud, clock=clock, bus=bus, tracker=tracker, metrics=metrics, price_ec2=price_ec2
@@ -115,6 +122,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
         region_prices = await region_price_feeds(stack, settings, clients, prices, bus, clock)
         launcher = await make_launcher(clients, settings, bucket=resources.bucket)
+        others = await open_other_regions(regional, settings)
         capacity = await make_capacity(clients, settings, clock)
         health.problems = capacity.refusals.reasons
         keys = await open_keeper(stack, clients, settings, resources, clock)
@@ -135,9 +143,12 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
             keys=keys,
             region_prices=region_prices,
             copier=copier,
+            others=others,
         )
         components.append(events_poller(clients, resources, intake, bus, clock))
-        yield Master(settings, clients, resources, store, bus, health, lease, server, components)
+        yield Master(
+            settings, clients, resources, store, bus, health, lease, server, components, others
+        )
 
 
 async def _found(clients: Clients, settings: Settings) -> Resources:
@@ -192,18 +203,21 @@ def _wire(
     keys: KeyKeeper | None = None,
     region_prices: RegionPrices | None = None,
     copier: CheckpointCopier | None = None,
+    others: Mapping[str, RegionParts] | None = None,
 ) -> list[Component]:
+    others = others or {}
     books = region_prices.books if region_prices else {settings.region: prices.book}
     costing = JobCosting(store=store, book=prices.book, books=books)
     wake = asyncio.Event()
     mover = make_mover(store, clock, settings.master_id)
+    everywhere = launchers(launcher, others)
     regions = make_region_chooser(
         settings, books=books, store=store, clock=clock, pools=capacity.pools
     )
     handlers = make_event_handlers(
         store=store,
         mover=mover,
-        launcher=launcher,
+        launcher=everywhere,
         tracker=tracker,
         clock=clock,
         wake=wake,
@@ -212,7 +226,7 @@ def _wire(
     steps = make_job_steps(
         settings,
         mover=mover,
-        launcher=launcher,
+        launcher=everywhere,
         placer=broker_placer(
             book=prices.book, clock=clock, region=settings.region, pools=capacity.pools
         ),
@@ -224,14 +238,13 @@ def _wire(
         keys=keys,
         regions=regions,
         copier=copier,
+        region_resources=region_resources(resources, others),
     )
     state_changes = make_state_change_handler(
-        settings, steps, store=store, mover=mover, launcher=launcher, wake=wake
+        settings, steps, store=store, mover=mover, launcher=everywhere, wake=wake
     )
     subscribe_wake_ups(bus, state_changes, wake)
-    sweeper = Sweeper(
-        store=store, launcher=launcher, sns=clients.sns, topic_arn=resources.topic_arn, clock=clock
-    )
+    sweeper = make_sweeper(store, clock, clients, resources, launcher, others)
     supervisor = make_supervisor(
         settings,
         steps,
@@ -257,6 +270,8 @@ def _wire(
         prices.fetcher,
         *(region_prices.other_fetchers if region_prices else []),
     ]
+    watcher = region_watcher(settings, store, others, bus=bus, clock=clock, health=health)
+    components += [] if watcher is None else [watcher]  # one region: nothing to watch
     return components if keys is None else [*components, keys]
 
 

@@ -40,6 +40,7 @@ class PingPoller:
         clock: Clock,
         health: Health,
         wait_s: int = 20,
+        region: str = "",
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -47,6 +48,7 @@ class PingPoller:
         self._clock = clock
         self._health = health
         self._wait_s = wait_s
+        self.region = region  # whose ping queue ("": this master's own), for the logs
         self.received = 0
         self.malformed = 0
 
@@ -55,7 +57,7 @@ class PingPoller:
             try:
                 await unless_stopped(self.poll_once(), stopping)
             except Exception:
-                log.exception("ping_poll_failed")
+                log.exception("ping_poll_failed", region=self.region or None)
                 await self._clock.sleep(1.0)
 
     async def poll_once(self) -> int:

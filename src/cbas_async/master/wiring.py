@@ -9,7 +9,7 @@ graph by hand, so a new collaborator is added in one place.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -22,7 +22,7 @@ from cbas_async.clock import Clock
 from cbas_async.fleet.ceiling import LaunchGate
 from cbas_async.fleet.checkpoint_copy import CheckpointCopier, RegionBucket
 from cbas_async.fleet.launch_config import LaunchConfig, resolve_launch_config
-from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.launcher import Launcher, Launchers
 from cbas_async.fleet.placement_scores import PlacementScores
 from cbas_async.fleet.pools import PoolBook
 from cbas_async.fleet.quotas import VcpuCatalog, ceiling_vcpus
@@ -80,16 +80,21 @@ async def make_launcher(
     config: LaunchConfig | None = None,
     *,
     bucket: str | None = None,
+    recorded: bool = True,
 ) -> Launcher:
-    """The launcher, with `config` or the deployment's own looked up once (images from
-    SSM, the group by name, the wheel in `bucket`); raises `ConfigError` naming what is
-    missing."""
-    config = config or await resolve_launch_config(clients, settings, bucket=bucket)
+    """The launcher of `settings.region`, with `config` or the deployment's own looked up
+    once (images from SSM, the group by name, the wheel in `bucket`); raises `ConfigError`
+    naming what is missing. `recorded=False`: not the images `cbas image build` recorded
+    (another region's launcher: `fleet/launch_config.py`)."""
+    config = config or await resolve_launch_config(
+        clients, settings, bucket=bucket, recorded=recorded
+    )
     return Launcher(
         ec2=clients.ec2,
         config=config,
         deployment=settings.deployment,
         launch_ec2=clients.ec2_launch,
+        region=settings.region,
     )
 
 
@@ -135,7 +140,7 @@ def make_event_handlers(
     *,
     store: JobStore,
     mover: JobMover,
-    launcher: Launcher,
+    launcher: Launcher | Launchers,
     tracker: HeartbeatTracker,
     clock: Clock,
     wake: asyncio.Event,
@@ -166,7 +171,7 @@ def make_job_steps(
     settings: Settings,
     *,
     mover: JobMover,
-    launcher: Launcher,
+    launcher: Launcher | Launchers,
     placer: Placer,
     tracker: HeartbeatTracker,
     resources: Resources,
@@ -177,7 +182,11 @@ def make_job_steps(
     regions: RegionChooser | None = None,
     copier: CheckpointCopier | None = None,
     hand_over: bool = True,
+    region_resources: Mapping[str, Resources] | None = None,
 ) -> JobSteps:
+    """`launcher`: one per region (`Launchers`), or one for every region; `resources`
+    this master's region's, `region_resources` every region's (the user data of a launch
+    names its region's bucket, ping queue and topic)."""
     scheduler = Scheduler(
         mover=mover,
         launcher=launcher,
@@ -192,6 +201,7 @@ def make_job_steps(
         regions=regions,
         copier=copier,
         hand_over=hand_over,
+        region_resources=region_resources,
     )
     detector = LostWorkerDetector(
         mover=mover,
@@ -213,7 +223,7 @@ def make_state_change_handler(
     *,
     store: JobStore,
     mover: JobMover,
-    launcher: Launcher,
+    launcher: Launcher | Launchers,
     wake: asyncio.Event,
 ) -> StateChangeHandler:
     """EC2 state-change events -> INTERRUPTED and re-queued at once (the scheduler's
