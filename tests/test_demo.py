@@ -23,3 +23,12 @@ def test_demo_specs_slow_down_only_the_interrupted_job(tmp_path: Path) -> None:
         if name != demo.INTERRUPTED_JOB:
             assert path.parent.parent == demo.EXAMPLES
             load_spec_file(path)
+
+
+def test_with_the_traces_every_demo_job_runs_on_their_instance_type(tmp_path: Path) -> None:
+    paths = demo._specs(tmp_path, demo.TRACE_TYPE)
+    for path in paths.values():
+        assert path.parent == tmp_path / "specs"
+        assert load_spec_file(path).spec.resources.instance_types == [demo.TRACE_TYPE]
+    slowed = load_spec_file(paths[demo.INTERRUPTED_JOB]).spec
+    assert slowed.env["PAUSE_S"] == demo.PRIMES_PAUSE_S

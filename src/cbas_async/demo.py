@@ -1,5 +1,8 @@
-"""`cbas demo` / `make demo`: the local cloud, a master process, a few example jobs (one of
-them interrupted), live progress, and a final table."""
+"""`cbas demo` / `make demo`: the local cloud in two regions replaying the shared priced
+spot traces (real prices and capacity of a V100 instance type), a master process in each
+region, a few example jobs (one of them interrupted), live progress, and a final table
+with where each job ran and what it cost against on-demand. Without the shared traces it
+runs in one region on the local EC2's placeholder prices."""
 
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ from cbas_async import commands
 from cbas_async.clock import SystemClock
 from cbas_async.components import Component, run_components
 from cbas_async.deployment import Session, open_session
+from cbas_async.errors import ConfigError
 from cbas_async.local.cloud import LocalCloud, open_local_cloud
-from cbas_async.local.master_process import MasterProcess
+from cbas_async.local.master_process import region_masters
+from cbas_async.local.trace_feeds import region_traces
 from cbas_async.records import JobRecord
 from cbas_async.settings import Settings
 from cbas_async.states import JobState
@@ -31,6 +36,8 @@ PRIMES_RESULT = "primes below 3000000: 216816"  # what an uninterrupted run writ
 # the primes example paced to run about 15 s: still running when its notice lands
 PRIMES_PAUSE_S = "0.5"
 TIMEOUT_S = 300.0
+REGIONS = ("us-east-1", "us-west-2")
+TRACE_TYPE = "p3.2xlarge"  # the instance type the shared priced traces were collected on
 
 
 def demo_settings(settings: Settings, home: Path) -> Settings:
@@ -78,37 +85,70 @@ async def _progress(
 
 
 def _table(jobs: dict[str, JobRecord]) -> None:
-    _say(f"\n{'job':8} {'id':28} {'state':10} {'attempts':>8} {'runtime_s':>9}  note")
+    _say(
+        f"\n{'job':8} {'state':10} {'attempts':>8} {'runtime_s':>9} {'regions':20} "
+        f"{'spot_usd':>9} {'ondemand_usd':>12}  note"
+    )
     for name, job in jobs.items():
         runtime = (job.updated_at - job.created_at).total_seconds()
         note = " | ".join((job.reason or "").splitlines())
-        row = f"{name:8} {job.job_id:28} {job.state.value:10} {job.attempt:>8} {runtime:>9.1f}"
-        _say(f"{row}  {note[:60]}")
+        ran = sorted({a.region or "?" for a in job.cost.attempts.values()})
+        row = (
+            f"{name:8} {job.state.value:10} {job.attempt:>8} {runtime:>9.1f} "
+            f"{','.join(ran):20} {job.cost.spot_usd:>9.4f} {job.cost.ondemand_usd:>12.4f}"
+        )
+        _say(f"{row}  {note[:40]}")
+    spot = sum(job.cost.spot_usd for job in jobs.values())
+    ondemand = sum(job.cost.ondemand_usd for job in jobs.values())
+    if ondemand > 0:
+        _say(
+            f"spot {spot:.4f} USD against {ondemand:.4f} on demand: {1 - spot / ondemand:.0%} saved"
+        )
 
 
-def _specs(home: Path) -> dict[str, Path]:
-    """The examples' specs; the interrupted one slowed down, in a copy under `home`."""
+async def _priced(session: Session, jobs: dict[str, JobRecord]) -> dict[str, JobRecord]:
+    """The jobs once their masters priced their last attempts (a few seconds at most)."""
+    clock = SystemClock()
+    deadline = clock.monotonic() + 15.0
+    while True:
+        jobs = {name: await session.store.get(job.job_id) for name, job in jobs.items()}
+        if all(j.attempt in j.cost.attempts for j in jobs.values()):
+            return jobs
+        if clock.monotonic() > deadline:
+            return jobs
+        await clock.sleep(0.5)
+
+
+def _specs(home: Path, instance_type: str | None = None) -> dict[str, Path]:
+    """The examples' specs; the interrupted one slowed down, in a copy under `home`; with
+    `instance_type`, every one copied to run on that type (the traces')."""
     paths = {name: EXAMPLES / spec for name, (spec, _) in JOBS.items()}
-    source = paths[INTERRUPTED_JOB]
     folder = home / "specs"
     folder.mkdir(parents=True, exist_ok=True)
-    spec = json.loads(source.read_text())
-    spec["env"] = {**spec.get("env", {}), "PAUSE_S": PRIMES_PAUSE_S}
-    for name in spec.get("input_files", []):
-        shutil.copy(source.parent / name, folder / name)
-    paths[INTERRUPTED_JOB] = folder / source.name
-    paths[INTERRUPTED_JOB].write_text(json.dumps(spec))
+    for name, source in list(paths.items()):
+        if name != INTERRUPTED_JOB and instance_type is None:
+            continue
+        spec = json.loads(source.read_text())
+        if name == INTERRUPTED_JOB:
+            spec["env"] = {**spec.get("env", {}), "PAUSE_S": PRIMES_PAUSE_S}
+        if instance_type is not None:
+            resources = {**spec.get("resources", {}), "instance_types": [instance_type]}
+            spec["resources"] = resources
+        for file in spec.get("input_files", []):
+            shutil.copy(source.parent / file, folder / file)
+        paths[name] = folder / f"{name}.json"
+        paths[name].write_text(json.dumps(spec))
     return paths
 
 
-async def _run_jobs(cloud: LocalCloud, home: Path) -> bool:
+async def _run_jobs(cloud: LocalCloud, home: Path, instance_type: str | None) -> bool:
     async with open_session(cloud.settings) as session:
         ids = {}
-        for name, spec in _specs(home).items():
+        for name, spec in _specs(home, instance_type).items():
             job = await commands.submit(session, spec, clock=SystemClock())
             ids[name] = job.job_id
             _say(f"submitted {name}: {job.job_id}")
-        jobs = await _progress(session, ids, cloud)
+        jobs = await _priced(session, await _progress(session, ids, cloud))
         _table(jobs)
         out = Path(tempfile.mkdtemp(prefix="cbas-demo-out-"))
         await commands.outputs(session, ids["primes"], out)
@@ -122,17 +162,30 @@ async def _run_jobs(cloud: LocalCloud, home: Path) -> bool:
     return ended and resumed and text == PRIMES_RESULT
 
 
+def _traces() -> list[Path]:
+    try:
+        return region_traces(REGIONS)
+    except ConfigError as exc:
+        _say(f"no priced traces ({exc}): one region, placeholder prices")
+        return []
+
+
 async def run_demo(settings: Settings) -> int:
     home = Path(tempfile.mkdtemp(prefix="cbas-demo-"))
-    _say(f"starting the local cloud (moto, IMDS emulator, hypervisor) in {home}")
-    async with open_local_cloud(demo_settings(settings, home)) as cloud:
+    traces = _traces()
+    local = demo_settings(settings, home)
+    if traces:
+        local = local.replace(regions=REGIONS, region=REGIONS[0])
+    regions = ", ".join(local.all_regions)
+    _say(f"starting the local cloud (moto, IMDS emulator, hypervisor; {regions}) in {home}")
+    async with open_local_cloud(local, trace=traces) as cloud:
         stopping = asyncio.Event()
-        master = MasterProcess(env=cloud.env, port=0, log_path=home / "master.log")
-        parts: list[Component] = [*cloud.parts, master]
+        masters = region_masters(cloud.env, cloud.settings.all_regions, port=0, home=home)
+        parts: list[Component] = [*cloud.parts, *masters]
         async with asyncio.TaskGroup() as group:
             runner = group.create_task(run_components(parts, stopping, 10.0))
             try:
-                ok = await _run_jobs(cloud, home)
+                ok = await _run_jobs(cloud, home, TRACE_TYPE if traces else None)
             finally:
                 stopping.set()
             await runner
