@@ -56,7 +56,12 @@ class MotoEc2View:
         self._account_id = account_id
 
     def zones(self, region: str) -> list[str]:
-        return [z.name for z in self._backend(region).describe_availability_zones()]
+        """The region's zones; none for a region EC2 does not have."""
+        try:
+            backend = self._backend(region)
+        except KeyError:
+            return []
+        return [z.name for z in backend.describe_availability_zones()]
 
     def vcpus(self, instance_type: str) -> int | None:
         info = INSTANCE_TYPES.get(instance_type)
