@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cbas_async.aws import Clients
+from cbas_async.aws import Clients, open_region_clients
 from cbas_async.bus import Bus
 from cbas_async.events import Event, PricesUpdated
 from cbas_async.master.price_fetcher import (
@@ -209,8 +208,8 @@ async def test_the_master_prices_other_regions_through_their_ec2(
         ondemand_csv=ondemand_by_region(tmp_path),
     )
     own = await open_price_feed(west, ec2=clients.ec2, bus=Bus(), clock=clock)
-    async with AsyncExitStack() as stack:
-        prices = await region_price_feeds(stack, west, clients, own, Bus(), clock)
+    async with open_region_clients(west) as regional:
+        prices = await region_price_feeds(west, regional, own, Bus(), clock)
         east = prices.books["us-east-1"]
         assert east.ondemand["c5.large"] == 0.085
         assert east.updated_at == WALL  # asked us-east-1's EC2 (moto's history is too old)

@@ -120,13 +120,13 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         )
         await subscribe_http(stack, settings, clients, resources, store)
         prices = await open_price_feed(settings, ec2=clients.ec2, bus=bus, clock=clock)
-        region_prices = await region_price_feeds(stack, settings, clients, prices, bus, clock)
+        region_prices = await region_price_feeds(settings, regional, prices, bus, clock)
         launcher = await make_launcher(clients, settings, bucket=resources.bucket)
         others = await open_other_regions(regional, settings)
         capacity = await make_capacity(clients, settings, clock)
         health.problems = capacity.refusals.reasons
         keys = await open_keeper(stack, clients, settings, resources, clock)
-        copier = await open_copier(stack, clients, settings, clock)
+        copier = await open_copier(regional, settings, clock)
         components = _wire(
             settings,
             clients,

@@ -6,9 +6,8 @@ one-region master runs exactly as before."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import AsyncExitStack
 
-from cbas_async.aws import Clients, open_region_clients
+from cbas_async.aws import Clients
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
 from cbas_async.fleet.lease import live_regions
@@ -62,17 +61,13 @@ def make_move_checker(
 
 
 async def region_price_feeds(
-    stack: AsyncExitStack,
     settings: Settings,
-    clients: Clients,
+    regional: Mapping[str, Clients],
     own: PriceFeed,
     bus: Bus,
     clock: Clock,
 ) -> RegionPrices:
-    """A price feed per region of the deployment (clients of the other regions opened on
-    `stack`); with one region just `own`."""
-    others: dict[str, Clients] = {}
-    if len(settings.all_regions) > 1:
-        others = await stack.enter_async_context(open_region_clients(settings))
-    ec2 = {region: c.ec2 for region, c in others.items()} | {settings.region: clients.ec2}
+    """A price feed per region of the deployment, each on its region's clients
+    (`regional`, by region); with one region just `own`."""
+    ec2 = {region: c.ec2 for region, c in regional.items() if region in settings.all_regions}
     return await open_region_prices(settings, own=own, ec2=ec2, bus=bus, clock=clock)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import structlog
 
-from cbas_async.aws import Clients, open_region_clients, open_service_quotas
+from cbas_async.aws import Clients, open_service_quotas
 from cbas_async.bootstrap import BUCKET_KEY, Resources, misc_value
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
@@ -99,16 +98,16 @@ async def make_launcher(
 
 
 async def open_copier(
-    stack: AsyncExitStack, clients: Clients, settings: Settings, clock: Clock
+    regional: Mapping[str, Clients], settings: Settings, clock: Clock
 ) -> CheckpointCopier | None:
-    """The checkpoint copier of a deployment in several regions (None in one): an S3 client
-    of each region, closed with `stack`, and its bucket as `misc` records it (`bucket` the
-    home region's, `bucket:<region>` another's; a region with none is left out, logged)."""
+    """The checkpoint copier of a deployment in several regions (None in one): each
+    region's S3 client (`regional`, by region) and its bucket as `misc` records it (`bucket`
+    the home region's, `bucket:<region>` another's; a region with none is left out, logged)."""
     if len(settings.all_regions) < 2:
         return None
-    by_region = await stack.enter_async_context(open_region_clients(settings))
+    clients = regional[settings.region]
     buckets: dict[str, RegionBucket] = {}
-    for region, opened in by_region.items():
+    for region, opened in regional.items():
         key = BUCKET_KEY if region == settings.home_region else f"{BUCKET_KEY}:{region}"
         name = await misc_value(clients, settings, key)
         if name is None:
