@@ -12,9 +12,11 @@ from cbas_async.aws import Clients
 from cbas_async.bootstrap import Resources
 from cbas_async.errors import StaleWrite
 from cbas_async.fleet.launch_config import LaunchConfig
-from cbas_async.fleet.launcher import Launcher
+from cbas_async.fleet.launcher import Launcher, LaunchRequest
 from cbas_async.fleet.lease import MasterLease
 from cbas_async.fleet.tracker import HeartbeatTracker
+from cbas_async.handlers.capacity import CapacityControl
+from cbas_async.handlers.placement import Placer
 from cbas_async.handlers.scheduling import HAND_OVER_QUIET_S
 from cbas_async.handlers.sweeper import Sweeper
 from cbas_async.jobs import parse_spec
@@ -67,6 +69,8 @@ class Region:
         prices: tuple[float, float],
         *,
         hand_over: bool = False,
+        placer: Placer | None = None,
+        capacity: CapacityControl | None = None,
     ) -> None:
         self.lease = MasterLease(
             store=store, master_id=settings.master_id, ttl_s=30, clock=clock, region=settings.region
@@ -78,7 +82,8 @@ class Region:
             settings,
             mover=mover,
             launcher=launcher,
-            placer=lambda job: None,  # no pool: a PENDING job waits
+            placer=placer or (lambda job: None),  # no pool: a PENDING job waits
+            capacity=capacity,
             tracker=HeartbeatTracker(),
             resources=resources,
             clock=clock,
@@ -301,3 +306,44 @@ async def test_with_no_other_live_region_a_job_stays_where_it_waits(
     await here.tick()
     job = await store.get(job_id)
     assert (job.target_region, job.owner, job.state) == (EAST, "m-test", JobState.PENDING)
+
+
+async def test_a_job_held_by_its_regions_spot_quota_goes_to_another_region(
+    east: Settings, store: JobStore, launcher: Launcher, resources: Resources
+) -> None:
+    """EC2's vCPU quotas are per region: a master whose spot launches are held after a
+    quota refusal gives its waiting job to another region's masters."""
+    clock = FakeClock(NOW)
+    request = LaunchRequest(
+        region=EAST,
+        zone=None,
+        instance_type="c5.large",
+        max_price_usd_per_hour=None,
+        checkpoint_interval_s=600.0,
+    )
+    capacity = CapacityControl(clock=clock)
+    capacity.gate.quota_reached("spot", clock.monotonic())
+    here = Region(
+        east,
+        store,
+        launcher,
+        resources,
+        clock,
+        (0.030, 0.040),
+        hand_over=True,
+        placer=lambda job: request,
+        capacity=capacity,
+    )
+    there = Region(
+        east.replace(region=WEST, master_id="m-west"),
+        store,
+        launcher,
+        resources,
+        clock,
+        (0.030, 0.040),
+    )
+    assert await there.lease.renew_once()
+    job_id = await pending(store, clock)
+    await here.tick()
+    job = await store.get(job_id)
+    assert (job.target_region, job.owner, job.state) == (WEST, None, JobState.PENDING)

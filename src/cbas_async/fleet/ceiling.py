@@ -89,6 +89,11 @@ class LaunchGate:
         hold = self._holds.setdefault(market, Backoff())
         return hold.extend(now_s, self._first_s, self._max_s)
 
+    def held(self, market: Market, now_s: float) -> bool:
+        """Whether the market's launches are held after a quota refusal."""
+        hold = self._holds.get(market)
+        return hold is not None and hold.until_s > now_s
+
     def quota_ok(self, market: Market) -> None:
         """A launch of the market landed: its hold's back-off starts over."""
         self._holds.pop(market, None)

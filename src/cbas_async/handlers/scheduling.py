@@ -107,6 +107,8 @@ class Scheduler:
             return
         launcher = self._launchers.in_region(placement.region)
         if not await self.capacity.claim(job, placement, launcher):
+            if self.capacity.gate.held(placement.market, self._clock.monotonic()):
+                await self._hand_over(job)  # a quota is its region's: another may have room
             return
         brought, transfer_usd = await self._bring_checkpoint(job, placement.region)
         if not brought:
@@ -120,9 +122,10 @@ class Scheduler:
         await self._launch(launching, placement)
 
     async def _hand_over(self, job: JobRecord) -> None:
-        """No pool of this region may be tried now: give the job to the best other region
-        with a master, at most once per `HAND_OVER_QUIET_S` per job, so two regions that
-        both lack capacity pass it back and forth only that often."""
+        """No pool of this region may be tried now, or its market is held by a quota refusal:
+        give the job to the best other region with a master, at most once per
+        `HAND_OVER_QUIET_S` per job, so two regions that both lack capacity pass it back
+        and forth only that often."""
         now = self._clock.monotonic()
         if not self._hands_over or now < self._handed.get(job.job_id, -math.inf):
             return
