@@ -170,7 +170,7 @@ class ImdsEmulator:
         path = "/".join(part for part in request.match_info["path"].split("/") if part)
         if (path + "/").startswith(PRIVATE_PATHS) and not await self._trusted(request):
             return web.Response(status=403)
-        value = await self._credentials(instance_id, path) or self._value(
+        value = await self._credentials(instance_id, instance.region, path) or self._value(
             instance_id, instance, path
         )
         if value is None:
@@ -197,10 +197,9 @@ class ImdsEmulator:
             return False
         return True
 
-    async def _credentials(self, instance_id: str, path: str) -> str | None:
+    async def _credentials(self, instance_id: str, region: str, path: str) -> str | None:
         if self._role is None or not path.startswith(_CREDENTIALS):
             return None
-        region = self._instances[instance_id].region
         name = path.removeprefix(_CREDENTIALS).strip("/")
         if not name:
             return self._role.name(region)
