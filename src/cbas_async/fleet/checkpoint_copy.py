@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from cbas_async.clock import Clock
 from cbas_async.errors import PermanentError, TransientError
+from cbas_async.fleet.transfer_meter import TransferMeter
 from cbas_async.records import CheckpointPointer, JobRecord
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ COPY_MAX_BYTES = 5 * GIB  # S3's largest CopyObject
 PART_BYTES = 512 * 1024**2  # UploadPartCopy: 5 MiB to 5 GiB a part, at most 10,000 parts
 PART_CONCURRENCY = 4
 _MISSING = ("NoSuchKey", "404", "NotFound")
+DEFAULT_MIB_S = 100.0  # CBAS_TRANSFER_MIB_S's default: the rate before any copy is measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +209,10 @@ class CheckpointCopier:
         clock: Clock,
         usd_per_gib: float,
         limits: CopyLimits = CopyLimits(),
+        meter: TransferMeter | None = None,
     ) -> None:
+        """`meter`: where the copies' measured rate goes (the placement reads it)."""
+        self.meter = meter or TransferMeter(DEFAULT_MIB_S)
         self._buckets = buckets
         self._home_region = home_region
         self._clock = clock
@@ -248,6 +253,7 @@ class CheckpointCopier:
         except SourceUnusable as exc:
             log.warning("checkpoint_not_copied", job_id=job.job_id, reason=str(exc))
             return None
+        self.meter.record(copied.size_bytes, copied.seconds)
         log.info("checkpoint_copied", job_id=job.job_id, **_fields(copied))
         return copied.usd
 

@@ -18,6 +18,7 @@ from enum import Enum
 
 from cbas_async.clock import Clock
 from cbas_async.fleet.pools import PoolBook
+from cbas_async.fleet.transfer_meter import TransferMeter
 from cbas_async.handlers.placement import broker_choice, broker_job, remaining_work_hours
 from cbas_async.records import JobRecord
 from cbas_async.spot.broker import PlacementChoice
@@ -38,12 +39,17 @@ class TransferRates:
 
     egress_usd_per_gib: float = 0.02
     transfer_mib_s: float = 100.0
+    meter: TransferMeter | None = None  # the copies' measured rate, once there is one
+
+    @property
+    def mib_s(self) -> float:
+        return self.meter.mib_s if self.meter is not None else self.transfer_mib_s
 
     def copy(self, size_bytes: int, *, extra_s: float = 0.0) -> MoveCost:
         """A copy of `size_bytes`, plus `extra_s` of other time without progress."""
         return MoveCost(
             usd=size_bytes / GIB * self.egress_usd_per_gib,
-            seconds=size_bytes / MIB / self.transfer_mib_s + extra_s,
+            seconds=size_bytes / MIB / self.mib_s + extra_s,
         )
 
 

@@ -212,7 +212,7 @@ def _wire(
     mover = make_mover(store, clock, settings.master_id)
     everywhere = launchers(launcher, others)
     regions = make_region_chooser(
-        settings, books=books, store=store, clock=clock, pools=capacity.pools
+        settings, books=books, store=store, clock=clock, pools=capacity.pools, copier=copier
     )
     handlers = make_event_handlers(
         store=store,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from cbas_async.aws import Clients
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
+from cbas_async.fleet.checkpoint_copy import CheckpointCopier
 from cbas_async.fleet.lease import live_regions
 from cbas_async.fleet.pools import PoolBook
 from cbas_async.handlers.mover import JobMover
@@ -28,9 +29,11 @@ def make_region_chooser(
     store: JobStore,
     clock: Clock,
     pools: PoolBook | None = None,
+    copier: CheckpointCopier | None = None,
 ) -> RegionChooser | None:
     """Placement across the deployment's regions, each priced with its book; the live ones
-    are those with a master's lease. None with one region: nothing changes."""
+    are those with a master's lease; a move's copy time at the rate `copier`'s copies
+    measured, else `CBAS_TRANSFER_MIB_S`. None with one region: nothing changes."""
     if len(settings.all_regions) < 2:
         return None
 
@@ -46,6 +49,7 @@ def make_region_chooser(
         rates=TransferRates(
             egress_usd_per_gib=settings.egress_usd_per_gib,
             transfer_mib_s=settings.transfer_mib_s,
+            meter=copier.meter if copier is not None else None,
         ),
         pools=pools,
     )

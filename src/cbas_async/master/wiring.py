@@ -26,6 +26,7 @@ from cbas_async.fleet.placement_scores import PlacementScores
 from cbas_async.fleet.pools import PoolBook
 from cbas_async.fleet.quotas import VcpuCatalog, ceiling_vcpus
 from cbas_async.fleet.tracker import HeartbeatTracker
+from cbas_async.fleet.transfer_meter import TransferMeter
 from cbas_async.handlers.capacity import CapacityControl
 from cbas_async.handlers.costing import JobCosting
 from cbas_async.handlers.heartbeats import HeartbeatHandler
@@ -119,6 +120,7 @@ async def open_copier(
         home_region=settings.home_region,
         clock=clock,
         usd_per_gib=settings.egress_usd_per_gib,
+        meter=TransferMeter(settings.transfer_mib_s),
     )
 
 
