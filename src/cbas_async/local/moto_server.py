@@ -106,8 +106,10 @@ class MotoServer:
         return self.url
 
     def reset(self) -> None:
+        """Forget every resource. It can take tens of seconds on a busy machine (the server
+        clears each service's backends while other requests wait on its lock)."""
         request = urllib.request.Request(self.url + "/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):
+        with urllib.request.urlopen(request, timeout=60):
             pass
 
     def stop(self) -> None:
