@@ -106,8 +106,7 @@ class MotoServer:
         return self.url
 
     def reset(self) -> None:
-        """Forget every resource. It can take tens of seconds on a busy machine (the server
-        clears each service's backends while other requests wait on its lock)."""
+        """Forget every resource; on a loaded machine this took more than ten seconds once."""
         request = urllib.request.Request(self.url + "/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=60):
             pass
