@@ -48,13 +48,13 @@ from cbas_async.master.regions import (
 )
 from cbas_async.master.wiring import (
     make_capacity,
+    make_copier,
     make_event_handlers,
     make_job_steps,
     make_launcher,
     make_mover,
     make_state_change_handler,
     make_supervisor,
-    open_copier,
     subscribe_handlers,
     subscribe_wake_ups,
 )
@@ -126,7 +126,7 @@ async def open_master(settings: Settings, *, clock: Clock | None = None) -> Asyn
         capacity = await make_capacity(clients, settings, clock)
         health.problems = capacity.refusals.reasons
         keys = await open_keeper(stack, clients, settings, resources, clock)
-        copier = await open_copier(regional, settings, clock)
+        copier = make_copier(regional, region_resources(resources, others), settings, clock)
         components = _wire(
             settings,
             clients,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import structlog
 
 from cbas_async.aws import Clients, open_service_quotas
-from cbas_async.bootstrap import BUCKET_KEY, Resources, misc_value
+from cbas_async.bootstrap import Resources
 from cbas_async.bus import Bus
 from cbas_async.clock import Clock
 from cbas_async.fleet.ceiling import LaunchGate
@@ -98,23 +98,21 @@ async def make_launcher(
     )
 
 
-async def open_copier(
-    regional: Mapping[str, Clients], settings: Settings, clock: Clock
+def make_copier(
+    regional: Mapping[str, Clients],
+    resources: Mapping[str, Resources],
+    settings: Settings,
+    clock: Clock,
 ) -> CheckpointCopier | None:
     """The checkpoint copier of a deployment in several regions (None in one): each
-    region's S3 client (`regional`, by region) and its bucket as `misc` records it (`bucket`
-    the home region's, `bucket:<region>` another's; a region with none is left out, logged)."""
+    region's S3 client (`regional`) and bucket (`resources`, as the master found them at
+    start), by region."""
     if len(settings.all_regions) < 2:
         return None
-    clients = regional[settings.region]
-    buckets: dict[str, RegionBucket] = {}
-    for region, opened in regional.items():
-        key = BUCKET_KEY if region == settings.home_region else f"{BUCKET_KEY}:{region}"
-        name = await misc_value(clients, settings, key)
-        if name is None:
-            log.warning("region_bucket_unknown", region=region, misc_key=key)
-            continue
-        buckets[region] = RegionBucket(region, name, opened.s3)
+    buckets = {
+        region: RegionBucket(region, found.bucket, regional[region].s3)
+        for region, found in resources.items()
+    }
     return CheckpointCopier(
         buckets=buckets,
         home_region=settings.home_region,
