@@ -21,6 +21,7 @@ from cbas_async.aws import Clients, open_clients
 from cbas_async.local.moto_server import LOCAL_KEY, MotoServer
 from cbas_async.settings import Settings
 from tests.dmtcp_tools import DMTCP_BIN, put_on_path
+from tests.regions import Opened, opened, two_regions
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -94,3 +95,16 @@ def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     return DATA
+
+
+@pytest.fixture
+def two(settings: Settings) -> Settings:
+    """The test deployment in two regions (`tests/regions.py`)."""
+    return two_regions(settings)
+
+
+@pytest.fixture
+async def everywhere(two: Settings) -> AsyncIterator[Opened]:
+    """Each region's clients and account clients, by region."""
+    async with opened(two) as both:
+        yield both

@@ -4,27 +4,13 @@ named after it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from cbas_async.doctor import diagnose_regions, render
 from cbas_async.settings import Settings
 from cbas_async.spot_role import make_spot_role_as_aws_names_it
-from tests.regions import HOME, WEST, Opened, deploy, opened, two_regions
+from tests.regions import HOME, WEST, Opened, deploy
 from tests.test_doctor import TYPES
-
-
-@pytest.fixture
-def two(settings: Settings) -> Settings:
-    return two_regions(settings)
-
-
-@pytest.fixture
-async def everywhere(two: Settings) -> AsyncIterator[Opened]:
-    async with opened(two) as both:
-        yield both
 
 
 async def test_a_queue_missing_in_the_second_region_fails_that_regions_check(

@@ -4,10 +4,7 @@ by the policy as bootstrap writes it and as `--print-policies` prints it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from cbas_async.policies import policy
 from cbas_async.scope import Scope
@@ -15,19 +12,8 @@ from cbas_async.settings import Settings
 from cbas_async.setup_regions import bootstrap_everywhere
 from cbas_async.teardown import teardown_regions
 from tests.iam_eval import Call, allows
-from tests.regions import HOME, WEST, Opened, a_wheel, opened, two_regions
+from tests.regions import HOME, WEST, Opened, a_wheel
 from tests.test_policies_recorded import ACCOUNT, Recorder, _leave_work_behind
-
-
-@pytest.fixture
-def two(settings: Settings) -> Settings:
-    return two_regions(settings)
-
-
-@pytest.fixture
-async def everywhere(two: Settings) -> AsyncIterator[Opened]:
-    async with opened(two) as both:
-        yield both
 
 
 async def test_the_operator_may_make_every_call_in_every_region(

@@ -4,10 +4,8 @@ lifecycle rule and wheel; a second run writes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from structlog.testing import capture_logs
 
 from cbas_async.policies import policy
@@ -15,19 +13,8 @@ from cbas_async.scope import ROLES, Scope
 from cbas_async.settings import Settings
 from cbas_async.setup_regions import bootstrap_everywhere, region_settings
 from cbas_async.wheels import latest_wheel_key
-from tests.regions import HOME, WEST, Opened, a_wheel, deploy, opened, two_regions
+from tests.regions import HOME, WEST, Opened, a_wheel, deploy
 from tests.test_account import ACCOUNT, _snapshot
-
-
-@pytest.fixture
-def two(settings: Settings) -> Settings:
-    return two_regions(settings)
-
-
-@pytest.fixture
-async def everywhere(two: Settings) -> AsyncIterator[Opened]:
-    async with opened(two) as both:
-        yield both
 
 
 async def test_bootstrap_sets_up_every_region_once(

@@ -3,26 +3,12 @@ resources go, the tables (home region) last."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from cbas_async.settings import Settings
 from cbas_async.teardown import teardown_regions
-from tests.regions import HOME, WEST, Opened, deploy, opened, two_regions
+from tests.regions import HOME, WEST, Opened, deploy
 from tests.test_teardown import _what_is_left
-
-
-@pytest.fixture
-def two(settings: Settings) -> Settings:
-    return two_regions(settings)
-
-
-@pytest.fixture
-async def everywhere(two: Settings) -> AsyncIterator[Opened]:
-    async with opened(two) as both:
-        yield both
 
 
 async def test_teardown_removes_every_regions_resources(
