@@ -31,6 +31,7 @@ GIB = 1024.0**3
 MIB = 1024.0**2
 
 LiveRegions = Callable[[], Awaitable[set[str]]]
+LIVE_FOR_S = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,13 +100,19 @@ class RegionChooser:
         self._home = home
         self._clock = clock
         self._live = live
+        self._seen: tuple[float, set[str]] | None = None  # (monotonic, live regions)
         self._rates = rates or TransferRates()
         self._pools = pools  # this master's pools (its own region's launches)
         self._margin = margin
 
     async def live(self) -> set[str]:
-        """The regions with a live master, this one's included."""
-        return await self._live() | {self.own}
+        """The regions with a live master, this one's included. One read of the leases
+        serves every caller for `LIVE_FOR_S` (a pass places, re-queues and hands over
+        many jobs; leases last much longer than that)."""
+        now_s = self._clock.monotonic()
+        if self._seen is None or now_s - self._seen[0] >= LIVE_FOR_S:
+            self._seen = (now_s, await self._live() | {self.own})
+        return set(self._seen[1])
 
     def checkpoint_region(self, job: JobRecord) -> str:
         """Where the checkpoint the next attempt resumes from is (the home region without)."""
